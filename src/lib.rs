@@ -1,0 +1,32 @@
+//! outdial: an outbound call campaign dialer for AI voice agents.
+//!
+//! A campaign is one linear pipeline: contacts → eligibility → caller-ID choice → pacing →
+//! create call → journal. Each stage is one module:
+//!
+//! - [`campaign`]: the campaign file, checked into a [`campaign::Campaign`].
+//! - [`contacts`]: the contacts CSV, streamed row by row into [`contacts::Contact`]s.
+//! - [`phone`]: E.164 phone numbers, parsed once at the edge.
+//! - [`area_codes`]: the bundled NANP table (area code → state/province, time zones).
+//! - [`rotation`]: which caller ID each call goes out from (plain synchronous code).
+//! - [`pacing`]: call-creation rate (governor) and the bound on requests in flight.
+//! - [`api`]: the Synthflow HTTP client (reqwest).
+//! - [`journal`]: the crash-safe record of every contact (sled).
+//! - [`dialer`]: the pipeline itself, tying the stages together for `run`.
+//! - [`report`]: what status and summaries print, from the journal.
+//! - [`sandbox`]: a local, stateful simulator of the vendor APIs (axum).
+//! - [`cli`]: command-line types and one `run` per command.
+//! - [`error`]: the top-level error and its exit codes.
+
+pub mod api;
+pub mod area_codes;
+pub mod campaign;
+pub mod cli;
+pub mod contacts;
+pub mod dialer;
+pub mod error;
+pub mod journal;
+pub mod pacing;
+pub mod phone;
+pub mod report;
+pub mod rotation;
+pub mod sandbox;

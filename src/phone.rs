@@ -1,0 +1,128 @@
+//! E.164 phone numbers: parsed once at the edge with a libphonenumber port, so that past this
+//! module a phone is always valid, canonical and comparable.
+
+use std::fmt;
+use std::str::FromStr;
+
+use phonenumber::country;
+use serde::{Deserialize, Serialize};
+
+use crate::area_codes::AreaCode;
+
+/// A valid phone number in E.164 form (`+14155552671`). The contact's identity in the journal.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Phone(String);
+
+/// The country assumed for numbers written without `+country` (the campaign's `default_country`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Country(country::Id);
+
+/// Why a written phone number is not a callable E.164 number.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PhoneError {
+    #[error("empty phone number")]
+    Empty,
+    #[error("not a phone number ({0})")]
+    Unparseable(String),
+    #[error("not a valid number for its country")]
+    Invalid,
+}
+
+impl Phone {
+    /// Parses what a person wrote (`(415) 555-2671`, `+44 20 7946 0958`, `1-415-555-2671`).
+    pub fn parse(written: &str, default_country: Country) -> Result<Phone, PhoneError> {
+        let written = written.trim();
+        if written.is_empty() {
+            return Err(PhoneError::Empty);
+        }
+        let number = phonenumber::parse(Some(default_country.0), written)
+            .map_err(|e| PhoneError::Unparseable(e.to_string()))?;
+        if !number.is_valid() {
+            return Err(PhoneError::Invalid);
+        }
+        let e164 = number.format().mode(phonenumber::Mode::E164).to_string();
+        Ok(Phone(e164))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The vendor's "slug": the E.164 digits without the `+`.
+    pub fn slug(&self) -> &str {
+        &self.0[1..]
+    }
+
+    /// The NANP area code (`+1 NPA ...`), or `None` outside country code 1.
+    pub fn area_code(&self) -> Option<AreaCode> {
+        let digits = self.0.strip_prefix("+1")?;
+        if digits.len() != 10 {
+            return None;
+        }
+        digits[..3].parse().ok().map(AreaCode)
+    }
+
+    /// For logs: only the last four digits, so logs never hold whole numbers.
+    pub fn masked(&self) -> Masked<'_> {
+        Masked(self)
+    }
+}
+
+impl fmt::Display for Phone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for Phone {
+    /// Debug output ends up in logs, so it is masked as well.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Phone({})", self.masked())
+    }
+}
+
+impl From<Phone> for String {
+    fn from(phone: Phone) -> String {
+        phone.0
+    }
+}
+
+impl TryFrom<String> for Phone {
+    type Error = PhoneError;
+
+    /// Accepts only canonical E.164, as written by [`Phone`] itself (journal, vendor answers).
+    fn try_from(e164: String) -> Result<Phone, PhoneError> {
+        let phone = Phone::parse(&e164, Country::default())?;
+        if phone.0 != e164 {
+            return Err(PhoneError::Unparseable(format!("{e164} is not in E.164 form")));
+        }
+        Ok(phone)
+    }
+}
+
+/// A phone shown as `…2671`.
+pub struct Masked<'a>(&'a Phone);
+
+impl fmt::Display for Masked<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let digits = self.0.as_str();
+        write!(f, "…{}", &digits[digits.len().saturating_sub(4)..])
+    }
+}
+
+impl Default for Country {
+    fn default() -> Self {
+        Country(country::Id::US)
+    }
+}
+
+impl FromStr for Country {
+    type Err = String;
+
+    fn from_str(code: &str) -> Result<Self, String> {
+        country::Id::from_str(&code.to_ascii_uppercase())
+            .map(Country)
+            .map_err(|_| format!("`{code}` is not an ISO 3166 country code such as \"US\" or \"CA\""))
+    }
+}
