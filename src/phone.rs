@@ -126,3 +126,4 @@ impl FromStr for Country {
             .map_err(|_| format!("`{code}` is not an ISO 3166 country code such as \"US\" or \"CA\""))
     }
 }
+
