@@ -1,0 +1,495 @@
+//! The Synthflow `/v2` subset the dialer uses, in the vendor's exact shapes (api/CONTRACT.md
+//! Part A): the assistant with its attached pool, call creation, one call, and the call list.
+//!
+//! Layers, outermost first: the answer delay (every route), the create-call record (only
+//! `POST /calls`, outside the key check so refused attempts are recorded too), the key check.
+
+use std::collections::HashMap;
+
+use axum::body::{Body, Bytes, to_bytes};
+use axum::extract::{Path, Query, Request, State};
+use axum::http::header::AUTHORIZATION;
+use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::{Next, from_fn_with_state};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use serde_json::{Map, Value, json};
+
+use super::App;
+use super::world::{Agent, Call, CallFilter, CallRequest, ReceivedCall, Refusal, World};
+use crate::phone::Phone;
+
+/// Create-call bodies are a few hundred bytes; anything near this is a client bug.
+const MAX_BODY_BYTES: usize = 1 << 20;
+/// The vendor's documented default page size.
+const DEFAULT_LIMIT: usize = 20;
+/// The vendor documents no maximum; capping keeps a careless client from asking for everything.
+const MAX_LIMIT: usize = 100;
+
+/// The `/v2` router, to be nested under `/v2`.
+pub(super) fn routes(app: &App) -> Router<App> {
+    let reads = Router::new()
+        .route("/assistants/{model_id}", get(get_assistant))
+        .route("/calls", get(list_calls))
+        .route("/calls/{call_id}", get(get_call))
+        .route_layer(from_fn_with_state(app.clone(), authorize));
+    let create = Router::new()
+        .route("/calls", post(create_call))
+        .route_layer(from_fn_with_state(app.clone(), authorize))
+        .route_layer(from_fn_with_state(app.clone(), record_create));
+    reads
+        .merge(create)
+        .route_layer(from_fn_with_state(app.clone(), delay_answer))
+}
+
+/// A refusal in Synthflow's `{"detail": {status, description, request_id, category}}` shape.
+#[derive(Debug)]
+pub(super) struct ApiError {
+    status: StatusCode,
+    category: &'static str,
+    description: String,
+}
+
+impl ApiError {
+    fn bad_request(description: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            category: "bad_request",
+            description: description.into(),
+        }
+    }
+
+    fn not_found(description: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::NOT_FOUND,
+            category: "not_found",
+            description: description.into(),
+        }
+    }
+
+    fn unauthorized() -> ApiError {
+        ApiError {
+            status: StatusCode::UNAUTHORIZED,
+            category: "unauthorized",
+            description: "Invalid API key".to_string(),
+        }
+    }
+
+    fn body_too_large() -> ApiError {
+        ApiError {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            category: "bad_request",
+            description: format!("request body is over {MAX_BODY_BYTES} bytes"),
+        }
+    }
+
+    fn render(self, request_id: String) -> Response {
+        let detail = json!({
+            "status": "error",
+            "description": self.description,
+            "request_id": request_id,
+            "category": self.category,
+        });
+        (self.status, Json(json!({ "detail": detail }))).into_response()
+    }
+}
+
+impl From<Refusal> for ApiError {
+    fn from(refusal: Refusal) -> ApiError {
+        match refusal {
+            Refusal::UnknownAgent(_) => ApiError::not_found(refusal.to_string()),
+            Refusal::NotAttached { .. } | Refusal::EmptyPool(_) => {
+                ApiError::bad_request(refusal.to_string())
+            }
+        }
+    }
+}
+
+/// Handles one request under a single lock of the world, so each answer sees one instant of it,
+/// and renders a refusal with a request id from the seeded dice.
+fn answer<R: IntoResponse>(
+    app: &App,
+    handle: impl FnOnce(&mut World, i64) -> Result<R, ApiError>,
+) -> Response {
+    let now_ms = app.now_ms();
+    let mut world = app.world();
+    match handle(&mut world, now_ms) {
+        Ok(answer) => answer.into_response(),
+        Err(error) => {
+            let request_id = world.request_id();
+            error.render(request_id)
+        }
+    }
+}
+
+fn refuse(app: &App, error: ApiError) -> Response {
+    answer(app, |_, _| Err::<(), _>(error))
+}
+
+/// Waits after handling and before answering: a client that gives up mid-wait leaves a created
+/// call it never heard about, which is the vendor's real hazard with a non-idempotent POST.
+async fn delay_answer(State(app): State<App>, request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let pause = app.world().answer_delay();
+    if !pause.is_zero() {
+        tokio::time::sleep(pause).await;
+    }
+    response
+}
+
+async fn authorize(State(app): State<App>, request: Request, next: Next) -> Response {
+    let authorized =
+        bearer_token(request.headers()).is_some_and(|token| app.world().accepts(token));
+    if authorized {
+        next.run(request).await
+    } else {
+        refuse(&app, ApiError::unauthorized())
+    }
+}
+
+/// The non-empty token of an `Authorization: Bearer <token>` header.
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// Marks an answer that created a call, for [`record_create`].
+#[derive(Debug, Clone)]
+struct CallCreated(String);
+
+/// Puts every create-call request on the record with the answer it got, whatever that was.
+async fn record_create(State(app): State<App>, request: Request, next: Next) -> Response {
+    let at_ms = app.now_ms();
+    let (parts, body) = request.into_parts();
+    let (body, response) = match to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(bytes) => {
+            let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+            let request = Request::from_parts(parts, Body::from(bytes));
+            (json, next.run(request).await)
+        }
+        Err(_) => (Value::Null, refuse(&app, ApiError::body_too_large())),
+    };
+    let call_id = response
+        .extensions()
+        .get::<CallCreated>()
+        .map(|created| created.0.clone());
+    let received = ReceivedCall {
+        at_ms,
+        phone: text_field(&body, "phone"),
+        from_phone_number: text_field(&body, "from_phone_number"),
+        model_id: text_field(&body, "model_id"),
+        status: response.status().as_u16(),
+        call_id,
+        body,
+    };
+    app.world().record(received);
+    response
+}
+
+fn text_field(body: &Value, name: &str) -> Option<String> {
+    body.get(name).and_then(Value::as_str).map(str::to_string)
+}
+
+async fn get_assistant(State(app): State<App>, Path(model_id): Path<String>) -> Response {
+    answer(&app, |world, _| {
+        let agent = world
+            .agent(&model_id)
+            .ok_or_else(|| Refusal::UnknownAgent(model_id.clone()))?;
+        Ok(Json(page(
+            "assistants",
+            vec![assistant_json(agent)],
+            1,
+            1,
+            0,
+        )))
+    })
+}
+
+async fn create_call(State(app): State<App>, body: Bytes) -> Response {
+    answer(&app, |world, now_ms| {
+        let call = world.create_call(call_request(&body)?, now_ms)?;
+        let created = json!({
+            "status": "ok",
+            "response": { "answer": "Call initiated", "call_id": call.id },
+            "eta": 1,
+        });
+        Ok((Extension(CallCreated(call.id.clone())), Json(created)))
+    })
+}
+
+async fn get_call(State(app): State<App>, Path(call_id): Path<String>) -> Response {
+    answer(&app, |world, now_ms| {
+        let call = world
+            .call(&call_id)
+            .ok_or_else(|| ApiError::not_found(format!("No call found with call_id {call_id}")))?;
+        Ok(Json(page("calls", vec![call_json(call, now_ms)], 1, 1, 0)))
+    })
+}
+
+async fn list_calls(
+    State(app): State<App>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Response {
+    answer(&app, |world, now_ms| {
+        let query = ListQuery::parse(&params)?;
+        let matching: Vec<&Call> = world.calls(&query.filter).collect();
+        let calls = matching
+            .iter()
+            .skip(query.offset)
+            .take(query.limit)
+            .map(|call| listed_call_json(call, now_ms))
+            .collect();
+        Ok(Json(page(
+            "calls",
+            calls,
+            matching.len(),
+            query.limit,
+            query.offset,
+        )))
+    })
+}
+
+/// Checks a create-call body the way the vendor's schema does: three required strings, an E.164
+/// callee, optional caller ID and `[{key, value}]` variables.
+fn call_request(body: &[u8]) -> Result<CallRequest, ApiError> {
+    let body: Value = serde_json::from_slice(body)
+        .map_err(|error| ApiError::bad_request(format!("request body is not JSON: {error}")))?;
+    let fields = body
+        .as_object()
+        .ok_or_else(|| ApiError::bad_request("request body must be a JSON object"))?;
+    let model_id = required_text(fields, "model_id")?;
+    let phone = required_text(fields, "phone")?;
+    let name = required_text(fields, "name")?;
+    let to = Phone::try_from(phone.to_string()).map_err(|error| {
+        ApiError::bad_request(format!(
+            "phone {phone} is not a valid E.164 number: {error}"
+        ))
+    })?;
+    Ok(CallRequest {
+        model_id: model_id.to_string(),
+        to,
+        name: name.to_string(),
+        from: optional_text(fields, "from_phone_number")?.map(str::to_string),
+        prompt_variables: prompt_variables(fields.get("custom_variables"))?,
+    })
+}
+
+fn required_text<'a>(fields: &'a Map<String, Value>, name: &str) -> Result<&'a str, ApiError> {
+    optional_text(fields, name)?.ok_or_else(|| ApiError::bad_request(format!("{name} is required")))
+}
+
+/// A string field, with `null` meaning absent as most JSON clients write an unset option.
+fn optional_text<'a>(
+    fields: &'a Map<String, Value>,
+    name: &str,
+) -> Result<Option<&'a str>, ApiError> {
+    match fields.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) => Ok(Some(text)),
+        Some(_) => Err(ApiError::bad_request(format!("{name} must be a string"))),
+    }
+}
+
+/// `custom_variables: [{key, value}]` as the `prompt_variables` object the call GET echoes.
+fn prompt_variables(list: Option<&Value>) -> Result<Map<String, Value>, ApiError> {
+    let items = match list {
+        None | Some(Value::Null) => return Ok(Map::new()),
+        Some(Value::Array(items)) => items,
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "custom_variables must be an array of {\"key\": string, \"value\": string}",
+            ));
+        }
+    };
+    items
+        .iter()
+        .enumerate()
+        .map(|(index, item)| {
+            let key = item.get("key").and_then(Value::as_str);
+            let value = item.get("value").and_then(Value::as_str);
+            match (key, value) {
+                (Some(key), Some(value)) => Ok((key.to_string(), Value::from(value))),
+                _ => Err(ApiError::bad_request(format!(
+                    "custom_variables[{index}] must be {{\"key\": string, \"value\": string}}"
+                ))),
+            }
+        })
+        .collect()
+}
+
+/// The query of `GET /v2/calls`, checked.
+struct ListQuery {
+    filter: CallFilter,
+    limit: usize,
+    offset: usize,
+}
+
+impl ListQuery {
+    fn parse(params: &HashMap<String, String>) -> Result<ListQuery, ApiError> {
+        let model_id = params
+            .get("model_id")
+            .filter(|id| !id.trim().is_empty())
+            .ok_or_else(|| ApiError::bad_request("model_id is required"))?;
+        let number = |name: &str| {
+            params
+                .get(name)
+                .map(|raw| whole_number(name, raw))
+                .transpose()
+        };
+        Ok(ListQuery {
+            filter: CallFilter {
+                model_id: model_id.trim().to_string(),
+                lead: params
+                    .get("lead_phone_number")
+                    .map(|raw| lead_phone(raw))
+                    .transpose()?,
+                from_ms: params
+                    .get("from_date")
+                    .map(|raw| whole_number("from_date", raw))
+                    .transpose()?,
+            },
+            limit: number("limit")?.map_or(DEFAULT_LIMIT, |limit: usize| limit.min(MAX_LIMIT)),
+            offset: number("offset")?.unwrap_or(0),
+        })
+    }
+}
+
+fn whole_number<T: std::str::FromStr>(name: &str, raw: &str) -> Result<T, ApiError> {
+    raw.trim()
+        .parse()
+        .map_err(|_| ApiError::bad_request(format!("{name} must be a whole number, got `{raw}`")))
+}
+
+/// The `lead_phone_number` filter. A `+` sent without `%2B` encoding arrives as a leading space;
+/// it is put back rather than refused, since the intent is unambiguous.
+fn lead_phone(raw: &str) -> Result<Phone, ApiError> {
+    let e164 = match raw.strip_prefix(' ') {
+        Some(rest) => format!("+{}", rest.trim()),
+        None => raw.trim().to_string(),
+    };
+    Phone::try_from(e164).map_err(|_| {
+        ApiError::bad_request(format!(
+            "lead_phone_number `{raw}` is not an E.164 number (write + as %2B)"
+        ))
+    })
+}
+
+/// The paginated envelope shared by the assistant, call and list answers.
+fn page(key: &str, items: Vec<Value>, total: usize, limit: usize, offset: usize) -> Value {
+    let mut response = Map::new();
+    response.insert(
+        "pagination".to_string(),
+        json!({ "total_records": total, "limit": limit, "offset": offset }),
+    );
+    response.insert(key.to_string(), Value::Array(items));
+    json!({ "status": "ok", "response": response })
+}
+
+fn assistant_json(agent: &Agent) -> Value {
+    let attached: Vec<Value> = agent
+        .pool
+        .iter()
+        .map(|number| json!({ "number": number.as_str(), "sid": null, "slug": number.slug() }))
+        .collect();
+    json!({
+        "model_id": agent.id,
+        "type": "outbound",
+        "name": agent.name,
+        "phone_number": agent.pool.first().map_or("", Phone::as_str),
+        "external_webhook_url": "",
+        "is_recording": false,
+        "attached_phone_numbers": attached,
+        "actions": [],
+        "input_variables": [],
+    })
+}
+
+/// A call as `GET /v2/calls/{id}` shows it (CONTRACT A.2).
+fn call_json(call: &Call, now_ms: i64) -> Value {
+    let now = call.at(now_ms);
+    json!({
+        "call_id": call.id,
+        "model_id": call.model_id,
+        "campaign_type": "outbound",
+        "phone_number_from": call.from.as_str(),
+        "phone_number_to": call.to.as_str(),
+        "name": call.name,
+        "transcript": "",
+        "duration": now.duration_secs,
+        "recording_url": null,
+        "end_call_reason": now.end_call_reason,
+        "custom_end_call_reason": null,
+        "error_message": "",
+        "executed_actions": {},
+        "prompt_variables": call.prompt_variables,
+        "type_of_call": "outbound",
+        "start_time": call.created_ms.to_string(),
+        "timezone": "",
+        "status": now.status,
+    })
+}
+
+/// A call as `GET /v2/calls` lists it (CONTRACT A.3): note `call_status`, not `status`.
+fn listed_call_json(call: &Call, now_ms: i64) -> Value {
+    let now = call.at(now_ms);
+    json!({
+        "call_id": call.id,
+        "model_id": call.model_id,
+        "duration": now.duration_secs,
+        "end_call_reason": now.end_call_reason,
+        "lead_phone_number": call.to.as_str(),
+        "call_status": now.status,
+        "start_time": call.created_ms.to_string(),
+        "lead_name": call.name,
+        "name": call.name,
+        "agent_phone_number": call.from.as_str(),
+        "phone_number_from": call.from.as_str(),
+        "phone_number_to": call.to.as_str(),
+        "campaign_type": "outbound",
+        "type_of_call": "outbound",
+        "timezone": "",
+        "transcript": "",
+        "recording_url": null,
+        "error_message": "",
+        "labels": [],
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_token_needs_the_scheme_and_a_token() {
+        let token = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(AUTHORIZATION, value.parse().unwrap());
+            bearer_token(&headers).map(str::to_string)
+        };
+        assert_eq!(token("Bearer abc").as_deref(), Some("abc"));
+        assert_eq!(token("bearer  abc ").as_deref(), Some("abc"));
+        assert_eq!(token("Bearer "), None);
+        assert_eq!(token("Basic abc"), None);
+        assert_eq!(bearer_token(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn lead_phone_restores_a_plus_decoded_as_space() {
+        assert_eq!(lead_phone(" 14155552671").unwrap().as_str(), "+14155552671");
+        assert_eq!(lead_phone("+14155552671").unwrap().as_str(), "+14155552671");
+        assert!(lead_phone("14155552671").is_err());
+        assert!(lead_phone("").is_err());
+    }
+
+    #[test]
+    fn custom_variables_become_prompt_variables() {
+        let list = json!([{ "key": "contact_id", "value": "c-7" }]);
+        let variables = prompt_variables(Some(&list)).unwrap();
+        assert_eq!(Value::Object(variables), json!({ "contact_id": "c-7" }));
+        assert!(prompt_variables(Some(&json!([{ "key": "k" }]))).is_err());
+        assert!(prompt_variables(Some(&json!("k=v"))).is_err());
+    }
+}

@@ -1,0 +1,410 @@
+//! The simulated vendor's state: agents with their pools, the calls created so far, every
+//! create-call request received, and the seeded dice. Plain synchronous code that knows nothing
+//! about HTTP and takes the time as an argument, so its rules can be tested without a server or
+//! a clock.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use rand::rngs::StdRng;
+use rand::{RngCore, SeedableRng};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::config::{Latency, SandboxConfig};
+use crate::phone::Phone;
+
+/// One `POST /v2/calls` request as the sandbox received it, accepted or not, so tests can check
+/// duplicates, pacing and caller-ID rotation from the vendor's side of the wire.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ReceivedCall {
+    /// Epoch milliseconds when the request arrived (before any answer delay).
+    pub at_ms: i64,
+    /// `body.phone` as sent (not normalised), `None` when absent or not a string.
+    pub phone: Option<String>,
+    pub from_phone_number: Option<String>,
+    pub model_id: Option<String>,
+    /// The HTTP status the sandbox answered.
+    pub status: u16,
+    /// Set when the request created a call.
+    pub call_id: Option<String>,
+    /// The whole request body, `null` when it was not JSON.
+    pub body: Value,
+}
+
+/// An outbound agent as the vendor knows it.
+#[derive(Debug)]
+pub(crate) struct Agent {
+    pub id: String,
+    pub name: String,
+    /// Attached numbers in attachment order; the first is the agent's default caller ID.
+    pub pool: Vec<Phone>,
+}
+
+/// A create-call request that has passed wire validation (fields present, callee E.164).
+#[derive(Debug)]
+pub(crate) struct CallRequest {
+    pub model_id: String,
+    pub to: Phone,
+    pub name: String,
+    /// The caller ID asked for, as written; checked against the agent's pool.
+    pub from: Option<String>,
+    pub prompt_variables: Map<String, Value>,
+}
+
+/// Why the vendor refuses to create a call for a well-formed request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum Refusal {
+    #[error("No assistant found with model_id {0}")]
+    UnknownAgent(String),
+    #[error("from_phone_number {from} is not attached to agent {agent}")]
+    NotAttached { from: String, agent: String },
+    #[error("agent {0} has no attached phone number to call from")]
+    EmptyPool(String),
+}
+
+/// Why a configuration cannot start a sandbox.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum ConfigError {
+    #[error("agent {0} is configured twice: give each --agent a distinct id")]
+    DuplicateAgent(String),
+}
+
+/// A created call. Its status is not stored but derived from the time since creation (see
+/// [`Call::at`]), so no timer task is needed and every view of a call agrees at a given instant.
+#[derive(Debug)]
+pub(crate) struct Call {
+    pub id: String,
+    pub model_id: String,
+    pub from: Phone,
+    pub to: Phone,
+    pub name: String,
+    pub prompt_variables: Map<String, Value>,
+    /// Epoch ms; also the vendor's `start_time`.
+    pub created_ms: i64,
+    pub plan: Plan,
+}
+
+/// How a call will go, decided when it is created so later outcome mixes only change this.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Plan {
+    pub length: Duration,
+    pub outcome: Outcome,
+}
+
+/// The terminal state a call reaches once its length has elapsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Outcome {
+    pub status: &'static str,
+    pub end_call_reason: &'static str,
+}
+
+impl Outcome {
+    /// The only outcome for now: the callee picked up, talked, and hung up.
+    pub const HUMAN_ENDED: Outcome = Outcome {
+        status: "completed",
+        end_call_reason: "human_ended_call",
+    };
+}
+
+/// A call as seen at one instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Snapshot {
+    pub status: &'static str,
+    /// Whole seconds, 0 until the call has ended.
+    pub duration_secs: u64,
+    /// `None` until the call has ended.
+    pub end_call_reason: Option<&'static str>,
+}
+
+impl Call {
+    /// The call at `now_ms`: `queued` for the first 10% of its length, `ringing` until 30%,
+    /// `in-progress` until the end, then its planned outcome.
+    pub fn at(&self, now_ms: i64) -> Snapshot {
+        let elapsed = Duration::from_millis(now_ms.saturating_sub(self.created_ms).max(0) as u64);
+        let length = self.plan.length;
+        let live = |status| Snapshot {
+            status,
+            duration_secs: 0,
+            end_call_reason: None,
+        };
+        if elapsed >= length {
+            Snapshot {
+                status: self.plan.outcome.status,
+                duration_secs: length.as_secs(),
+                end_call_reason: Some(self.plan.outcome.end_call_reason),
+            }
+        } else if elapsed < length / 10 {
+            live("queued")
+        } else if elapsed < length * 3 / 10 {
+            live("ringing")
+        } else {
+            live("in-progress")
+        }
+    }
+}
+
+/// Which calls a list request wants.
+#[derive(Debug, Default)]
+pub(crate) struct CallFilter {
+    pub model_id: String,
+    /// Matches the callee or the caller.
+    pub lead: Option<Phone>,
+    /// Keeps calls with `start_time >= from_ms`.
+    pub from_ms: Option<i64>,
+}
+
+impl CallFilter {
+    fn matches(&self, call: &Call) -> bool {
+        call.model_id == self.model_id
+            && self
+                .lead
+                .as_ref()
+                .is_none_or(|lead| *lead == call.to || *lead == call.from)
+            && self.from_ms.is_none_or(|from| call.created_ms >= from)
+    }
+}
+
+/// Independent seeded random streams, one per purpose, so that (for example) how often a client
+/// polls cannot change which call ids a replayed run gets.
+#[derive(Debug)]
+struct Dice {
+    call_ids: StdRng,
+    request_ids: StdRng,
+    latency: StdRng,
+}
+
+impl Dice {
+    fn new(seed: u64) -> Dice {
+        let stream = |purpose: u64| {
+            StdRng::seed_from_u64(seed ^ purpose.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+        };
+        Dice {
+            call_ids: stream(1),
+            request_ids: stream(2),
+            latency: stream(3),
+        }
+    }
+}
+
+/// A random version-4 UUID in its usual text form, from the given seeded stream.
+fn uuid_like(rng: &mut StdRng) -> String {
+    let mut bytes = [0u8; 16];
+    rng.fill_bytes(&mut bytes);
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}
+
+/// Everything the simulated vendor remembers, behind one lock in the server.
+#[derive(Debug)]
+pub(crate) struct World {
+    agents: Vec<Agent>,
+    /// In creation order, which is also the list order.
+    calls: Vec<Call>,
+    /// Call id → index into `calls`.
+    call_index: HashMap<String, usize>,
+    received: Vec<ReceivedCall>,
+    api_key: Option<String>,
+    latency: Latency,
+    call_duration: Duration,
+    dice: Dice,
+}
+
+impl World {
+    pub fn new(config: &SandboxConfig) -> Result<World, ConfigError> {
+        let mut agents: Vec<Agent> = Vec::new();
+        for (index, spec) in config.agents_or_demo().into_iter().enumerate() {
+            if agents.iter().any(|agent| agent.id == spec.id) {
+                return Err(ConfigError::DuplicateAgent(spec.id));
+            }
+            agents.push(Agent {
+                id: spec.id,
+                name: format!("Sandbox agent {}", index + 1),
+                pool: spec.numbers,
+            });
+        }
+        Ok(World {
+            agents,
+            calls: Vec::new(),
+            call_index: HashMap::new(),
+            received: Vec::new(),
+            api_key: config.api_key.clone(),
+            latency: config.latency,
+            call_duration: config.call_duration,
+            dice: Dice::new(config.seed),
+        })
+    }
+
+    /// Whether `token` (already known to be non-empty) may use the API.
+    pub fn accepts(&self, token: &str) -> bool {
+        self.api_key.as_deref().is_none_or(|key| key == token)
+    }
+
+    pub fn agent(&self, model_id: &str) -> Option<&Agent> {
+        self.agents.iter().find(|agent| agent.id == model_id)
+    }
+
+    pub fn call(&self, call_id: &str) -> Option<&Call> {
+        self.call_index
+            .get(call_id)
+            .map(|&index| &self.calls[index])
+    }
+
+    /// The calls `filter` keeps, in creation order.
+    pub fn calls<'a>(&'a self, filter: &'a CallFilter) -> impl Iterator<Item = &'a Call> + 'a {
+        self.calls.iter().filter(|call| filter.matches(call))
+    }
+
+    /// Creates a call from `request` at `now_ms`; without `from`, the pool's first number calls.
+    pub fn create_call(&mut self, request: CallRequest, now_ms: i64) -> Result<&Call, Refusal> {
+        let agent = self
+            .agent(&request.model_id)
+            .ok_or_else(|| Refusal::UnknownAgent(request.model_id.clone()))?;
+        let from = caller_id(agent, request.from.as_deref())?;
+        let call = Call {
+            id: uuid_like(&mut self.dice.call_ids),
+            model_id: request.model_id,
+            from,
+            to: request.to,
+            name: request.name,
+            prompt_variables: request.prompt_variables,
+            created_ms: now_ms,
+            plan: Plan {
+                length: self.call_duration,
+                outcome: Outcome::HUMAN_ENDED,
+            },
+        };
+        let index = self.calls.len();
+        self.call_index.insert(call.id.clone(), index);
+        self.calls.push(call);
+        Ok(&self.calls[index])
+    }
+
+    pub fn record(&mut self, received: ReceivedCall) {
+        self.received.push(received);
+    }
+
+    /// Every create-call request so far, in the order they were answered.
+    pub fn received(&self) -> &[ReceivedCall] {
+        &self.received
+    }
+
+    /// A fresh id for an error answer.
+    pub fn request_id(&mut self) -> String {
+        uuid_like(&mut self.dice.request_ids)
+    }
+
+    /// How long the next answer waits.
+    pub fn answer_delay(&mut self) -> Duration {
+        if self.latency.is_zero() {
+            return Duration::ZERO;
+        }
+        self.latency.pick(&mut self.dice.latency)
+    }
+}
+
+/// The number `agent` calls from: the one asked for if it is attached, else the pool's first.
+fn caller_id(agent: &Agent, asked: Option<&str>) -> Result<Phone, Refusal> {
+    match asked {
+        Some(asked) => agent
+            .pool
+            .iter()
+            .find(|number| number.as_str() == asked)
+            .cloned()
+            .ok_or_else(|| Refusal::NotAttached {
+                from: asked.to_string(),
+                agent: agent.id.clone(),
+            }),
+        None => agent
+            .pool
+            .first()
+            .cloned()
+            .ok_or_else(|| Refusal::EmptyPool(agent.id.clone())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sandbox::config::DEMO_AGENT_ID;
+
+    fn request(to: &str, from: Option<&str>) -> CallRequest {
+        CallRequest {
+            model_id: DEMO_AGENT_ID.to_string(),
+            to: Phone::try_from(to.to_string()).unwrap(),
+            name: "Ada".to_string(),
+            from: from.map(str::to_string),
+            prompt_variables: Map::new(),
+        }
+    }
+
+    fn world(call_duration: Duration) -> World {
+        World::new(&SandboxConfig {
+            call_duration,
+            ..SandboxConfig::default()
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn status_follows_the_fractions_of_the_call_length() {
+        let mut world = world(Duration::from_secs(10));
+        let call = world
+            .create_call(request("+14155552671", None), 1_000)
+            .unwrap();
+        let status_at = |ms: i64| call.at(1_000 + ms).status;
+        assert_eq!(status_at(0), "queued");
+        assert_eq!(status_at(999), "queued");
+        assert_eq!(status_at(1_000), "ringing");
+        assert_eq!(status_at(3_000), "in-progress");
+        assert_eq!(status_at(9_999), "in-progress");
+        assert_eq!(
+            call.at(11_000),
+            Snapshot {
+                status: "completed",
+                duration_secs: 10,
+                end_call_reason: Some("human_ended_call"),
+            }
+        );
+    }
+
+    #[test]
+    fn a_zero_length_call_is_over_at_once() {
+        let mut world = world(Duration::ZERO);
+        let call = world.create_call(request("+14155552671", None), 5).unwrap();
+        assert_eq!(call.at(5).status, "completed");
+    }
+
+    #[test]
+    fn caller_id_defaults_to_the_first_attached_number() {
+        let mut world = world(Duration::ZERO);
+        let call = world.create_call(request("+14155552671", None), 0).unwrap();
+        assert_eq!(call.from.as_str(), "+12125550101");
+    }
+
+    #[test]
+    fn an_unattached_caller_id_is_refused() {
+        let mut world = world(Duration::ZERO);
+        let refusal = world
+            .create_call(request("+14155552671", Some("+14155552671")), 0)
+            .unwrap_err();
+        assert!(matches!(refusal, Refusal::NotAttached { .. }));
+    }
+
+    #[test]
+    fn call_ids_look_like_v4_uuids() {
+        let id = uuid_like(&mut StdRng::seed_from_u64(1));
+        let groups: Vec<usize> = id.split('-').map(str::len).collect();
+        assert_eq!(groups, [8, 4, 4, 4, 12]);
+        assert_eq!(&id[14..15], "4");
+    }
+}
