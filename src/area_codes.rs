@@ -40,8 +40,11 @@ fn parse(table: &str) -> HashMap<AreaCode, Place> {
             let mut fields = line.splitn(3, ',');
             let npa = fields.next()?.trim().parse().ok()?;
             let region = fields.next()?.trim();
-            let time_zones: Vec<String> =
-                fields.next()?.split_whitespace().map(str::to_owned).collect();
+            let time_zones: Vec<String> = fields
+                .next()?
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect();
             let region = (!region.is_empty()).then(|| Region(region.to_owned()));
             Some((AreaCode(npa), Place { region, time_zones }))
         })

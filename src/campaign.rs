@@ -98,13 +98,25 @@ pub struct Overrides {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read campaign file {file}: {source}")]
-    Read { file: PathBuf, source: std::io::Error },
+    Read {
+        file: PathBuf,
+        source: std::io::Error,
+    },
     #[error("campaign file {file}: {detail}")]
     Syntax { file: PathBuf, detail: String },
     #[error("campaign file {file}, line {line}: `{key}` {problem}")]
-    Value { file: PathBuf, line: usize, key: &'static str, problem: String },
+    Value {
+        file: PathBuf,
+        line: usize,
+        key: &'static str,
+        problem: String,
+    },
     #[error("campaign file {file}: `{key}` {problem}")]
-    Setting { file: PathBuf, key: &'static str, problem: String },
+    Setting {
+        file: PathBuf,
+        key: &'static str,
+        problem: String,
+    },
     #[error(
         "the API key variable `{var}` named by `api.key_env` in {file} is not set: export {var}=<your key> and run again"
     )]
@@ -115,10 +127,14 @@ impl Campaign {
     /// Reads and checks a campaign file; nothing outside the file is touched except that the
     /// contacts and suppression paths are resolved relative to it.
     pub fn load(file: &Path, overrides: &Overrides) -> Result<Campaign, ConfigError> {
-        let text = std::fs::read_to_string(file)
-            .map_err(|source| ConfigError::Read { file: file.to_owned(), source })?;
-        let raw: RawCampaign = toml::from_str(&text)
-            .map_err(|e| ConfigError::Syntax { file: file.to_owned(), detail: e.to_string() })?;
+        let text = std::fs::read_to_string(file).map_err(|source| ConfigError::Read {
+            file: file.to_owned(),
+            source,
+        })?;
+        let raw: RawCampaign = toml::from_str(&text).map_err(|e| ConfigError::Syntax {
+            file: file.to_owned(),
+            detail: e.to_string(),
+        })?;
         Checker { file, text: &text }.campaign(raw, overrides)
     }
 
@@ -133,7 +149,10 @@ impl Api {
     pub fn key(&self, campaign_file: &Path) -> Result<ApiKey, ConfigError> {
         match std::env::var(&self.key_env) {
             Ok(key) if !key.trim().is_empty() => Ok(ApiKey(key.trim().to_owned())),
-            _ => Err(ConfigError::MissingKey { file: campaign_file.to_owned(), var: self.key_env.clone() }),
+            _ => Err(ConfigError::MissingKey {
+                file: campaign_file.to_owned(),
+                var: self.key_env.clone(),
+            }),
         }
     }
 }
@@ -294,9 +313,18 @@ impl Checker<'_> {
             api: self.api(raw.api, overrides)?,
             pacing: self.pacing(raw.pacing)?,
             rotation: self.rotation(raw.rotation, default_country)?,
-            window: raw.window.map(|w| self.window(w)).transpose()?.unwrap_or_default(),
+            window: raw
+                .window
+                .map(|w| self.window(w))
+                .transpose()?
+                .unwrap_or_default(),
             retry: self.retry(raw.retry)?,
-            suppress: raw.suppress.files.into_iter().map(|f| dir.join(f.into_inner())).collect(),
+            suppress: raw
+                .suppress
+                .files
+                .into_iter()
+                .map(|f| dir.join(f.into_inner()))
+                .collect(),
         })
     }
 
@@ -325,20 +353,31 @@ impl Checker<'_> {
             None => CallRate(1.0),
         };
         let max_live_calls = self.positive(raw.max_live_calls, "pacing.max_live_calls", 5)?;
-        Ok(Pacing { calls_per_second, max_live_calls })
+        Ok(Pacing {
+            calls_per_second,
+            max_live_calls,
+        })
     }
 
     fn rotation(&self, raw: RawRotation, country: Country) -> Result<RotationPolicy, ConfigError> {
         let numbers = raw
             .numbers
             .iter()
-            .map(|n| self.parse_with(n, "rotation.numbers", |s| Phone::parse(s, country).map_err(|e| e.to_string())))
+            .map(|n| {
+                self.parse_with(n, "rotation.numbers", |s| {
+                    Phone::parse(s, country).map_err(|e| e.to_string())
+                })
+            })
             .collect::<Result<_, _>>()?;
         let max_per_day = raw
             .max_calls_per_number_per_day
             .map(|v| self.positive(Some(v), "rotation.max_calls_per_number_per_day", 1))
             .transpose()?;
-        let gap = self.at_least_zero(raw.min_seconds_between_calls_per_number, "rotation.min_seconds_between_calls_per_number", 0)?;
+        let gap = self.at_least_zero(
+            raw.min_seconds_between_calls_per_number,
+            "rotation.min_seconds_between_calls_per_number",
+            0,
+        )?;
         Ok(RotationPolicy {
             strategy: raw.strategy.unwrap_or(Strategy::Region),
             numbers,
@@ -351,31 +390,54 @@ impl Checker<'_> {
         let default = Window::default();
         let time = |v: &Option<Spanned<String>>, key, fallback| match v {
             Some(t) => self.parse_with(t, key, |s| {
-                s.parse::<Time>().map_err(|_| format!("must be a time of day such as \"09:00\", not \"{s}\""))
+                s.parse::<Time>()
+                    .map_err(|_| format!("must be a time of day such as \"09:00\", not \"{s}\""))
             }),
             None => Ok(fallback),
         };
         let start = time(&raw.start, "window.start", default.start)?;
         let end = time(&raw.end, "window.end", default.end)?;
         if end <= start {
-            return Err(self.setting("window.end", format!("({end}) must be later than window.start ({start})")));
+            return Err(self.setting(
+                "window.end",
+                format!("({end}) must be later than window.start ({start})"),
+            ));
         }
         let days = match raw.days {
-            Some(days) => days.iter().map(|d| self.parse_with(d, "window.days", |s| weekday(s))).collect::<Result<_, _>>()?,
+            Some(days) => days
+                .iter()
+                .map(|d| self.parse_with(d, "window.days", |s| weekday(s)))
+                .collect::<Result<_, _>>()?,
             None => default.days,
         };
         let holidays = raw
             .holidays
             .iter()
-            .map(|d| self.parse_with(d, "window.holidays", |s| s.parse::<Date>().map_err(|_| format!("must be an ISO date such as \"2026-12-25\", not \"{s}\""))))
+            .map(|d| {
+                self.parse_with(d, "window.holidays", |s| {
+                    s.parse::<Date>().map_err(|_| {
+                        format!("must be an ISO date such as \"2026-12-25\", not \"{s}\"")
+                    })
+                })
+            })
             .collect::<Result<_, _>>()?;
-        Ok(Window { start, end, days, holidays })
+        Ok(Window {
+            start,
+            end,
+            days,
+            holidays,
+        })
     }
 
     fn retry(&self, raw: RawRetry) -> Result<RetryPolicy, ConfigError> {
         let max_attempts = self.positive(raw.max_attempts, "retry.max_attempts", 3)?;
-        let minutes = self.at_least_zero(raw.redial_after_minutes, "retry.redial_after_minutes", 60)?;
-        let grace = self.at_least_zero(raw.reconcile_grace_seconds, "retry.reconcile_grace_seconds", 30)?;
+        let minutes =
+            self.at_least_zero(raw.redial_after_minutes, "retry.redial_after_minutes", 60)?;
+        let grace = self.at_least_zero(
+            raw.reconcile_grace_seconds,
+            "retry.reconcile_grace_seconds",
+            30,
+        )?;
         Ok(RetryPolicy {
             max_attempts,
             redial_after: Duration::from_secs(minutes * 60),
@@ -385,65 +447,119 @@ impl Checker<'_> {
 
     fn name(&self, name: Spanned<String>) -> Result<String, ConfigError> {
         self.parse_with(&name, "name", |n| {
-            let ok = !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) && !n.starts_with('.');
-            ok.then(|| n.clone()).ok_or_else(|| "must be letters, digits, '-', '_' or '.', as it names the journal directory".to_owned())
+            let ok = !n.is_empty()
+                && n.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+                && !n.starts_with('.');
+            ok.then(|| n.clone()).ok_or_else(|| {
+                "must be letters, digits, '-', '_' or '.', as it names the journal directory"
+                    .to_owned()
+            })
         })
     }
 
     fn stem(&self) -> Result<String, ConfigError> {
-        let stem = self.file.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
-        let ok = !stem.is_empty() && stem.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
-        ok.then(|| stem.to_owned())
-            .ok_or_else(|| self.setting("name", "is missing and the file name cannot stand in for it: add name = \"my-campaign\"".into()))
+        let stem = self
+            .file
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default();
+        let ok = !stem.is_empty()
+            && stem
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+        ok.then(|| stem.to_owned()).ok_or_else(|| {
+            self.setting(
+                "name",
+                "is missing and the file name cannot stand in for it: add name = \"my-campaign\""
+                    .into(),
+            )
+        })
     }
 
     fn non_empty(&self, value: Spanned<String>, key: &'static str) -> Result<String, ConfigError> {
         self.parse_with(&value, key, |s| {
-            (!s.trim().is_empty()).then(|| s.trim().to_owned()).ok_or_else(|| "must not be empty".to_owned())
+            (!s.trim().is_empty())
+                .then(|| s.trim().to_owned())
+                .ok_or_else(|| "must not be empty".to_owned())
         })
     }
 
-    fn positive(&self, value: Option<Spanned<i64>>, key: &'static str, default: u32) -> Result<NonZeroU32, ConfigError> {
+    fn positive(
+        &self,
+        value: Option<Spanned<i64>>,
+        key: &'static str,
+        default: u32,
+    ) -> Result<NonZeroU32, ConfigError> {
         match value {
             None => Ok(NonZeroU32::new(default).expect("defaults are positive")),
             Some(v) => self.parse_with(&v, key, |n| {
-                u32::try_from(*n).ok().and_then(NonZeroU32::new).ok_or_else(|| format!("must be a whole number of 1 or more, not {n}"))
+                u32::try_from(*n)
+                    .ok()
+                    .and_then(NonZeroU32::new)
+                    .ok_or_else(|| format!("must be a whole number of 1 or more, not {n}"))
             }),
         }
     }
 
-    fn at_least_zero(&self, value: Option<Spanned<i64>>, key: &'static str, default: u64) -> Result<u64, ConfigError> {
+    fn at_least_zero(
+        &self,
+        value: Option<Spanned<i64>>,
+        key: &'static str,
+        default: u64,
+    ) -> Result<u64, ConfigError> {
         match value {
             None => Ok(default),
-            Some(v) => self.parse_with(&v, key, |n| u64::try_from(*n).map_err(|_| format!("must be 0 or more, not {n}"))),
+            Some(v) => self.parse_with(&v, key, |n| {
+                u64::try_from(*n).map_err(|_| format!("must be 0 or more, not {n}"))
+            }),
         }
     }
 
     /// Applies `check` to a value and, when it fails, points at the value's line.
-    fn parse_with<T, U>(&self, value: &Spanned<T>, key: &'static str, check: impl FnOnce(&T) -> Result<U, String>) -> Result<U, ConfigError> {
+    fn parse_with<T, U>(
+        &self,
+        value: &Spanned<T>,
+        key: &'static str,
+        check: impl FnOnce(&T) -> Result<U, String>,
+    ) -> Result<U, ConfigError> {
         check(value.get_ref()).map_err(|problem| ConfigError::Value {
             file: self.file.to_owned(),
-            line: self.text[..value.span().start.min(self.text.len())].matches('\n').count() + 1,
+            line: self.text[..value.span().start.min(self.text.len())]
+                .matches('\n')
+                .count()
+                + 1,
             key,
             problem,
         })
     }
 
     fn setting(&self, key: &'static str, problem: String) -> ConfigError {
-        ConfigError::Setting { file: self.file.to_owned(), key, problem }
+        ConfigError::Setting {
+            file: self.file.to_owned(),
+            key,
+            problem,
+        }
     }
 }
 
 /// https only, except on loopback (the sandbox): a key must not cross a network in clear text.
 fn base_url(text: &str) -> Result<Url, String> {
-    let url = Url::parse(text.trim()).map_err(|e| format!("is not a URL ({e}): use e.g. \"https://api.synthflow.ai/v2\""))?;
+    let url = Url::parse(text.trim())
+        .map_err(|e| format!("is not a URL ({e}): use e.g. \"https://api.synthflow.ai/v2\""))?;
     let host = url.host_str().unwrap_or_default();
     let loopback = host == "localhost"
-        || host.trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+        || host
+            .trim_matches(['[', ']'])
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
     match url.scheme() {
         "https" => Ok(url),
         "http" if loopback => Ok(url),
-        "http" => Err(format!("uses http:// to {}: only https is allowed, except for loopback addresses such as 127.0.0.1", url.host_str().unwrap_or("?"))),
+        "http" => Err(format!(
+            "uses http:// to {}: only https is allowed, except for loopback addresses such as 127.0.0.1",
+            url.host_str().unwrap_or("?")
+        )),
         other => Err(format!("has scheme {other}: use https://")),
     }
 }

@@ -1,1 +1,699 @@
-//! TODO
+//! The contacts CSV (SPEC §3), streamed row by row into [`Contact`]s.
+//!
+//! A campaign's contact list may be far larger than memory, so [`ContactReader`] holds one row at a
+//! time and remembers nothing about the rows it has yielded (duplicates are the journal's business).
+//! A row that cannot become a contact is a [`Rejected`] value, never an error: one bad phone number
+//! must not stop a campaign. Only a file that cannot be read as CSV at all is a [`ContactsError`].
+
+use std::fmt;
+use std::fs::File;
+use std::io::{self, Read};
+use std::iter::FusedIterator;
+use std::mem;
+use std::path::{Path, PathBuf};
+
+use csv::{ByteRecord, StringRecord};
+use serde::{Deserialize, Serialize};
+
+use crate::area_codes::Region;
+use crate::phone::{Country, Phone};
+
+/// The largest cell accepted. Real cells are short; a bigger one is almost always an unclosed quote
+/// that swallowed the rest of the file, which must be a clear error rather than a silent, huge
+/// custom variable.
+pub const MAX_FIELD_BYTES: usize = 64 * 1024;
+
+/// The most bytes one row may span. The csv parser buffers a whole row before it can be checked
+/// against [`MAX_FIELD_BYTES`], so without this bound a runaway field would be read into memory
+/// entire. It leaves room for a couple of hundred cells of the largest size.
+pub const MAX_ROW_BYTES: u64 = 16 * 1024 * 1024;
+
+/// How many characters of a cell a rejection quotes: enough to find the row, never a whole blob.
+const EXCERPT_CHARS: usize = 40;
+
+/// Header names of the phone column, most specific first: when a file has both `phone` and
+/// `number` (an account number, say), `phone` holds the phones and `number` is a custom variable.
+const PHONE_HEADERS: [&str; 3] = ["phone", "phone_number", "number"];
+
+/// One person to call, as read from one CSV row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Contact {
+    pub phone: Phone,
+    /// Trimmed; `""` when the file has no `name` column or the cell is empty (Synthflow requires a
+    /// name, so the caller decides what to send).
+    pub name: String,
+    /// 1-based line where the row starts (the header is usually line 1), for messages and exports.
+    pub line: u64,
+    /// From a `timezone` column: a known IANA zone, in its canonical spelling. Overrides the zones
+    /// the area code implies.
+    pub time_zone: Option<String>,
+    /// From a `region` column, in `US-CA` form. Overrides the region the area code implies.
+    pub region: Option<Region>,
+    /// Every other column with a non-empty header, in header order, empty values included, so the
+    /// agent's prompt variables are always defined.
+    pub custom_variables: Vec<CustomVariable>,
+}
+
+/// One `custom_variables` entry of a call: a column header and this row's cell, as written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CustomVariable {
+    pub key: String,
+    pub value: String,
+}
+
+/// A row that cannot become a contact; never stops the campaign.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rejected {
+    pub line: u64,
+    /// The phone cell as written, trimmed, at most 40 characters, to show the user which row.
+    pub written: String,
+    pub reason: String,
+}
+
+/// What one data row of the file is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Row {
+    Contact(Contact),
+    Rejected(Rejected),
+}
+
+/// A column, as error messages name it: `column 3 (email)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Column {
+    /// 1-based, as spreadsheets count.
+    pub number: usize,
+    /// `None` for a column beyond the header or with an empty header.
+    pub header: Option<String>,
+}
+
+impl fmt::Display for Column {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.header {
+            Some(header) => write!(f, "column {} ({header})", self.number),
+            None => write!(f, "column {}", self.number),
+        }
+    }
+}
+
+/// A contacts file that cannot be read as CSV at all (exit code 2 upstream). Every variant names the
+/// file and, where it applies, line and column, and its message says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum ContactsError {
+    #[error("contacts file {}: cannot open it — check the `contacts` path in the campaign file", .file.display())]
+    Open { file: PathBuf, source: io::Error },
+
+    #[error("contacts file {}, line {line}: reading failed — check that the file is readable and run again", .file.display())]
+    Read {
+        file: PathBuf,
+        line: u64,
+        source: io::Error,
+    },
+
+    #[error("contacts file {} is empty — it needs a header row naming a `phone` column, then one row per contact", .file.display())]
+    Empty { file: PathBuf },
+
+    #[error("contacts file {}, line {line}: no phone column among {} — name the column of phone numbers `phone` (or `phone_number`, `number`)", .file.display(), quoted_list(.headers))]
+    NoPhoneColumn {
+        file: PathBuf,
+        line: u64,
+        /// The (trimmed, non-empty) header names that were found.
+        headers: Vec<String>,
+    },
+
+    #[error("contacts file {} has a header row but no contacts — add one row per contact under the header", .file.display())]
+    NoContacts { file: PathBuf },
+
+    #[error("contacts file {}, line {line}, {column}: not valid UTF-8 — save the file as UTF-8 and run again", .file.display())]
+    NotUtf8 {
+        file: PathBuf,
+        line: u64,
+        column: Column,
+    },
+
+    #[error("contacts file {}, line {line}: not readable as CSV ({detail}) — fix that row and run again", .file.display())]
+    Malformed {
+        file: PathBuf,
+        line: u64,
+        detail: String,
+    },
+
+    #[error("contacts file {}, line {line}, {column}: a cell larger than 64 KiB — is a quote (\") left unclosed? Fix that row and run again", .file.display())]
+    FieldTooLarge {
+        file: PathBuf,
+        line: u64,
+        column: Column,
+    },
+
+    #[error("contacts file {}, line {line}: a row larger than 16 MiB — is a quote (\") left unclosed? Fix that row and run again", .file.display())]
+    RowTooLarge { file: PathBuf, line: u64 },
+}
+
+fn quoted_list(headers: &[String]) -> String {
+    if headers.is_empty() {
+        return "the header row (it names no columns)".to_owned();
+    }
+    let quoted: Vec<String> = headers.iter().map(|h| format!("\"{h}\"")).collect();
+    format!("the headers {}", quoted.join(", "))
+}
+
+/// Streams a contacts CSV: memory does not grow with the number of rows.
+///
+/// Yields one [`Row`] per data row, blank rows skipped. After the first `Err` the reader is
+/// finished, since what follows a broken row cannot be trusted to be rows at all.
+pub struct ContactReader<R: Read> {
+    records: Records<R>,
+    columns: Columns,
+    defaults: Defaults,
+    /// Whether a data row has been yielded: a file with none is [`ContactsError::NoContacts`].
+    rows_seen: bool,
+    finished: bool,
+}
+
+impl ContactReader<File> {
+    /// Opens `path` and reads its header row.
+    pub fn open(path: &Path, default_country: Country) -> Result<Self, ContactsError> {
+        let file = File::open(path).map_err(|source| ContactsError::Open {
+            file: path.to_owned(),
+            source,
+        })?;
+        Self::from_reader(file, path, default_country)
+    }
+}
+
+impl<R: Read> ContactReader<R> {
+    /// Reads the header row from `reader`; `source` names the file in error messages.
+    pub fn from_reader(
+        reader: R,
+        source: &Path,
+        default_country: Country,
+    ) -> Result<Self, ContactsError> {
+        let mut records = Records::new(reader, source);
+        let Some(line) = records.advance()? else {
+            return Err(ContactsError::Empty {
+                file: source.to_owned(),
+            });
+        };
+        records.headers = header_names(&records.cells);
+        let columns =
+            Columns::find(&records.headers).ok_or_else(|| ContactsError::NoPhoneColumn {
+                file: source.to_owned(),
+                line,
+                headers: records
+                    .headers
+                    .iter()
+                    .filter(|h| !h.is_empty())
+                    .cloned()
+                    .collect(),
+            })?;
+        tracing::debug!(
+            file = %source.display(),
+            phone = %records.headers[columns.phone],
+            custom_variables = columns.custom.len(),
+            "contacts header read"
+        );
+        Ok(ContactReader {
+            records,
+            columns,
+            defaults: Defaults::new(default_country),
+            rows_seen: false,
+            finished: false,
+        })
+    }
+
+    fn next_row(&mut self) -> Result<Option<Row>, ContactsError> {
+        let Some(line) = self.records.advance()? else {
+            if self.rows_seen {
+                return Ok(None);
+            }
+            return Err(ContactsError::NoContacts {
+                file: self.records.file.clone(),
+            });
+        };
+        self.rows_seen = true;
+        Ok(Some(self.columns.row(
+            &self.records.cells,
+            line,
+            &self.defaults,
+        )))
+    }
+}
+
+impl<R: Read> Iterator for ContactReader<R> {
+    type Item = Result<Row, ContactsError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.finished {
+            return None;
+        }
+        let item = self.next_row().transpose();
+        self.finished = !matches!(item, Some(Ok(_)));
+        item
+    }
+}
+
+impl<R: Read> FusedIterator for ContactReader<R> {}
+
+/// The CSV layer: rows of UTF-8 cells with exact line numbers, and the fatal errors of reading them.
+struct Records<R> {
+    csv: csv::Reader<Source<R>>,
+    /// The current row, reused for every row (its buffers keep their capacity), so reading a row
+    /// allocates only what the yielded [`Row`] owns.
+    cells: StringRecord,
+    /// Names the file in errors.
+    file: PathBuf,
+    /// Trimmed header names, to name columns in errors; empty while the header itself is read.
+    headers: Vec<String>,
+}
+
+impl<R: Read> Records<R> {
+    fn new(reader: R, file: &Path) -> Self {
+        let csv = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            // `\n` alone ends a row (a CRLF row's `\r` is dropped by `cell`): the parser then
+            // consumes each row's newline with the row, which `start_line` relies on.
+            .terminator(csv::Terminator::Any(b'\n'))
+            .from_reader(Source::new(reader));
+        Records {
+            csv,
+            cells: StringRecord::new(),
+            file: file.to_owned(),
+            headers: Vec::new(),
+        }
+    }
+
+    /// Reads up to the next row that is not blank; returns its line, or `None` at the end.
+    ///
+    /// Rows whose cells are all empty are skipped like empty lines: spreadsheets export trailing
+    /// `,,,` rows, and they hold no contact to report on.
+    fn advance(&mut self) -> Result<Option<u64>, ContactsError> {
+        while let Some(line) = self.read_record()? {
+            if !self.cells.iter().all(|cell| cell.trim().is_empty()) {
+                return Ok(Some(line));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Reads one CSV record into `cells`; returns its line, or `None` at the end.
+    fn read_record(&mut self) -> Result<Option<u64>, ContactsError> {
+        let mut record = mem::take(&mut self.cells).into_byte_record();
+        let line_before = self.csv.position().line();
+        match self.csv.read_byte_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => return Ok(None),
+            Err(error) => return Err(self.csv_error(error, line_before)),
+        }
+        let line = self.start_line(&record);
+        let next_row_start = self.csv.position().byte();
+        self.csv.get_mut().allow_row_from(next_row_start);
+        self.check_sizes(&record, line)?;
+        self.cells = self.decode(record, line)?;
+        Ok(Some(line))
+    }
+
+    /// The line on which the record just read starts.
+    ///
+    /// The parser's own record position is the line after the previous record, which is wrong
+    /// after skipped empty lines. Instead, count back from the parser's current line (one more than
+    /// the newlines consumed) over the newlines inside the record's quoted cells and the newline
+    /// that ended it, if the file did not end it.
+    fn start_line(&self, record: &ByteRecord) -> u64 {
+        let inside = record.as_slice().iter().filter(|&&b| b == b'\n').count() as u64;
+        let ending = u64::from(!self.csv.get_ref().ends_at(self.csv.position().byte()));
+        self.csv
+            .position()
+            .line()
+            .saturating_sub(inside + ending)
+            .max(1)
+    }
+
+    fn check_sizes(&self, record: &ByteRecord, line: u64) -> Result<(), ContactsError> {
+        match record.iter().position(|cell| cell.len() > MAX_FIELD_BYTES) {
+            Some(index) => Err(ContactsError::FieldTooLarge {
+                file: self.file.clone(),
+                line,
+                column: self.column(index),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Checks the record is UTF-8 once, in place, without copying it.
+    fn decode(&self, record: ByteRecord, line: u64) -> Result<StringRecord, ContactsError> {
+        StringRecord::from_byte_record(record).map_err(|error| ContactsError::NotUtf8 {
+            file: self.file.clone(),
+            line,
+            column: self.column(error.utf8_error().field()),
+        })
+    }
+
+    fn column(&self, index: usize) -> Column {
+        Column {
+            number: index + 1,
+            header: self.headers.get(index).filter(|h| !h.is_empty()).cloned(),
+        }
+    }
+
+    /// `line` is where the failed read began: the parser's position is mid-row by now.
+    fn csv_error(&self, error: csv::Error, line: u64) -> ContactsError {
+        let file = self.file.clone();
+        let detail = error.to_string();
+        match error.into_kind() {
+            csv::ErrorKind::Io(source) if is_over_budget(&source) => {
+                ContactsError::RowTooLarge { file, line }
+            }
+            csv::ErrorKind::Io(source) => ContactsError::Read { file, line, source },
+            _ => ContactsError::Malformed { file, line, detail },
+        }
+    }
+}
+
+/// The cell at `index`, `""` past the end of a short row. A CRLF row's last cell keeps its `\r`
+/// from the parser (only `\n` ends rows, see [`Records::new`]); it is dropped here.
+fn cell(cells: &StringRecord, index: usize) -> &str {
+    let value = cells.get(index).unwrap_or("");
+    if index + 1 == cells.len() {
+        value.strip_suffix('\r').unwrap_or(value)
+    } else {
+        value
+    }
+}
+
+/// Header names are matched trimmed. A UTF-8 byte order mark is normally removed by the parser,
+/// but not when the reader hands it over in pieces, so it is stripped here too.
+fn header_names(cells: &StringRecord) -> Vec<String> {
+    (0..cells.len())
+        .map(|index| {
+            cell(cells, index)
+                .trim()
+                .trim_start_matches('\u{feff}')
+                .trim()
+                .to_owned()
+        })
+        .collect()
+}
+
+/// Which column plays which part, found once from the header row.
+#[derive(Debug)]
+struct Columns {
+    phone: usize,
+    name: Option<usize>,
+    time_zone: Option<usize>,
+    region: Option<usize>,
+    /// Every other column with a non-empty header: its index and its key.
+    custom: Vec<(usize, String)>,
+}
+
+impl Columns {
+    /// `None` when no column holds phones. Of repeated headers the first counts; the others are
+    /// custom variables.
+    fn find(headers: &[String]) -> Option<Columns> {
+        let named = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
+        let phone = PHONE_HEADERS.into_iter().find_map(named)?;
+        let (name, time_zone, region) = (named("name"), named("timezone"), named("region"));
+        let roles = [Some(phone), name, time_zone, region];
+        let custom = headers
+            .iter()
+            .enumerate()
+            .filter(|&(index, header)| !header.is_empty() && !roles.contains(&Some(index)))
+            .map(|(index, header)| (index, header.clone()))
+            .collect();
+        Some(Columns {
+            phone,
+            name,
+            time_zone,
+            region,
+            custom,
+        })
+    }
+
+    fn row(&self, cells: &StringRecord, line: u64, defaults: &Defaults) -> Row {
+        let written = cell(cells, self.phone).trim();
+        match self.contact(cells, written, line, defaults) {
+            Ok(contact) => Row::Contact(contact),
+            Err(reason) => Row::Rejected(Rejected {
+                line,
+                written: excerpt(written),
+                reason,
+            }),
+        }
+    }
+
+    /// The contact of one row, or why there is none.
+    fn contact(
+        &self,
+        cells: &StringRecord,
+        written: &str,
+        line: u64,
+        defaults: &Defaults,
+    ) -> Result<Contact, String> {
+        let phone = parse_phone(written, defaults.country)?;
+        let given = |column: Option<usize>| {
+            column
+                .map(|index| cell(cells, index).trim())
+                .filter(|value| !value.is_empty())
+        };
+        let time_zone = given(self.time_zone).map(parse_time_zone).transpose()?;
+        let region = given(self.region)
+            .map(|written| parse_region(written, defaults))
+            .transpose()?;
+        Ok(Contact {
+            phone,
+            name: given(self.name).unwrap_or_default().to_owned(),
+            line,
+            time_zone,
+            region,
+            custom_variables: self.custom_variables(cells),
+        })
+    }
+
+    fn custom_variables(&self, cells: &StringRecord) -> Vec<CustomVariable> {
+        self.custom
+            .iter()
+            .map(|(index, key)| CustomVariable {
+                key: key.clone(),
+                value: cell(cells, *index).to_owned(),
+            })
+            .collect()
+    }
+}
+
+/// What a row may leave out: the country of phones and regions written without one.
+struct Defaults {
+    country: Country,
+    /// The ISO code that prefixes a bare subdivision (`CA` → `US-CA`); `None` if unknown.
+    country_code: Option<String>,
+}
+
+impl Defaults {
+    fn new(country: Country) -> Self {
+        Defaults {
+            country,
+            country_code: iso_code(country),
+        }
+    }
+}
+
+/// The ISO 3166 code of `country`. [`Country`] has no accessor for it, but its derived `Debug` is
+/// `Country(US)`; a unit test pins that shape. Replace with an accessor once `phone` has one.
+fn iso_code(country: Country) -> Option<String> {
+    let debug = format!("{country:?}");
+    let code = debug.strip_prefix("Country(")?.strip_suffix(')')?;
+    is_alpha2(code).then(|| code.to_owned())
+}
+
+fn parse_phone(written: &str, country: Country) -> Result<Phone, String> {
+    if written.is_empty() {
+        return Err("no phone number".to_owned());
+    }
+    Phone::parse(written, country).map_err(|error| error.to_string())
+}
+
+/// A known IANA zone, in its canonical spelling (the lookup ignores case).
+fn parse_time_zone(written: &str) -> Result<String, String> {
+    match jiff::tz::db().get(written) {
+        Ok(zone) if !zone.is_unknown() => Ok(zone.iana_name().unwrap_or(written).to_owned()),
+        _ => Err(format!(
+            "unknown time zone \"{}\" (expected an IANA name such as America/New_York)",
+            excerpt(written)
+        )),
+    }
+}
+
+/// `US-CA` form, upper-cased; a bare `CA` is a subdivision of the default country.
+fn parse_region(written: &str, defaults: &Defaults) -> Result<Region, String> {
+    let code = written.to_ascii_uppercase();
+    let is_subdivision =
+        |s: &str| (1..=3).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric());
+    match (code.split_once('-'), &defaults.country_code) {
+        (Some((country, subdivision)), _) if is_alpha2(country) && is_subdivision(subdivision) => {
+            Ok(Region(code))
+        }
+        (None, Some(country)) if is_alpha2(&code) => Ok(Region(format!("{country}-{code}"))),
+        _ => Err(format!(
+            "region \"{}\" is not a subdivision code such as US-CA (or CA, for the default country)",
+            excerpt(written)
+        )),
+    }
+}
+
+fn is_alpha2(code: &str) -> bool {
+    code.len() == 2 && code.bytes().all(|b| b.is_ascii_alphabetic())
+}
+
+/// At most [`EXCERPT_CHARS`] characters of `text`.
+fn excerpt(text: &str) -> String {
+    text.chars().take(EXCERPT_CHARS).collect()
+}
+
+/// The raw bytes of the contacts file, metered as the csv parser pulls them in.
+///
+/// Two things need the metering: [`MAX_ROW_BYTES`] is enforced here, where bytes enter memory, and
+/// knowing where the file ends lets [`Records::start_line`] tell a row ended by a newline from one
+/// ended by the end of the file.
+struct Source<R> {
+    inner: R,
+    /// Bytes handed to the parser so far; comparable to the parser's byte positions.
+    consumed: u64,
+    /// No byte past this offset is handed over: the start of the current row plus the budget.
+    limit: u64,
+    /// Whether `inner` has reported the end of the file.
+    at_end: bool,
+}
+
+/// The marker inside the I/O error a [`Source`] returns when a row exceeds [`MAX_ROW_BYTES`].
+#[derive(Debug, thiserror::Error)]
+#[error("row larger than {MAX_ROW_BYTES} bytes")]
+struct OverBudget;
+
+fn is_over_budget(error: &io::Error) -> bool {
+    error
+        .get_ref()
+        .is_some_and(|inner| inner.is::<OverBudget>())
+}
+
+impl<R> Source<R> {
+    fn new(inner: R) -> Self {
+        Source {
+            inner,
+            consumed: 0,
+            limit: MAX_ROW_BYTES,
+            at_end: false,
+        }
+    }
+
+    /// Grants the next row, which starts at byte `start`, its budget.
+    fn allow_row_from(&mut self, start: u64) {
+        self.limit = start.saturating_add(MAX_ROW_BYTES);
+    }
+
+    /// Whether byte offset `byte` is the end of the file.
+    fn ends_at(&self, byte: u64) -> bool {
+        self.at_end && byte == self.consumed
+    }
+}
+
+impl<R: Read> Source<R> {
+    /// At the limit, a row that ends exactly there must still read: one byte more tells the end of
+    /// the file (fine) from a row that goes on (over budget).
+    fn probe_end(&mut self) -> io::Result<usize> {
+        let mut probe = [0; 1];
+        match self.inner.read(&mut probe)? {
+            0 => {
+                self.at_end = true;
+                Ok(0)
+            }
+            _ => Err(io::Error::other(OverBudget)),
+        }
+    }
+}
+
+impl<R: Read> Read for Source<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let allowed = self.limit.saturating_sub(self.consumed);
+        if allowed == 0 && !buf.is_empty() {
+            return self.probe_end();
+        }
+        let len = usize::try_from(allowed).map_or(buf.len(), |allowed| allowed.min(buf.len()));
+        let read = self.inner.read(&mut buf[..len])?;
+        self.consumed += read as u64;
+        self.at_end |= read == 0 && len > 0;
+        Ok(read)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn defaults(code: &str) -> Defaults {
+        Defaults::new(code.parse().unwrap())
+    }
+
+    /// The ISO code is recovered from `Country`'s Debug form; this pins that form.
+    #[test]
+    fn the_default_countrys_iso_code_is_known() {
+        assert_eq!(iso_code(Country::default()).as_deref(), Some("US"));
+        assert_eq!(iso_code("ca".parse().unwrap()).as_deref(), Some("CA"));
+    }
+
+    /// Regions are upper-cased, bare codes take the default country, anything else is refused.
+    #[test]
+    fn regions_are_read_in_iso_form() {
+        let us = defaults("US");
+        let region = |written| parse_region(written, &us).map(|r| r.0);
+        assert_eq!(region("US-CA").unwrap(), "US-CA");
+        assert_eq!(region("ca-on").unwrap(), "CA-ON");
+        assert_eq!(region("ca").unwrap(), "US-CA");
+        assert_eq!(region("GB-LND").unwrap(), "GB-LND");
+        assert_eq!(region("FR-75C").unwrap(), "FR-75C");
+        for bad in [
+            "California",
+            "USA-CA",
+            "US-",
+            "US-CALI",
+            "U",
+            "US_CA",
+            "ÜS-CA",
+            "US-C A",
+        ] {
+            let reason = region(bad).unwrap_err();
+            assert!(reason.contains("not a subdivision code"), "{bad}: {reason}");
+        }
+    }
+
+    /// Time zones are looked up case-insensitively and stored canonically; Etc/Unknown is refused.
+    #[test]
+    fn time_zones_are_canonical_iana_names() {
+        assert_eq!(
+            parse_time_zone("america/new_york").unwrap(),
+            "America/New_York"
+        );
+        assert_eq!(parse_time_zone("UTC").unwrap(), "UTC");
+        assert!(parse_time_zone("Etc/Unknown").is_err());
+        assert!(
+            parse_time_zone("Mars/Olympus_Mons")
+                .unwrap_err()
+                .contains("unknown time zone")
+        );
+        assert!(parse_time_zone("../../etc/passwd").is_err());
+    }
+
+    /// A source hands over at most the budget of a row past its start, but a row ending exactly
+    /// at the budget still reads to the end of the file.
+    #[test]
+    fn the_row_budget_is_exact() {
+        let data = [b'x'; 10];
+        let mut source = Source::new(&data[..]);
+        source.limit = 10;
+        let mut buf = Vec::new();
+        assert_eq!(source.read_to_end(&mut buf).unwrap(), 10);
+        assert!(source.ends_at(10));
+
+        let mut source = Source::new(&data[..]);
+        source.limit = 9;
+        let error = source.read_to_end(&mut Vec::new()).unwrap_err();
+        assert!(is_over_budget(&error));
+    }
+}

@@ -95,7 +95,9 @@ impl TryFrom<String> for Phone {
     fn try_from(e164: String) -> Result<Phone, PhoneError> {
         let phone = Phone::parse(&e164, Country::default())?;
         if phone.0 != e164 {
-            return Err(PhoneError::Unparseable(format!("{e164} is not in E.164 form")));
+            return Err(PhoneError::Unparseable(format!(
+                "{e164} is not in E.164 form"
+            )));
         }
         Ok(phone)
     }
@@ -123,7 +125,8 @@ impl FromStr for Country {
     fn from_str(code: &str) -> Result<Self, String> {
         country::Id::from_str(&code.to_ascii_uppercase())
             .map(Country)
-            .map_err(|_| format!("`{code}` is not an ISO 3166 country code such as \"US\" or \"CA\""))
+            .map_err(|_| {
+                format!("`{code}` is not an ISO 3166 country code such as \"US\" or \"CA\"")
+            })
     }
 }
-
