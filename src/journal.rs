@@ -1,1 +1,474 @@
-//! TODO
+//! The journal (SPEC §5): a sled database beside the campaign file, keyed by the contact's E.164
+//! phone, holding each contact's state. It is what makes a campaign resumable after `kill -9`:
+//! a contact is marked `dialing` and that mark is on disk *before* its create request leaves.
+
+use std::fs::{self, File, TryLockError};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::contacts::Contact;
+use crate::phone::Phone;
+use crate::rotation::Match;
+
+const FORMAT: &str = "outdial-journal/1";
+/// What a journal directory may hold; anything else means it is not ours.
+const OWN_FILES: [&str; 3] = ["lock", "sled", "status.json"];
+
+/// One campaign's journal, open and locked by this process.
+pub struct Journal {
+    db: sled::Db,
+    contacts: sled::Tree,
+    /// CSV rows that are not contacts (bad phone, duplicate), keyed by line; rewritten each run.
+    rows: sled::Tree,
+    /// Group commit: callers queue here; one flush answers everyone queued before it started.
+    flush_requests: mpsc::UnboundedSender<oneshot::Sender<Result<(), String>>>,
+    /// How many fsyncs the group commit has made, to show what durability costs.
+    flushes: Arc<AtomicU64>,
+    dir: PathBuf,
+    /// Held for the journal's life: the OS lock that keeps a second process out.
+    _lock: File,
+}
+
+/// Everything the journal knows of one contact.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Entry {
+    /// The contact as the latest CSV that listed it wrote it.
+    pub contact: Contact,
+    pub state: State,
+    /// Create requests sent (or possibly sent) for this contact, all causes together.
+    pub attempts: u32,
+    pub caller_id: Option<Phone>,
+    pub local_match: Option<Match>,
+    pub call_id: Option<String>,
+    /// When the latest `dialing` mark was written; a call found for this contact counts only if
+    /// it started at or after this moment.
+    pub dialed_at: Option<Timestamp>,
+    pub updated_at: Timestamp,
+    pub last_error: Option<String>,
+    /// The latest run whose contacts file listed this contact (to spot duplicate rows).
+    pub run: u64,
+}
+
+/// SPEC §5's states. `Dialing` and `Uncertain` are never terminal: a run reconciles them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum State {
+    Pending,
+    Dialing,
+    Placed,
+    Done {
+        status: String,
+        end_call_reason: Option<String>,
+        duration_s: Option<u64>,
+    },
+    Failed {
+        reason: String,
+    },
+    Skipped {
+        reason: String,
+    },
+    Uncertain {
+        reason: String,
+    },
+}
+
+/// A CSV row that did not become a contact.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SkippedRow {
+    pub line: u64,
+    pub written: String,
+    pub reason: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error(
+        "campaign `{campaign}` is already running ({owner}); wait for it to finish or stop it, then run again"
+    )]
+    Locked { campaign: String, owner: String },
+    #[error(
+        "no journal at {dir}: campaign `{campaign}` has not been started; use `outdial run` to start it"
+    )]
+    Missing { campaign: String, dir: PathBuf },
+    #[error(
+        "{dir} is not an outdial journal ({why}); move it away or give the campaign another name"
+    )]
+    Foreign { dir: PathBuf, why: String },
+    #[error(
+        "the journal at {dir} is damaged ({why}); it was left as is: restore it from a backup, or move it away to start the campaign afresh"
+    )]
+    Corrupt { dir: PathBuf, why: String },
+    #[error("journal at {dir}: {source}")]
+    Io {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("journal at {dir} could not be written: {why}")]
+    Storage { dir: PathBuf, why: String },
+}
+
+impl State {
+    /// Short name for tallies and status output.
+    pub fn name(&self) -> &'static str {
+        match self {
+            State::Pending => "pending",
+            State::Dialing => "dialing",
+            State::Placed => "placed",
+            State::Done { .. } => "done",
+            State::Failed { .. } => "failed",
+            State::Skipped { .. } => "skipped",
+            State::Uncertain { .. } => "uncertain",
+        }
+    }
+
+    /// Terminal for this run: nothing more will be sent for the contact.
+    pub fn is_terminal(&self) -> bool {
+        matches!(
+            self,
+            State::Placed | State::Done { .. } | State::Failed { .. } | State::Skipped { .. }
+        )
+    }
+}
+
+impl Entry {
+    /// A contact seen for the first time.
+    pub fn new(contact: Contact, run: u64) -> Entry {
+        Entry {
+            contact,
+            state: State::Pending,
+            attempts: 0,
+            caller_id: None,
+            local_match: None,
+            call_id: None,
+            dialed_at: None,
+            updated_at: Timestamp::now(),
+            last_error: None,
+            run,
+        }
+    }
+
+    pub fn phone(&self) -> &Phone {
+        &self.contact.phone
+    }
+
+    /// Moves to `state`, stamping the time.
+    pub fn set(&mut self, state: State) {
+        self.state = state;
+        self.updated_at = Timestamp::now();
+    }
+}
+
+impl Journal {
+    /// Opens the campaign's journal, creating it on the first run.
+    pub fn open(dir: &Path, campaign: &str) -> Result<Journal, JournalError> {
+        let io = |source| JournalError::Io {
+            dir: dir.to_owned(),
+            source,
+        };
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(io)?;
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(io)?;
+        Self::open_dir(dir, campaign)
+    }
+
+    /// Opens a journal that must already exist (`outdial resume`, `outdial status`).
+    pub fn open_existing(dir: &Path, campaign: &str) -> Result<Journal, JournalError> {
+        if !dir.join("sled").exists() {
+            return Err(JournalError::Missing {
+                campaign: campaign.to_owned(),
+                dir: dir.to_owned(),
+            });
+        }
+        Self::open_dir(dir, campaign)
+    }
+
+    fn open_dir(dir: &Path, campaign: &str) -> Result<Journal, JournalError> {
+        check_own_directory(dir)?;
+        let lock = lock(dir, campaign)?;
+        let db = open_sled(dir)?;
+        let storage = |e: sled::Error| JournalError::Storage {
+            dir: dir.to_owned(),
+            why: e.to_string(),
+        };
+        check_identity(&db, dir, campaign)?;
+        let contacts = db.open_tree("contacts").map_err(storage)?;
+        let rows = db.open_tree("rows").map_err(storage)?;
+        let flushes = Arc::new(AtomicU64::new(0));
+        let flush_requests = spawn_group_commit(db.clone(), flushes.clone());
+        Ok(Journal {
+            db,
+            contacts,
+            rows,
+            flush_requests,
+            flushes,
+            dir: dir.to_owned(),
+            _lock: lock,
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Starts a new run and returns its number (1 for the first run).
+    pub fn begin_run(&self) -> Result<u64, JournalError> {
+        let next = self
+            .db
+            .update_and_fetch("runs", |old| {
+                let n = old
+                    .and_then(|b| b.try_into().ok())
+                    .map(u64::from_be_bytes)
+                    .unwrap_or(0);
+                Some((n + 1).to_be_bytes().to_vec())
+            })
+            .map_err(|e| self.storage(e))?
+            .expect("update_and_fetch returns the new value");
+        self.rows.clear().map_err(|e| self.storage(e))?;
+        Ok(u64::from_be_bytes(
+            next.as_ref().try_into().expect("8 bytes written above"),
+        ))
+    }
+
+    pub fn get(&self, phone: &Phone) -> Result<Option<Entry>, JournalError> {
+        match self
+            .contacts
+            .get(phone.as_str())
+            .map_err(|e| self.storage(e))?
+        {
+            Some(bytes) => self.decode(phone.as_str().as_bytes(), &bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Writes an entry (in memory and the OS; on disk at the next flush).
+    pub fn put(&self, entry: &Entry) -> Result<(), JournalError> {
+        let bytes = serde_json::to_vec(entry).expect("entries always serialise");
+        self.contacts
+            .insert(entry.phone().as_str(), bytes)
+            .map_err(|e| self.storage(e))?;
+        Ok(())
+    }
+
+    /// Resolves once everything written before this call is on disk. Concurrent callers share
+    /// one fsync (group commit), so durability does not cost one fsync per call.
+    pub fn durable(&self) -> impl Future<Output = Result<(), JournalError>> + Send + 'static {
+        let (done, flushed) = oneshot::channel();
+        let queued = self.flush_requests.send(done).is_ok();
+        let dir = self.dir.clone();
+        async move {
+            let answer = if queued { flushed.await.ok() } else { None };
+            match answer {
+                Some(Ok(())) => Ok(()),
+                Some(Err(why)) => Err(JournalError::Storage { dir, why }),
+                None => Err(JournalError::Storage {
+                    dir,
+                    why: "the journal was closed".into(),
+                }),
+            }
+        }
+    }
+
+    /// Flushes now, waiting for the disk (end of run, interrupt).
+    pub fn flush(&self) -> Result<(), JournalError> {
+        self.db.flush().map_err(|e| self.storage(e))?;
+        Ok(())
+    }
+
+    /// fsyncs made by the group commit so far.
+    pub fn flush_count(&self) -> u64 {
+        self.flushes.load(Ordering::Relaxed)
+    }
+
+    /// Every contact, in phone order, read from disk as it goes.
+    pub fn entries(&self) -> impl Iterator<Item = Result<Entry, JournalError>> + '_ {
+        self.contacts.iter().map(|item| {
+            let (key, value) = item.map_err(|e| self.storage(e))?;
+            self.decode(&key, &value)
+        })
+    }
+
+    pub fn skip_row(&self, row: &SkippedRow) -> Result<(), JournalError> {
+        let bytes = serde_json::to_vec(row).expect("rows always serialise");
+        self.rows
+            .insert(row.line.to_be_bytes(), bytes)
+            .map_err(|e| self.storage(e))?;
+        Ok(())
+    }
+
+    /// The rows of the latest run's CSV that did not become contacts, in line order.
+    pub fn skipped_rows(&self) -> impl Iterator<Item = Result<SkippedRow, JournalError>> + '_ {
+        self.rows.iter().map(|item| {
+            let (key, value) = item.map_err(|e| self.storage(e))?;
+            serde_json::from_slice(&value).map_err(|e| self.corrupt(&key, e))
+        })
+    }
+
+    fn decode(&self, key: &[u8], bytes: &[u8]) -> Result<Entry, JournalError> {
+        serde_json::from_slice(bytes).map_err(|e| self.corrupt(key, e))
+    }
+
+    fn corrupt(&self, key: &[u8], error: serde_json::Error) -> JournalError {
+        let why = format!(
+            "entry {} cannot be read: {error}",
+            String::from_utf8_lossy(key)
+        );
+        JournalError::Corrupt {
+            dir: self.dir.clone(),
+            why,
+        }
+    }
+
+    fn storage(&self, error: sled::Error) -> JournalError {
+        JournalError::Storage {
+            dir: self.dir.clone(),
+            why: error.to_string(),
+        }
+    }
+}
+
+/// A directory holding files we did not write is someone else's: never reuse or reset it.
+fn check_own_directory(dir: &Path) -> Result<(), JournalError> {
+    let listing = fs::read_dir(dir).map_err(|source| JournalError::Io {
+        dir: dir.to_owned(),
+        source,
+    })?;
+    for item in listing.flatten() {
+        let name = item.file_name();
+        if !OWN_FILES.iter().any(|own| name == *own) {
+            let why = format!("it holds {}", name.to_string_lossy());
+            return Err(JournalError::Foreign {
+                dir: dir.to_owned(),
+                why,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Takes the OS lock on `lock` and writes who holds it, so that a second process can say so.
+fn lock(dir: &Path, campaign: &str) -> Result<File, JournalError> {
+    let path = dir.join("lock");
+    let io = |source| JournalError::Io {
+        dir: dir.to_owned(),
+        source,
+    };
+    let mut file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .map_err(io)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) => {
+            let owner = fs::read_to_string(&path).unwrap_or_default();
+            let owner = if owner.trim().is_empty() {
+                "another process".to_owned()
+            } else {
+                owner.trim().to_owned()
+            };
+            return Err(JournalError::Locked {
+                campaign: campaign.to_owned(),
+                owner,
+            });
+        }
+        Err(TryLockError::Error(source)) => return Err(io(source)),
+    }
+    file.set_len(0).map_err(io)?;
+    let started = Timestamp::now().strftime("%Y-%m-%d %H:%M:%S UTC");
+    write!(file, "pid {}, started {started}", std::process::id()).map_err(io)?;
+    Ok(file)
+}
+
+fn open_sled(dir: &Path) -> Result<sled::Db, JournalError> {
+    let result = std::panic::catch_unwind(|| sled::Config::new().path(dir.join("sled")).open());
+    match result {
+        Ok(Ok(db)) => Ok(db),
+        Ok(Err(sled::Error::Io(source))) => Err(JournalError::Io {
+            dir: dir.to_owned(),
+            source,
+        }),
+        Ok(Err(e)) => Err(JournalError::Corrupt {
+            dir: dir.to_owned(),
+            why: e.to_string(),
+        }),
+        Err(_) => Err(JournalError::Corrupt {
+            dir: dir.to_owned(),
+            why: "the database could not be opened".into(),
+        }),
+    }
+}
+
+/// A new journal is stamped with our format and the campaign's name; an old one must match both.
+fn check_identity(db: &sled::Db, dir: &Path, campaign: &str) -> Result<(), JournalError> {
+    let storage = |e: sled::Error| JournalError::Storage {
+        dir: dir.to_owned(),
+        why: e.to_string(),
+    };
+    let format = db.get("format").map_err(storage)?;
+    match format.as_deref() {
+        None if db.tree_names().len() <= 1 && db.is_empty() => {
+            db.insert("format", FORMAT).map_err(storage)?;
+            db.insert("campaign", campaign).map_err(storage)?;
+            db.flush().map_err(storage)?;
+            Ok(())
+        }
+        Some(f) if f == FORMAT.as_bytes() => {
+            let owner = db.get("campaign").map_err(storage)?.unwrap_or_default();
+            if owner == campaign.as_bytes() {
+                return Ok(());
+            }
+            let why = format!(
+                "it belongs to campaign `{}`",
+                String::from_utf8_lossy(&owner)
+            );
+            Err(JournalError::Foreign {
+                dir: dir.to_owned(),
+                why,
+            })
+        }
+        _ => Err(JournalError::Foreign {
+            dir: dir.to_owned(),
+            why: "it has no outdial format stamp".into(),
+        }),
+    }
+}
+
+/// The group-commit task: waits for a request, takes every request queued meanwhile, makes one
+/// flush for all of them. Requests queued during a flush wait for the next one, which covers them.
+fn spawn_group_commit(
+    db: sled::Db,
+    flushes: Arc<AtomicU64>,
+) -> mpsc::UnboundedSender<oneshot::Sender<Result<(), String>>> {
+    let (requests, mut queue) = mpsc::unbounded_channel::<oneshot::Sender<Result<(), String>>>();
+    tokio::spawn(async move {
+        while let Some(first) = queue.recv().await {
+            let mut waiting = vec![first];
+            while let Ok(more) = queue.try_recv() {
+                waiting.push(more);
+            }
+            let db = db.clone();
+            let result = match tokio::task::spawn_blocking(move || db.flush()).await {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            flushes.fetch_add(1, Ordering::Relaxed);
+            for waiter in waiting {
+                let _ = waiter.send(result.clone());
+            }
+        }
+    });
+    requests
+}

@@ -13,6 +13,7 @@
 //! - [`journal`]: the crash-safe record of every contact (sled).
 //! - [`dialer`]: the pipeline itself, tying the stages together for `run`.
 //! - [`report`]: what status and summaries print, from the journal.
+//! - [`progress`]: live progress: bars on a terminal (indicatif), plain lines otherwise.
 //! - [`sandbox`]: a local, stateful simulator of the vendor APIs (axum).
 //! - [`cli`]: command-line types and one `run` per command.
 //! - [`error`]: the top-level error and its exit codes.
@@ -27,6 +28,7 @@ pub mod error;
 pub mod journal;
 pub mod pacing;
 pub mod phone;
+pub mod progress;
 pub mod report;
 pub mod rotation;
 pub mod sandbox;

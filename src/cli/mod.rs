@@ -1,0 +1,79 @@
+//! The command line: clap types, and one module per command, each with its arguments and `run`.
+
+mod demo;
+mod run;
+mod sandbox;
+mod status;
+
+use std::path::Path;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::campaign::{Campaign, Overrides};
+use crate::error::Error;
+
+/// Outbound call campaigns for AI voice agents: local-presence caller IDs, pacing to the
+/// account's limits, and a journal that makes every campaign resumable.
+#[derive(Debug, Parser)]
+#[command(name = "outdial", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    #[command(flatten)]
+    pub global: Global,
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Synthflow API base URL (overrides the campaign's api.base_url)
+    #[arg(long, global = true, env = "OUTDIAL_API_BASE", value_name = "URL")]
+    pub api_base: Option<String>,
+    /// Flowyte API base URL
+    #[arg(
+        long,
+        global = true,
+        env = "OUTDIAL_NUMBERS_API_BASE",
+        value_name = "URL"
+    )]
+    pub numbers_api_base: Option<String>,
+    /// More log output (-v info, -vv debug, -vvv trace); RUST_LOG works too
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors and the final result
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start a campaign, or resume it where its journal left off
+    Run(run::RunArgs),
+    /// Like run, but refuse when the campaign has no journal yet
+    Resume(run::RunArgs),
+    /// Progress from the journal (works while a run is going)
+    Status(status::StatusArgs),
+    /// Serve a local simulator of the Synthflow API
+    Sandbox(sandbox::SandboxArgs),
+    /// Run the demo campaign against an in-process sandbox
+    Demo,
+}
+
+/// Runs the command; returns the process exit code.
+pub async fn run(cli: Cli) -> Result<u8, Error> {
+    match cli.command {
+        Command::Run(args) => run::run(args, &cli.global, run::Journaling::StartOrResume).await,
+        Command::Resume(args) => run::run(args, &cli.global, run::Journaling::ResumeOnly).await,
+        Command::Status(args) => status::run(args, &cli.global).await,
+        Command::Sandbox(args) => sandbox::run(args).await,
+        Command::Demo => demo::run(&cli.global).await,
+    }
+}
+
+fn load(file: &Path, global: &Global) -> Result<Campaign, Error> {
+    Ok(Campaign::load(
+        file,
+        &Overrides {
+            api_base: global.api_base.clone(),
+        },
+    )?)
+}

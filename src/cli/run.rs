@@ -1,0 +1,93 @@
+//! `outdial run` and `outdial resume`.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::Global;
+use crate::api::Synthflow;
+use crate::campaign::{ApiKey, Campaign};
+use crate::dialer::{self, Dialer, Ending, Finish};
+use crate::error::Error;
+use crate::journal::Journal;
+use crate::progress;
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The campaign file (TOML)
+    pub campaign: PathBuf,
+}
+
+/// Whether a missing journal may be created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Journaling {
+    StartOrResume,
+    ResumeOnly,
+}
+
+pub async fn run(args: RunArgs, global: &Global, journaling: Journaling) -> Result<u8, Error> {
+    let campaign = super::load(&args.campaign, global)?;
+    let key = campaign.api.key(&campaign.file)?;
+    let finish = launch(&campaign, key, journaling, global.quiet).await?;
+    Ok(conclude(&campaign, &finish))
+}
+
+/// Opens the journal, checks the contacts, resolves the pool and runs the dialer until the
+/// campaign is complete, Ctrl-C, or the account refuses.
+pub async fn launch(
+    campaign: &Campaign,
+    key: ApiKey,
+    journaling: Journaling,
+    quiet: bool,
+) -> Result<Finish, Error> {
+    let journal = match journaling {
+        Journaling::StartOrResume => Journal::open(&campaign.journal_dir, &campaign.name)?,
+        Journaling::ResumeOnly => Journal::open_existing(&campaign.journal_dir, &campaign.name)?,
+    };
+    let rows = dialer::survey(campaign).await?;
+    let api = Synthflow::new(&campaign.api.base_url, key)?;
+    let pool = dialer::resolve_pool(campaign, &api).await?;
+    let progress = progress::for_stderr(rows, quiet);
+    let dialer = Dialer::new(campaign, api, &journal, &pool, progress.as_ref())?;
+    dialer.run(interrupt()).await
+}
+
+/// Resolves at the first Ctrl-C; a second one ends the process at once (the journal is
+/// consistent at every moment, so nothing is lost).
+async fn interrupt() {
+    if tokio::signal::ctrl_c().await.is_err() {
+        return std::future::pending().await;
+    }
+    tokio::spawn(async {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("interrupted again: exiting now; the journal is consistent");
+            std::process::exit(130);
+        }
+    });
+}
+
+/// Prints the summary and what to do next; returns the exit code.
+pub fn conclude(campaign: &Campaign, finish: &Finish) -> u8 {
+    print!("{}", finish.report);
+    match &finish.ending {
+        Ending::Complete => {
+            println!("complete: every contact of {} is settled", campaign.name);
+            0
+        }
+        Ending::Interrupted => {
+            println!(
+                "interrupted: the journal is saved; continue with `{}`",
+                campaign.resume_command()
+            );
+            130
+        }
+        Ending::AccountRefused(error) => {
+            eprintln!("error: {error}");
+            println!(
+                "stopped: the remaining contacts are still pending; after fixing it, `{}`",
+                campaign.resume_command()
+            );
+            3
+        }
+    }
+}
