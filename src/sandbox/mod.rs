@@ -1,8 +1,8 @@
 //! A local, stateful simulator of the vendor APIs, so the dialer can be developed, tested and
 //! demonstrated without an account (SPEC §6).
 //!
-//! It serves the Synthflow `/v2` subset the dialer uses ([`synthflow`]) over the state kept in
-//! [`world`], and exposes what it received at `GET /sandbox/calls` so tests can check pacing,
+//! It serves the Synthflow `/v2` subset the dialer uses (`synthflow`) over the state kept in
+//! `world`, and exposes what it received at `GET /sandbox/calls` so tests can check pacing,
 //! rotation and duplicates from the vendor's side of the wire. Everything random is drawn from a
 //! seed, so a run can be replayed.
 //!
@@ -11,13 +11,14 @@
 //! - `synthflow`: the `/v2` routes in the vendor's exact shapes.
 //!
 //! Room is left for later features as values and layers, not restructuring: fault injection and
-//! rate limits are further layers in [`synthflow`]'s stack, outcome mixes and time scales change
-//! the plan a call gets in [`world`], and the Flowyte `/api/v1` API is another nested router.
+//! rate limits are further layers in `synthflow`'s stack, outcome mixes and time scales change
+//! the plan a call gets in `world`, and the Flowyte `/api/v1` API is another nested router.
 
 mod config;
 mod synthflow;
 mod world;
 
+use std::fmt;
 use std::future::Future;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -127,6 +128,12 @@ pub struct Sandbox {
     /// does not outlive its owner.
     shutdown: oneshot::Sender<()>,
     server: JoinHandle<io::Result<()>>,
+}
+
+impl fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sandbox").field("addr", &self.addr).finish()
+    }
 }
 
 impl Sandbox {

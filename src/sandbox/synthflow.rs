@@ -5,6 +5,7 @@
 //! `POST /calls`, outside the key check so refused attempts are recorded too), the key check.
 
 use std::collections::HashMap;
+use std::str::FromStr;
 
 use axum::body::{Body, Bytes, to_bytes};
 use axum::extract::{Path, Query, Request, State};
@@ -29,23 +30,23 @@ const MAX_LIMIT: usize = 100;
 
 /// The `/v2` router, to be nested under `/v2`.
 pub(super) fn routes(app: &App) -> Router<App> {
-    let reads = Router::new()
+    // Method-level layers, so only POSTs are recorded: a router-level layer would also wrap the
+    // 405 answer to, say, `PUT /calls`.
+    let create = post(create_call)
+        .route_layer(from_fn_with_state(app.clone(), authorize))
+        .route_layer(from_fn_with_state(app.clone(), record_create));
+    Router::new()
         .route("/assistants/{model_id}", get(get_assistant))
         .route("/calls", get(list_calls))
         .route("/calls/{call_id}", get(get_call))
-        .route_layer(from_fn_with_state(app.clone(), authorize));
-    let create = Router::new()
-        .route("/calls", post(create_call))
         .route_layer(from_fn_with_state(app.clone(), authorize))
-        .route_layer(from_fn_with_state(app.clone(), record_create));
-    reads
-        .merge(create)
+        .route("/calls", create)
         .route_layer(from_fn_with_state(app.clone(), delay_answer))
 }
 
 /// A refusal in Synthflow's `{"detail": {status, description, request_id, category}}` shape.
 #[derive(Debug)]
-pub(super) struct ApiError {
+struct ApiError {
     status: StatusCode,
     category: &'static str,
     description: String,
@@ -185,6 +186,7 @@ async fn record_create(State(app): State<App>, request: Request, next: Next) -> 
         call_id,
         body,
     };
+    tracing::debug!(status = received.status, call_id = ?received.call_id, "create-call request");
     app.world().record(received);
     response
 }
@@ -331,36 +333,38 @@ impl ListQuery {
     fn parse(params: &HashMap<String, String>) -> Result<ListQuery, ApiError> {
         let model_id = params
             .get("model_id")
-            .filter(|id| !id.trim().is_empty())
+            .map(|id| id.trim())
+            .filter(|id| !id.is_empty())
             .ok_or_else(|| ApiError::bad_request("model_id is required"))?;
-        let number = |name: &str| {
-            params
-                .get(name)
-                .map(|raw| whole_number(name, raw))
-                .transpose()
-        };
+        let lead = params
+            .get("lead_phone_number")
+            .map(|raw| lead_phone(raw))
+            .transpose()?;
+        let limit = whole_number(params, "limit")?;
         Ok(ListQuery {
             filter: CallFilter {
-                model_id: model_id.trim().to_string(),
-                lead: params
-                    .get("lead_phone_number")
-                    .map(|raw| lead_phone(raw))
-                    .transpose()?,
-                from_ms: params
-                    .get("from_date")
-                    .map(|raw| whole_number("from_date", raw))
-                    .transpose()?,
+                model_id: model_id.to_string(),
+                lead,
+                from_ms: whole_number(params, "from_date")?,
             },
-            limit: number("limit")?.map_or(DEFAULT_LIMIT, |limit: usize| limit.min(MAX_LIMIT)),
-            offset: number("offset")?.unwrap_or(0),
+            limit: limit.map_or(DEFAULT_LIMIT, |limit: usize| limit.min(MAX_LIMIT)),
+            offset: whole_number(params, "offset")?.unwrap_or(0),
         })
     }
 }
 
-fn whole_number<T: std::str::FromStr>(name: &str, raw: &str) -> Result<T, ApiError> {
-    raw.trim()
-        .parse()
-        .map_err(|_| ApiError::bad_request(format!("{name} must be a whole number, got `{raw}`")))
+/// The whole number in query parameter `name`, if it is given.
+fn whole_number<T: FromStr>(
+    params: &HashMap<String, String>,
+    name: &str,
+) -> Result<Option<T>, ApiError> {
+    let Some(raw) = params.get(name) else {
+        return Ok(None);
+    };
+    let number = raw.trim().parse().map_err(|_| {
+        ApiError::bad_request(format!("{name} must be a whole number, got `{raw}`"))
+    })?;
+    Ok(Some(number))
 }
 
 /// The `lead_phone_number` filter. A `+` sent without `%2B` encoding arrives as a leading space;
