@@ -130,6 +130,8 @@ pub enum ContactsError {
         column: Column,
     },
 
+    /// A CSV error other than I/O. The parser takes any bytes (a stray quote becomes cell content),
+    /// so none is known to occur; the variant keeps a future one from being a panic or a skip.
     #[error("contacts file {}, line {line}: not readable as CSV ({detail}) — fix that row and run again", .file.display())]
     Malformed {
         file: PathBuf,
@@ -144,6 +146,7 @@ pub enum ContactsError {
         column: Column,
     },
 
+    /// A row past [`MAX_ROW_BYTES`], stopped before it is all in memory; `line` is where it starts.
     #[error("contacts file {}, line {line}: a row larger than 16 MiB — is a quote (\") left unclosed? Fix that row and run again", .file.display())]
     RowTooLarge { file: PathBuf, line: u64 },
 }
