@@ -130,6 +130,8 @@ pub enum ContactsError {
         column: Column,
     },
 
+    /// A CSV error other than I/O. The parser takes any bytes (a stray quote becomes cell content),
+    /// so none is known to occur; the variant keeps a future one from being a panic or a skip.
     #[error("contacts file {}, line {line}: not readable as CSV ({detail}) — fix that row and run again", .file.display())]
     Malformed {
         file: PathBuf,
@@ -144,6 +146,7 @@ pub enum ContactsError {
         column: Column,
     },
 
+    /// A row past [`MAX_ROW_BYTES`], stopped before it is all in memory; `line` is where it starts.
     #[error("contacts file {}, line {line}: a row larger than 16 MiB — is a quote (\") left unclosed? Fix that row and run again", .file.display())]
     RowTooLarge { file: PathBuf, line: u64 },
 }
@@ -380,17 +383,11 @@ fn cell(cells: &StringRecord, index: usize) -> &str {
     }
 }
 
-/// Header names are matched trimmed. A UTF-8 byte order mark is normally removed by the parser,
-/// but not when the reader hands it over in pieces, so it is stripped here too.
+/// Header names are matched trimmed (the parser has removed any byte order mark, see
+/// [`Source::read_start`]).
 fn header_names(cells: &StringRecord) -> Vec<String> {
     (0..cells.len())
-        .map(|index| {
-            cell(cells, index)
-                .trim()
-                .trim_start_matches('\u{feff}')
-                .trim()
-                .to_owned()
-        })
+        .map(|index| cell(cells, index).trim().to_owned())
         .collect()
 }
 
@@ -549,9 +546,10 @@ fn excerpt(text: &str) -> String {
 
 /// The raw bytes of the contacts file, metered as the csv parser pulls them in.
 ///
-/// Two things need the metering: [`MAX_ROW_BYTES`] is enforced here, where bytes enter memory, and
+/// Three things need the metering: [`MAX_ROW_BYTES`] is enforced here, where bytes enter memory;
 /// knowing where the file ends lets [`Records::start_line`] tell a row ended by a newline from one
-/// ended by the end of the file.
+/// ended by the end of the file; and the first read is shaped so that the parser always sees a
+/// whole byte order mark.
 struct Source<R> {
     inner: R,
     /// Bytes handed to the parser so far; comparable to the parser's byte positions.
@@ -561,6 +559,12 @@ struct Source<R> {
     /// Whether `inner` has reported the end of the file.
     at_end: bool,
 }
+
+/// The UTF-8 byte order mark, which some editors (Excel among them) put at the start of a file.
+const BOM: &[u8] = b"\xef\xbb\xbf";
+
+/// The least the first read hands the parser, if the file has it: see [`Source::read_start`].
+const FIRST_READ: usize = BOM.len() + 1;
 
 /// The marker inside the I/O error a [`Source`] returns when a row exceeds [`MAX_ROW_BYTES`].
 #[derive(Debug, thiserror::Error)]
@@ -595,6 +599,30 @@ impl<R> Source<R> {
 }
 
 impl<R: Read> Source<R> {
+    /// The parser strips a byte order mark only when its first input holds all three bytes, and
+    /// takes a first input of nothing but the mark for the end of the file. So the first read is
+    /// filled past the mark, however the inner reader splits the file. Otherwise a BOM arriving
+    /// in pieces would become part of the first header (and change how its quotes are read), and
+    /// one arriving alone would make the file look empty.
+    fn read_start(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut filled = 0;
+        while filled < FIRST_READ {
+            match self.inner.read(&mut buf[filled..FIRST_READ]) {
+                Ok(0) => {
+                    self.at_end = true;
+                    break;
+                }
+                Ok(read) => filled += read,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                // Hand over what was read; the inner reader reports the error again next time.
+                Err(_) if filled > 0 => break,
+                Err(error) => return Err(error),
+            }
+        }
+        self.consumed += filled as u64;
+        Ok(filled)
+    }
+
     /// At the limit, a row that ends exactly there must still read: one byte more tells the end of
     /// the file (fine) from a row that goes on (over budget).
     fn probe_end(&mut self) -> io::Result<usize> {
@@ -611,6 +639,9 @@ impl<R: Read> Source<R> {
 
 impl<R: Read> Read for Source<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.consumed == 0 && !self.at_end && buf.len() >= FIRST_READ {
+            return self.read_start(buf);
+        }
         let allowed = self.limit.saturating_sub(self.consumed);
         if allowed == 0 && !buf.is_empty() {
             return self.probe_end();
