@@ -492,11 +492,9 @@ impl Defaults {
     }
 }
 
-/// The ISO 3166 code of `country`. [`Country`] has no accessor for it, but its derived `Debug` is
-/// `Country(US)`; a unit test pins that shape. Replace with an accessor once `phone` has one.
+/// The ISO 3166 code of `country`, when it can prefix a subdivision.
 fn iso_code(country: Country) -> Option<String> {
-    let debug = format!("{country:?}");
-    let code = debug.strip_prefix("Country(")?.strip_suffix(')')?;
+    let code = country.code();
     is_alpha2(code).then(|| code.to_owned())
 }
 

@@ -12,13 +12,13 @@ use jiff::Timestamp;
 use tokio::sync::mpsc;
 
 use crate::api::{ApiError, CallRequest, Synthflow};
-use crate::campaign::Campaign;
+use crate::campaign::{ApiKey, Campaign};
 use crate::contacts::{ContactReader, ContactsError, Row};
 use crate::error::Error;
 use crate::journal::{Entry, Journal, JournalError, SkippedRow, State};
 use crate::pacing::{Pacer, Slot};
 use crate::phone::Phone;
-use crate::progress::Progress;
+use crate::progress::{Display, Progress};
 use crate::report::{Report, Tally};
 use crate::rotation::{Callee, Locale, Rotation};
 
@@ -58,6 +58,24 @@ enum AttemptError {
 enum Feed {
     Csv(mpsc::Receiver<Result<Row, ContactsError>>),
     Leftovers(std::vec::IntoIter<Phone>),
+}
+
+/// Runs a campaign on an open journal: checks the contacts file, resolves the pool, then dials
+/// until every contact is settled, `shutdown` resolves, or the account refuses.
+pub async fn launch(
+    campaign: &Campaign,
+    journal: &Journal,
+    key: ApiKey,
+    display: Display,
+    shutdown: impl Future<Output = ()>,
+) -> Result<Finish, Error> {
+    let rows = survey(campaign).await?;
+    let api = Synthflow::new(&campaign.api.base_url, key)?;
+    let pool = resolve_pool(campaign, &api).await?;
+    let progress = display.for_rows(rows);
+    Dialer::new(campaign, api, journal, &pool, progress.as_ref())?
+        .run(shutdown)
+        .await
 }
 
 /// The pool a campaign dials from: its own `rotation.numbers`, else the agent's attached numbers.

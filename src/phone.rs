@@ -27,6 +27,12 @@ pub enum PhoneError {
     Unparseable(String),
     #[error("not a valid number for its country")]
     Invalid,
+    #[error(
+        "has an extension; outdial dials whole numbers only: put the extension in another column"
+    )]
+    Extension,
+    #[error("is a premium-rate number; outdial does not dial those")]
+    PremiumRate,
 }
 
 impl Phone {
@@ -40,6 +46,13 @@ impl Phone {
             .map_err(|e| PhoneError::Unparseable(e.to_string()))?;
         if !number.is_valid() {
             return Err(PhoneError::Invalid);
+        }
+        // Two contacts at different extensions would collapse into one identity.
+        if number.extension().is_some() {
+            return Err(PhoneError::Extension);
+        }
+        if number.number_type(&phonenumber::metadata::DATABASE) == phonenumber::Type::PremiumRate {
+            return Err(PhoneError::PremiumRate);
         }
         let e164 = number.format().mode(phonenumber::Mode::E164).to_string();
         Ok(Phone(e164))
@@ -113,6 +126,13 @@ impl fmt::Display for Masked<'_> {
     }
 }
 
+impl Country {
+    /// The ISO 3166 alpha-2 code, e.g. `US`.
+    pub fn code(&self) -> &str {
+        self.0.as_ref()
+    }
+}
+
 impl Default for Country {
     fn default() -> Self {
         Country(country::Id::US)
@@ -128,5 +148,34 @@ impl FromStr for Country {
             .map_err(|_| {
                 format!("`{code}` is not an ISO 3166 country code such as \"US\" or \"CA\"")
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An extension would merge two contacts into one identity, so it is refused, not dropped.
+    #[test]
+    fn numbers_with_an_extension_are_refused() {
+        let parsed = Phone::parse("(415) 555-2671 ext. 5", Country::default());
+        assert_eq!(parsed, Err(PhoneError::Extension));
+    }
+
+    /// A contacts file must not be able to make the campaign dial paid numbers.
+    #[test]
+    fn premium_rate_numbers_are_refused() {
+        assert_eq!(
+            Phone::parse("+1 900 234 5678", Country::default()),
+            Err(PhoneError::PremiumRate)
+        );
+        assert!(Phone::parse("+1 415 234 5678", Country::default()).is_ok());
+    }
+
+    /// Only canonical E.164 comes back from the journal or the vendor.
+    #[test]
+    fn deserialising_accepts_only_e164() {
+        assert!(Phone::try_from("+14155552671".to_owned()).is_ok());
+        assert!(Phone::try_from("415-555-2671".to_owned()).is_err());
     }
 }

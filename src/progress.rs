@@ -16,14 +16,27 @@ pub trait Progress: Send + Sync {
     fn finish(&self);
 }
 
-/// Chooses the display: a bar on a terminal, plain lines elsewhere, nothing when `quiet`.
-pub fn for_stderr(total_rows: u64, quiet: bool) -> Box<dyn Progress> {
-    if quiet {
-        Box::new(Silent)
-    } else if std::io::stderr().is_terminal() {
-        Box::new(Bar::new(total_rows))
-    } else {
-        Box::new(Lines::new(total_rows))
+/// How a run shows its progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Display {
+    /// A bar when stderr is a terminal, plain lines otherwise.
+    Auto,
+    /// Nothing (`-q`, tests, benches).
+    Quiet,
+}
+
+impl Display {
+    pub fn chosen_by(quiet: bool) -> Display {
+        if quiet { Display::Quiet } else { Display::Auto }
+    }
+
+    /// The progress display for a run over `total_rows` CSV rows.
+    pub fn for_rows(self, total_rows: u64) -> Box<dyn Progress> {
+        match self {
+            Display::Quiet => Box::new(Silent),
+            Display::Auto if std::io::stderr().is_terminal() => Box::new(Bar::new(total_rows)),
+            Display::Auto => Box::new(Lines::new(total_rows)),
+        }
     }
 }
 

@@ -9,6 +9,7 @@ use super::Global;
 use super::run::{self, Journaling};
 use crate::campaign::{ApiKey, Campaign, Overrides};
 use crate::error::Error;
+use crate::progress::Display;
 use crate::sandbox::{Latency, Sandbox, SandboxConfig};
 
 const CAMPAIGN: &str = include_str!("../../campaigns/demo/demo.toml");
@@ -42,7 +43,7 @@ pub async fn run(global: &Global) -> Result<u8, Error> {
         &campaign,
         ApiKey::new("sandbox-demo-key"),
         Journaling::StartOrResume,
-        global.quiet,
+        Display::chosen_by(global.quiet),
     )
     .await?;
     let code = run::conclude(&campaign, &finish);

@@ -5,12 +5,11 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::Global;
-use crate::api::Synthflow;
 use crate::campaign::{ApiKey, Campaign};
-use crate::dialer::{self, Dialer, Ending, Finish};
+use crate::dialer::{self, Ending, Finish};
 use crate::error::Error;
 use crate::journal::Journal;
-use crate::progress;
+use crate::progress::Display;
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -28,28 +27,23 @@ pub enum Journaling {
 pub async fn run(args: RunArgs, global: &Global, journaling: Journaling) -> Result<u8, Error> {
     let campaign = super::load(&args.campaign, global)?;
     let key = campaign.api.key(&campaign.file)?;
-    let finish = launch(&campaign, key, journaling, global.quiet).await?;
+    let finish = launch(&campaign, key, journaling, Display::chosen_by(global.quiet)).await?;
     Ok(conclude(&campaign, &finish))
 }
 
-/// Opens the journal, checks the contacts, resolves the pool and runs the dialer until the
-/// campaign is complete, Ctrl-C, or the account refuses.
+/// Opens the journal the way `journaling` allows and runs the campaign until it is complete,
+/// Ctrl-C, or the account refuses.
 pub async fn launch(
     campaign: &Campaign,
     key: ApiKey,
     journaling: Journaling,
-    quiet: bool,
+    display: Display,
 ) -> Result<Finish, Error> {
     let journal = match journaling {
         Journaling::StartOrResume => Journal::open(&campaign.journal_dir, &campaign.name)?,
         Journaling::ResumeOnly => Journal::open_existing(&campaign.journal_dir, &campaign.name)?,
     };
-    let rows = dialer::survey(campaign).await?;
-    let api = Synthflow::new(&campaign.api.base_url, key)?;
-    let pool = dialer::resolve_pool(campaign, &api).await?;
-    let progress = progress::for_stderr(rows, quiet);
-    let dialer = Dialer::new(campaign, api, &journal, &pool, progress.as_ref())?;
-    dialer.run(interrupt()).await
+    dialer::launch(campaign, &journal, key, display, interrupt()).await
 }
 
 /// Resolves at the first Ctrl-C; a second one ends the process at once (the journal is

@@ -1,0 +1,252 @@
+//! Test helpers: a sandbox on 127.0.0.1:0 with its own fresh state, a campaign written into a
+//! temporary directory, and ways to run it in-process or as the real binary.
+#![allow(dead_code)] // each test file uses its own subset
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use outdial::campaign::{ApiKey, Campaign, Overrides};
+use outdial::dialer::{self, Finish};
+use outdial::journal::Journal;
+use outdial::phone::{Country, Phone};
+use outdial::progress::Display;
+use outdial::sandbox::{AgentSpec, Sandbox, SandboxConfig};
+use tempfile::TempDir;
+
+pub const AGENT: &str = "agent-under-test";
+
+/// A sandbox, and a campaign directory with `campaign.toml` and `contacts.csv`.
+pub struct Scenario {
+    pub dir: TempDir,
+    pub sandbox: Sandbox,
+}
+
+/// The campaign file's tunables; everything else is fixed by [`Scenario::write_campaign`].
+pub struct Settings {
+    pub strategy: &'static str,
+    pub calls_per_second: f64,
+    pub max_live_calls: u32,
+    pub reconcile_grace_seconds: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            strategy: "region",
+            calls_per_second: 500.0,
+            max_live_calls: 16,
+            reconcile_grace_seconds: 1,
+        }
+    }
+}
+
+impl Scenario {
+    /// A sandbox whose agent has `pool` attached, and a campaign over `csv`.
+    pub async fn start(pool: &[&str], settings: Settings, csv: &str) -> Scenario {
+        init_test_log();
+        let numbers = pool.iter().map(|n| phone(n)).collect();
+        let config = SandboxConfig {
+            agents: vec![AgentSpec {
+                id: AGENT.into(),
+                numbers,
+            }],
+            ..SandboxConfig::default()
+        };
+        let sandbox = Sandbox::start(config)
+            .await
+            .expect("the sandbox starts on 127.0.0.1:0");
+        let scenario = Scenario {
+            dir: TempDir::new().unwrap(),
+            sandbox,
+        };
+        scenario.write_campaign(&settings);
+        scenario.write_contacts(csv);
+        scenario
+    }
+
+    pub fn campaign_file(&self) -> PathBuf {
+        self.dir.path().join("campaign.toml")
+    }
+
+    pub fn write_campaign(&self, s: &Settings) {
+        let text = format!(
+            r#"name = "test-campaign"
+agent = "{AGENT}"
+contacts = "contacts.csv"
+
+[pacing]
+calls_per_second = {}
+max_live_calls = {}
+
+[rotation]
+strategy = "{}"
+
+[window]
+start = "00:00"
+end = "23:59"
+days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+[retry]
+reconcile_grace_seconds = {}
+"#,
+            s.calls_per_second, s.max_live_calls, s.strategy, s.reconcile_grace_seconds
+        );
+        std::fs::write(self.campaign_file(), text).unwrap();
+    }
+
+    pub fn write_contacts(&self, csv: &str) {
+        std::fs::write(self.dir.path().join("contacts.csv"), csv).unwrap();
+    }
+
+    pub fn campaign(&self) -> Campaign {
+        let overrides = Overrides {
+            api_base: Some(self.sandbox.synthflow_base()),
+        };
+        Campaign::load(&self.campaign_file(), &overrides).expect("the test campaign is valid")
+    }
+
+    /// Runs the campaign in-process to its end.
+    pub async fn run(&self) -> Finish {
+        let campaign = self.campaign();
+        let journal = open_journal(&campaign).await;
+        dialer::launch(
+            &campaign,
+            &journal,
+            ApiKey::new("test-key"),
+            Display::Quiet,
+            std::future::pending(),
+        )
+        .await
+        .expect("the run succeeds")
+    }
+
+    /// Accepted create requests (a call was created) per callee phone: the sandbox is the judge.
+    pub async fn calls_per_phone(&self) -> HashMap<String, usize> {
+        let mut calls = HashMap::new();
+        for call in self
+            .sandbox
+            .received()
+            .await
+            .into_iter()
+            .filter(|c| c.call_id.is_some())
+        {
+            *calls.entry(call.phone.unwrap_or_default()).or_insert(0) += 1;
+        }
+        calls
+    }
+
+    /// Accepted create requests per caller ID.
+    pub async fn calls_per_caller_id(&self) -> HashMap<String, usize> {
+        let mut calls = HashMap::new();
+        for call in self
+            .sandbox
+            .received()
+            .await
+            .into_iter()
+            .filter(|c| c.call_id.is_some())
+        {
+            *calls
+                .entry(call.from_phone_number.unwrap_or_default())
+                .or_insert(0) += 1;
+        }
+        calls
+    }
+
+    /// Waits (bounded) until the sandbox has received at least `n` create requests.
+    pub async fn wait_for_requests(&self, n: usize) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while self.sandbox.received().await.len() < n {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the sandbox never received {n} create requests"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// The real binary, pointed at this scenario's sandbox, with a key in the environment.
+    pub fn outdial(&self, args: &[&str]) -> tokio::process::Command {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_outdial"));
+        command
+            .args(args)
+            .env("OUTDIAL_API_BASE", self.sandbox.synthflow_base())
+            .env("SYNTHFLOW_API_KEY", "test-key")
+            .env_remove("RUST_LOG")
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true);
+        command
+    }
+
+    /// Asserts the two guarantees on the sandbox's record: each phone of `expected` got exactly
+    /// one call, and nobody else got one.
+    pub async fn assert_each_called_once(&self, expected: &[String]) {
+        let calls = self.calls_per_phone().await;
+        let twice: Vec<_> = calls.iter().filter(|(_, n)| **n > 1).collect();
+        assert!(twice.is_empty(), "called more than once: {twice:?}");
+        let missed: Vec<_> = expected
+            .iter()
+            .filter(|p| !calls.contains_key(*p))
+            .collect();
+        assert!(
+            missed.is_empty(),
+            "never called: {} of {}, e.g. {:?}",
+            missed.len(),
+            expected.len(),
+            missed.first()
+        );
+        assert_eq!(
+            calls.len(),
+            expected.len(),
+            "calls to phones not in the list"
+        );
+    }
+}
+
+/// Opens the journal, waiting (bounded) while an aborted run in this process still holds it.
+pub async fn open_journal(campaign: &Campaign) -> Journal {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match Journal::open(&campaign.journal_dir, &campaign.name) {
+            Ok(journal) => return journal,
+            Err(e) if tokio::time::Instant::now() < deadline => {
+                tracing::debug!("journal not free yet: {e}");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(e) => panic!("the journal stays locked: {e}"),
+        }
+    }
+}
+
+pub fn phone(e164: &str) -> Phone {
+    Phone::parse(e164, Country::default()).expect("test numbers are valid")
+}
+
+/// `n` distinct valid E.164 numbers in area code `npa`, the `offset`-th onwards.
+pub fn numbers_in(npa: u16, offset: u32, n: u32) -> Vec<String> {
+    (offset..offset + n)
+        .map(|i| {
+            let exchange = 234 + (i / 10_000) % 600;
+            format!("+1{npa}{exchange}{:04}", i % 10_000)
+        })
+        .collect()
+}
+
+/// A contacts CSV with a name and one custom column.
+pub fn csv_of(phones: &[String]) -> String {
+    let mut csv = String::from("phone,name,plan\n");
+    for (i, phone) in phones.iter().enumerate() {
+        csv.push_str(&format!("{phone},Person {i},plan-{}\n", i % 3));
+    }
+    csv
+}
+
+/// Logs are silent unless TEST_LOG is set.
+fn init_test_log() {
+    if std::env::var_os("TEST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("outdial=debug")
+            .with_test_writer()
+            .try_init();
+    }
+}
