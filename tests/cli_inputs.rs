@@ -1,0 +1,185 @@
+//! Bad input gets exit 2 and a message naming the file and the line or key, before any call;
+//! `status` reads the journal in both its forms.
+
+mod common;
+
+use std::process::Output;
+
+use common::{Scenario, Settings, csv_of, numbers_in};
+
+const POOL: &[&str] = &["+12125550101"];
+
+async fn run_binary(scenario: &Scenario) -> Output {
+    scenario
+        .outdial(&["run", scenario.campaign_file().to_str().unwrap()])
+        .output()
+        .await
+        .unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A contacts file without a phone column stops the run before any request, naming file and line.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_contacts_file_without_a_phone_column_exits_2() {
+    let scenario = Scenario::start(
+        POOL,
+        Settings::default(),
+        "name,email\nAda,ada@example.com\n",
+    )
+    .await;
+
+    let out = run_binary(&scenario).await;
+
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let message = stderr(&out);
+    assert!(
+        message.contains("contacts.csv") && message.contains("line 1") && message.contains("phone"),
+        "{message}"
+    );
+    assert!(scenario.sandbox.received().await.is_empty());
+}
+
+/// A file broken far down (bytes that are not UTF-8 on row 300) is found before the first call.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_broken_row_late_in_the_file_stops_the_run_before_any_call() {
+    let scenario = Scenario::start(POOL, Settings::default(), "").await;
+    let mut csv = csv_of(&numbers_in(212, 0, 400)).into_bytes();
+    let row_300 = csv
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'\n')
+        .nth(299)
+        .unwrap()
+        .0
+        + 1;
+    csv.splice(
+        row_300..row_300,
+        b"+12125559999,Caf\xe9,x\n".iter().copied(),
+    );
+    std::fs::write(scenario.dir.path().join("contacts.csv"), csv).unwrap();
+
+    let out = run_binary(&scenario).await;
+
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("line 301"), "{}", stderr(&out));
+    assert!(scenario.sandbox.received().await.is_empty());
+}
+
+/// An unknown key in the campaign file is named with its line.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unknown_campaign_key_exits_2_naming_key_and_line() {
+    let scenario =
+        Scenario::start(POOL, Settings::default(), &csv_of(&numbers_in(212, 0, 3))).await;
+    let text = std::fs::read_to_string(scenario.campaign_file()).unwrap();
+    std::fs::write(
+        scenario.campaign_file(),
+        text.replace("max_live_calls", "max_live_cals"),
+    )
+    .unwrap();
+
+    let out = run_binary(&scenario).await;
+
+    assert_eq!(out.status.code(), Some(2));
+    let message = stderr(&out);
+    assert!(
+        message.contains("campaign.toml")
+            && message.contains("max_live_cals")
+            && message.contains("line 7"),
+        "{message}"
+    );
+    assert!(scenario.sandbox.received().await.is_empty());
+}
+
+/// A rate of zero is refused with the key, its line and what to write instead.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_zero_call_rate_exits_2_naming_the_key() {
+    let settings = Settings {
+        calls_per_second: 0.0,
+        ..Settings::default()
+    };
+    let scenario = Scenario::start(POOL, settings, &csv_of(&numbers_in(212, 0, 3))).await;
+
+    let out = run_binary(&scenario).await;
+
+    assert_eq!(out.status.code(), Some(2));
+    let message = stderr(&out);
+    assert!(
+        message.contains("pacing.calls_per_second")
+            && message.contains("line 6")
+            && message.contains("above zero"),
+        "{message}"
+    );
+}
+
+/// The key comes only from the environment; without it the run says which variable to set.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_api_key_exits_2_naming_the_variable() {
+    let scenario =
+        Scenario::start(POOL, Settings::default(), &csv_of(&numbers_in(212, 0, 3))).await;
+
+    let out = scenario
+        .outdial(&["run", scenario.campaign_file().to_str().unwrap()])
+        .env_remove("SYNTHFLOW_API_KEY")
+        .output()
+        .await
+        .unwrap();
+
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("SYNTHFLOW_API_KEY"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(scenario.sandbox.received().await.is_empty());
+}
+
+/// A key must not cross a network in clear text: http:// is refused except to loopback.
+#[tokio::test(flavor = "multi_thread")]
+async fn plain_http_to_a_remote_host_is_refused() {
+    let scenario =
+        Scenario::start(POOL, Settings::default(), &csv_of(&numbers_in(212, 0, 3))).await;
+
+    let file = scenario.campaign_file();
+    let out = scenario
+        .outdial(&["run", file.to_str().unwrap()])
+        .env("OUTDIAL_API_BASE", "http://api.example.com/v2")
+        .output()
+        .await
+        .unwrap();
+
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("only https"), "{}", stderr(&out));
+}
+
+/// `status` reports the journal's counts, as text and as JSON that parses.
+#[tokio::test(flavor = "multi_thread")]
+async fn status_reports_counts_as_text_and_json() {
+    let scenario =
+        Scenario::start(POOL, Settings::default(), &csv_of(&numbers_in(212, 0, 25))).await;
+    let file = scenario.campaign_file();
+    let file = file.to_str().unwrap();
+    let before = scenario.outdial(&["status", file]).output().await.unwrap();
+    assert!(String::from_utf8_lossy(&before.stdout).contains("not started"));
+    scenario.run().await;
+
+    let text = scenario.outdial(&["status", file]).output().await.unwrap();
+    let json = scenario
+        .outdial(&["status", file, "--json"])
+        .output()
+        .await
+        .unwrap();
+
+    assert!(text.status.success() && json.status.success());
+    assert!(
+        String::from_utf8_lossy(&text.stdout).contains("placed 25"),
+        "{}",
+        String::from_utf8_lossy(&text.stdout)
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&json.stdout).expect("status --json is JSON");
+    assert_eq!(report["tally"]["states"]["placed"], 25);
+    assert_eq!(report["tally"]["callers"]["+12125550101"]["calls"], 25);
+}
