@@ -1,4 +1,4 @@
-//! The Synthflow HTTP client (reqwest with rustls): the four calls the dialer makes, with the
+//! The Synthflow client: the calls the dialer makes, with the
 //! vendor's shapes (see `shared/api/CONTRACT.md`) and its errors sorted by what the dialer must do.
 
 use std::time::Duration;
