@@ -62,6 +62,20 @@ fn pool(size: std::ops::Range<usize>) -> impl Strategy<Value = Vec<Phone>> {
     pool_in(CODES.to_vec(), size)
 }
 
+/// Which numbers of a pool (by position) are eligible for one call, each with probability `p`.
+fn mask(len: usize, p: f64) -> impl Strategy<Value = Vec<bool>> {
+    prop::collection::vec(prop::bool::weighted(p), len)
+}
+
+/// The numbers of `pool` whose position is marked.
+fn marked<'p>(pool: &'p [Phone], mask: &[bool]) -> HashSet<&'p Phone> {
+    pool.iter()
+        .zip(mask)
+        .filter(|&(_, &on)| on)
+        .map(|(p, _)| p)
+        .collect()
+}
+
 fn code() -> impl Strategy<Value = u16> {
     prop::sample::select(CODES.to_vec())
 }
@@ -142,7 +156,7 @@ proptest! {
     fn region_picks_the_most_local_eligible_tier(
         pool in pool(1..12),
         calls in prop::collection::vec(
-            (code(), prop::collection::vec(any::<bool>(), 12), prop::option::weighted(0.1, any::<Index>())),
+            (code(), mask(12, 0.5), prop::option::weighted(0.1, any::<Index>())),
             1..60,
         ),
     ) {
@@ -153,12 +167,7 @@ proptest! {
                 let phone = index.get(&pool);
                 prop_assert_eq!(rotation.retire(phone), retired.insert(phone.clone()));
             }
-            let eligible: HashSet<&Phone> = pool
-                .iter()
-                .zip(&eligible_by_index)
-                .filter(|&(_, &e)| e)
-                .map(|(p, _)| p)
-                .collect();
+            let eligible = marked(&pool, &eligible_by_index);
             let best = pool
                 .iter()
                 .filter(|p| eligible.contains(p) && !retired.contains(*p))
@@ -186,9 +195,10 @@ proptest! {
         others in pool(0..20),
         calls in 0usize..200,
     ) {
-        let local: Vec<Phone> = local.into_iter().map(|(nxx, line)| phone(npa, nxx, line)).collect();
-        let others: Vec<Phone> = others.into_iter().filter(|p| p.area_code() != Some(AreaCode(npa))).collect();
-        let mut pool = others.clone();
+        let local: Vec<Phone> =
+            local.into_iter().map(|(nxx, line)| phone(npa, nxx, line)).collect();
+        let mut pool: Vec<Phone> =
+            others.into_iter().filter(|p| p.area_code() != Some(AreaCode(npa))).collect();
         pool.extend(local.iter().cloned());
         let mut rotation = Rotation::new(campaign::Strategy::Region, &pool);
         let mut counts: HashMap<Phone, usize> = local.iter().map(|p| (p.clone(), 0)).collect();
@@ -227,7 +237,11 @@ proptest! {
         match (fate, choice) {
             ("usable", Some(choice)) => prop_assert_eq!(choice.caller_id, previous),
             (_, Some(choice)) => prop_assert_ne!(choice.caller_id, previous),
-            (_, None) => prop_assert!(pool.len() == 1 && fate != "usable", "no choice from {} numbers", pool.len()),
+            (_, None) => prop_assert!(
+                pool.len() == 1 && fate != "usable",
+                "no choice from {} numbers",
+                pool.len()
+            ),
         }
     }
 
@@ -238,7 +252,12 @@ proptest! {
         strategy in any_strategy(),
         pool in pool(1..15),
         steps in prop::collection::vec(
-            (code(), prop::collection::vec(prop::bool::weighted(0.6), 15), prop::option::weighted(0.15, any::<Index>()), prop::option::of(any::<Index>())),
+            (
+                code(),
+                mask(15, 0.6),
+                prop::option::weighted(0.15, any::<Index>()),
+                prop::option::of(any::<Index>()),
+            ),
             1..80,
         ),
     ) {
@@ -250,19 +269,14 @@ proptest! {
                 rotation.retire(&phone);
                 retired.insert(phone);
             }
-            let eligible: HashSet<&Phone> = pool
-                .iter()
-                .zip(&eligible_by_index)
-                .filter(|&(_, &e)| e)
-                .map(|(p, _)| p)
-                .collect();
+            let eligible = marked(&pool, &eligible_by_index);
             let mut next = callee(npa);
             next.previous = previous.map(|i| i.get(&pool).clone());
             let usable = pool.iter().any(|p| eligible.contains(p) && !retired.contains(p));
             match rotation.choose(&next, |p| eligible.contains(p)) {
                 Some(choice) => {
                     prop_assert!(pool.contains(&choice.caller_id));
-                    prop_assert!(eligible.contains(&choice.caller_id), "chose an ineligible number");
+                    prop_assert!(eligible.contains(&choice.caller_id), "chose an ineligible one");
                     prop_assert!(!retired.contains(&choice.caller_id), "chose a retired number");
                 }
                 None => prop_assert!(!usable, "None although a usable number is in the pool"),
