@@ -1,6 +1,8 @@
 //! Property tests for caller-ID rotation (SPEC §4): round-robin fairness, local presence against
 //! an oracle written here from the area-code table, least-recently-used among equals, sticky
 //! retries, and never choosing a number that is retired or not eligible.
+//!
+//! 256 cases per property by default; `PROPTEST_CASES=20000` searches harder.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
@@ -130,8 +132,6 @@ fn locality(callee_npa: u16, caller: &Phone) -> Match {
 // ---- properties -----------------------------------------------------------------------------
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
-
     // Round-robin with every number eligible hands out pool[i mod len] for call i, whoever the
     // callee, so per-number counts never differ by more than one.
     #[test]
