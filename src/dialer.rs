@@ -251,7 +251,7 @@ impl<'a> Dialer<'a> {
                     self.stopping = Some(Ending::Interrupted);
                     self.progress.note("stopping: letting the requests in flight finish (Ctrl-C again to quit at once)");
                 }
-                Some(attempt) = self.attempts_rx.recv() => self.settle(attempt).await?,
+                Some(attempt) = self.attempts_rx.recv() => self.settle(attempt)?,
                 slot = self.pacer.slot(), if next.is_some() && self.stopping.is_none() => {
                     let entry = next.take().expect("guarded by the branch condition");
                     self.dial(entry, slot)?;
@@ -367,11 +367,12 @@ impl<'a> Dialer<'a> {
     }
 
     /// Records a create request's answer.
-    async fn settle(&mut self, Attempt { mut entry, result }: Attempt) -> Result<(), Error> {
+    fn settle(&mut self, Attempt { mut entry, result }: Attempt) -> Result<(), Error> {
         self.in_flight -= 1;
         let before = entry.clone();
         let outcome = match result {
             Ok(call_id) => {
+                self.pacer.accepted();
                 entry.call_id = Some(call_id);
                 entry.last_error = None;
                 entry.set(State::Placed);
@@ -382,7 +383,7 @@ impl<'a> Dialer<'a> {
                 Err(Error::Journal(e))
             }
             Err(AttemptError::Api(e)) => {
-                self.settle_refusal(&mut entry, e).await;
+                self.settle_refusal(&mut entry, e);
                 Ok(())
             }
         };
@@ -392,7 +393,7 @@ impl<'a> Dialer<'a> {
     }
 
     /// An API error for one create request: decide what it means for the contact and the run.
-    async fn settle_refusal(&mut self, entry: &mut Entry, error: ApiError) {
+    fn settle_refusal(&mut self, entry: &mut Entry, error: ApiError) {
         let phone = entry.phone().masked().to_string();
         match &error {
             e if e.may_have_created() => {
@@ -410,9 +411,8 @@ impl<'a> Dialer<'a> {
                 }
             }
             ApiError::RateLimited { retry_after } => {
-                let wait = retry_after.unwrap_or(Duration::from_secs(1));
-                tracing::info!(?wait, "429 from the API: slowing down");
-                self.pacer.pause(wait).await;
+                let pause = self.pacer.rate_limited(*retry_after);
+                tracing::info!(?pause, "429 from the API: pausing and slowing down");
                 self.undo_attempt(entry, error.to_string());
                 self.again.push_back(entry.clone());
             }

@@ -12,6 +12,7 @@
 //! - [`api`]: the Synthflow HTTP client (reqwest).
 //! - [`journal`]: the crash-safe record of every contact (sled).
 //! - [`dialer`]: the pipeline itself, tying the stages together for `run`.
+//! - [`export`]: the journal as CSV, one row per contact.
 //! - [`report`]: what status and summaries print, from the journal.
 //! - [`progress`]: live progress: bars on a terminal (indicatif), plain lines otherwise.
 //! - [`sandbox`]: a local, stateful simulator of the vendor APIs (axum).
@@ -25,6 +26,7 @@ pub mod cli;
 pub mod contacts;
 pub mod dialer;
 pub mod error;
+pub mod export;
 pub mod journal;
 pub mod pacing;
 pub mod phone;

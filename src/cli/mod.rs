@@ -1,6 +1,7 @@
 //! The command line: clap types, and one module per command, each with its arguments and `run`.
 
 mod demo;
+mod export;
 mod run;
 mod sandbox;
 mod status;
@@ -52,6 +53,8 @@ pub enum Command {
     Resume(run::RunArgs),
     /// Progress from the journal (works while a run is going)
     Status(status::StatusArgs),
+    /// One CSV row per contact: state, call id, caller ID, attempts, outcome
+    Export(export::ExportArgs),
     /// Serve a local simulator of the Synthflow API
     Sandbox(sandbox::SandboxArgs),
     /// Run the demo campaign against an in-process sandbox
@@ -64,6 +67,7 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
         Command::Run(args) => run::run(args, &cli.global, run::Journaling::StartOrResume).await,
         Command::Resume(args) => run::run(args, &cli.global, run::Journaling::ResumeOnly).await,
         Command::Status(args) => status::run(args, &cli.global).await,
+        Command::Export(args) => export::run(args, &cli.global).await,
         Command::Sandbox(args) => sandbox::run(args).await,
         Command::Demo => demo::run(&cli.global).await,
     }
