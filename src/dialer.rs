@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use jiff::Timestamp;
 use tokio::sync::mpsc;
 
-use crate::api::{ApiError, CallRequest, Synthflow};
+use crate::api::{ApiError, CallRequest, ListedCall, Synthflow};
 use crate::campaign::{ApiKey, Campaign};
 use crate::contacts::{ContactReader, ContactsError, Row};
 use crate::error::Error;
@@ -458,13 +458,13 @@ impl<'a> Dialer<'a> {
             self.entries_where(|e| matches!(e.state, State::Dialing | State::Uncertain { .. }))?;
         while !open.is_empty() && self.stopping.is_none() {
             let mut young = Vec::new();
-            for entry in open {
-                if let Some(entry) = self.look_up(entry).await? {
+            for (entry, calls) in self.search_calls(open).await {
+                if let Some(entry) = self.settle_search(entry, calls)? {
                     young.push(entry);
                 }
-                if self.stopping.is_some() {
-                    return Ok(());
-                }
+            }
+            if self.stopping.is_some() {
+                return Ok(());
             }
             let Some(wait) = young.iter().map(|e| self.grace_left(e)).max() else {
                 break;
@@ -483,14 +483,48 @@ impl<'a> Dialer<'a> {
         Ok(())
     }
 
-    /// One contact of [`Dialer::reconcile`]; gives the entry back when it is still too young to tell.
-    async fn look_up(&mut self, mut entry: Entry) -> Result<Option<Entry>, Error> {
+    /// Looks up the calls of each contact, as many at once as calls may be live, so that a
+    /// restart after a crash with many requests in flight does not crawl through them one by one.
+    async fn search_calls(
+        &self,
+        entries: Vec<Entry>,
+    ) -> Vec<(Entry, Result<Vec<ListedCall>, ApiError>)> {
+        let limit = std::sync::Arc::new(tokio::sync::Semaphore::new(
+            self.campaign.pacing.max_live_calls.get() as usize,
+        ));
+        let mut searches = tokio::task::JoinSet::new();
+        for entry in entries {
+            let (api, agent, limit) =
+                (self.api.clone(), self.campaign.agent.clone(), limit.clone());
+            searches.spawn(async move {
+                let _turn = limit
+                    .acquire_owned()
+                    .await
+                    .expect("the semaphore is never closed");
+                let calls = api.calls_to(&agent, entry.phone()).await;
+                (entry, calls)
+            });
+        }
+        let mut found = Vec::new();
+        while let Some(search) = searches.join_next().await {
+            found.push(search.expect("a call search does not panic"));
+        }
+        found
+    }
+
+    /// Settles one contact of [`Dialer::reconcile`] from what the search found; gives the entry
+    /// back when it is still too young to tell.
+    fn settle_search(
+        &mut self,
+        mut entry: Entry,
+        calls: Result<Vec<ListedCall>, ApiError>,
+    ) -> Result<Option<Entry>, Error> {
         let before = entry.clone();
         let since_ms = entry.dialed_at.map_or(i64::MIN, |t| t.as_millisecond());
-        let calls = match self.api.calls_to(&self.campaign.agent, entry.phone()).await {
+        let calls = match calls {
             Ok(calls) => calls,
             Err(e @ ApiError::Account { .. }) => {
-                self.stopping = Some(Ending::AccountRefused(e));
+                self.stopping.get_or_insert(Ending::AccountRefused(e));
                 return Ok(None);
             }
             Err(e) => {
