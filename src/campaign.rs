@@ -97,6 +97,8 @@ pub struct Overrides {
 /// A campaign file that cannot be used, and where.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    #[error("campaign file {file} is not UTF-8 text: save it as UTF-8 and run again")]
+    NotUtf8 { file: PathBuf },
     #[error("cannot read campaign file {file}: {source}")]
     Read {
         file: PathBuf,
@@ -127,15 +129,29 @@ impl Campaign {
     /// Reads and checks a campaign file; nothing outside the file is touched except that the
     /// contacts and suppression paths are resolved relative to it.
     pub fn load(file: &Path, overrides: &Overrides) -> Result<Campaign, ConfigError> {
-        let text = std::fs::read_to_string(file).map_err(|source| ConfigError::Read {
-            file: file.to_owned(),
-            source,
+        let text = std::fs::read_to_string(file).map_err(|source| match source.kind() {
+            std::io::ErrorKind::InvalidData => ConfigError::NotUtf8 {
+                file: file.to_owned(),
+            },
+            _ => ConfigError::Read {
+                file: file.to_owned(),
+                source,
+            },
         })?;
-        let raw: RawCampaign = toml::from_str(&text).map_err(|e| ConfigError::Syntax {
+        Campaign::from_text(file, &text, overrides)
+    }
+
+    /// Checks a campaign file's text; `file` names it in errors and anchors its relative paths.
+    pub fn from_text(
+        file: &Path,
+        text: &str,
+        overrides: &Overrides,
+    ) -> Result<Campaign, ConfigError> {
+        let raw: RawCampaign = toml::from_str(text).map_err(|e| ConfigError::Syntax {
             file: file.to_owned(),
             detail: e.to_string(),
         })?;
-        Checker { file, text: &text }.campaign(raw, overrides)
+        Checker { file, text }.campaign(raw, overrides)
     }
 
     /// The command that resumes this campaign, for messages.

@@ -195,12 +195,13 @@ impl Journal {
     fn open_dir(dir: &Path, campaign: &str) -> Result<Journal, JournalError> {
         check_own_directory(dir)?;
         let lock = lock(dir, campaign)?;
+        let existed = dir.join("sled").exists();
         let db = open_sled(dir)?;
         let storage = |e: sled::Error| JournalError::Storage {
             dir: dir.to_owned(),
             why: e.to_string(),
         };
-        check_identity(&db, dir, campaign)?;
+        check_identity(&db, dir, campaign, existed)?;
         let contacts = db.open_tree("contacts").map_err(storage)?;
         let rows = db.open_tree("rows").map_err(storage)?;
         let flushes = Arc::new(AtomicU64::new(0));
@@ -411,14 +412,20 @@ fn open_sled(dir: &Path) -> Result<sled::Db, JournalError> {
 }
 
 /// A new journal is stamped with our format and the campaign's name; an old one must match both.
-fn check_identity(db: &sled::Db, dir: &Path, campaign: &str) -> Result<(), JournalError> {
+/// A database that `existed` before this open but has no stamp is damaged, never reset.
+fn check_identity(
+    db: &sled::Db,
+    dir: &Path,
+    campaign: &str,
+    existed: bool,
+) -> Result<(), JournalError> {
     let storage = |e: sled::Error| JournalError::Storage {
         dir: dir.to_owned(),
         why: e.to_string(),
     };
     let format = db.get("format").map_err(storage)?;
     match format.as_deref() {
-        None if db.tree_names().len() <= 1 && db.is_empty() => {
+        None if !existed => {
             db.insert("format", FORMAT).map_err(storage)?;
             db.insert("campaign", campaign).map_err(storage)?;
             db.flush().map_err(storage)?;
@@ -438,9 +445,13 @@ fn check_identity(db: &sled::Db, dir: &Path, campaign: &str) -> Result<(), Journ
                 why,
             })
         }
-        _ => Err(JournalError::Foreign {
+        Some(_) => Err(JournalError::Foreign {
             dir: dir.to_owned(),
-            why: "it has no outdial format stamp".into(),
+            why: "its format stamp is not outdial's".into(),
+        }),
+        None => Err(JournalError::Corrupt {
+            dir: dir.to_owned(),
+            why: "its database has lost outdial's format stamp".into(),
         }),
     }
 }
