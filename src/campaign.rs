@@ -73,6 +73,8 @@ pub struct Window {
     pub end: Time,
     pub days: BTreeSet<WeekdayKey>,
     pub holidays: BTreeSet<Date>,
+    /// For callees whose zone neither the CSV nor the area-code table tells (a validated IANA name).
+    pub fallback_time_zone: String,
 }
 
 /// A weekday that can live in a set (jiff's `Weekday` is not `Ord`).
@@ -217,6 +219,7 @@ impl Default for Window {
             end: Time::constant(20, 0, 0, 0),
             days: (1..=6).map(WeekdayKey).collect(),
             holidays: BTreeSet::new(),
+            fallback_time_zone: "America/New_York".to_owned(),
         }
     }
 }
@@ -281,6 +284,7 @@ struct RawWindow {
     days: Option<Vec<Spanned<String>>>,
     #[serde(default)]
     holidays: Vec<Spanned<String>>,
+    timezone: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -437,11 +441,20 @@ impl Checker<'_> {
                 })
             })
             .collect::<Result<_, _>>()?;
+        let fallback_time_zone = match raw.timezone {
+            Some(zone) => self.parse_with(&zone, "window.timezone", |z| {
+                jiff::tz::db().get(z).map(|_| z.clone()).map_err(|_| {
+                    format!("\"{z}\" is not an IANA time zone such as \"America/Chicago\"")
+                })
+            })?,
+            None => default.fallback_time_zone,
+        };
         Ok(Window {
             start,
             end,
             days,
             holidays,
+            fallback_time_zone,
         })
     }
 
