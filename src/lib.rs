@@ -11,6 +11,7 @@
 //! - [`pacing`]: call-creation rate (governor) and the bound on requests in flight.
 //! - [`api`]: the Synthflow HTTP client (reqwest).
 //! - [`journal`]: the crash-safe record of every contact (sled).
+//! - [`call`]: the life of one call as its own task: create or find it, follow it to its end.
 //! - [`dialer`]: the pipeline itself, tying the stages together for `run`.
 //! - [`export`]: the journal as CSV, one row per contact.
 //! - [`report`]: what status and summaries print, from the journal.
@@ -21,6 +22,7 @@
 
 pub mod api;
 pub mod area_codes;
+pub mod call;
 pub mod campaign;
 pub mod cli;
 pub mod contacts;

@@ -21,12 +21,20 @@ use crate::campaign::Pacing;
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 /// No single pause is longer than this.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// Status polls (`GET /v2/calls/{id}`) per second for each live slot, all live calls sharing the
+/// sum (at least [`MIN_POLLS_PER_SECOND`]). The vendor publishes no limit for reads. Long calls
+/// poll far less than this (see `call`); the budget bounds the bursts of short ones.
+const POLLS_PER_SECOND_PER_SLOT: u32 = 10;
+const MIN_POLLS_PER_SECOND: u32 = 20;
 
 /// Hands out the right to start one create request.
 pub struct Pacer {
     schedule: DefaultDirectRateLimiter,
-    /// One permit per request allowed in flight; a request holds its permit until it is answered.
+    /// One permit per live call (`max_live_calls`): taken before the create request, given back
+    /// when the call's terminal status is seen.
     slots: Arc<Semaphore>,
+    /// The budget the status polls of all live calls share.
+    polls: DefaultDirectRateLimiter,
     /// The configured interval between starts: the unit the slow-down is counted in.
     interval: Duration,
     throttle: Mutex<Throttle>,
@@ -43,7 +51,7 @@ struct Throttle {
     last_start: Option<Instant>,
 }
 
-/// The right to have one create request in flight; dropping it frees the slot.
+/// The right to have one call live; dropping it frees the slot.
 pub struct Slot(#[allow(dead_code)] OwnedSemaphorePermit);
 
 impl Pacer {
@@ -55,6 +63,7 @@ impl Pacer {
         Pacer {
             schedule: RateLimiter::direct(quota),
             slots: Arc::new(Semaphore::new(pacing.max_live_calls.get() as usize)),
+            polls: RateLimiter::direct(Quota::per_second(poll_budget(pacing.max_live_calls))),
             interval,
             throttle: Mutex::new(Throttle::default()),
         }
@@ -78,6 +87,22 @@ impl Pacer {
         self.schedule.until_ready().await;
         self.throttle().last_start = Some(Instant::now());
         Slot(permit)
+    }
+
+    /// A live slot for a call that already exists (found on resume): no place in the schedule.
+    pub async fn live_slot(&self) -> Slot {
+        Slot(
+            self.slots
+                .clone()
+                .acquire_owned()
+                .await
+                .expect("the semaphore is never closed"),
+        )
+    }
+
+    /// Waits for the turn of one status poll.
+    pub async fn poll_turn(&self) {
+        self.polls.until_ready().await;
     }
 
     /// The API answered 429: pause every start and slow the pace. Returns the pause.
@@ -122,6 +147,11 @@ impl Throttle {
             (a, b) => a.or(b),
         }
     }
+}
+
+fn poll_budget(live: NonZeroU32) -> NonZeroU32 {
+    live.saturating_mul(NonZeroU32::new(POLLS_PER_SECOND_PER_SLOT).expect("not zero"))
+        .max(NonZeroU32::new(MIN_POLLS_PER_SECOND).expect("not zero"))
 }
 
 /// `FIRST_BACKOFF · 2^(strikes-1)`, with ±25% jitter so that many clients do not retry in step.

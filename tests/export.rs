@@ -37,7 +37,7 @@ async fn export_has_one_row_per_contact_and_the_skipped_rows() {
     assert_eq!(rows.len(), 31);
     let placed: Vec<_> = rows
         .iter()
-        .filter(|r| &r[column("state")] == "placed")
+        .filter(|r| &r[column("state")] == "done")
         .collect();
     assert_eq!(placed.len(), 30);
     assert!(

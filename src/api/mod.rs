@@ -3,6 +3,6 @@
 mod synthflow;
 
 pub use synthflow::{
-    Agent, ApiError, AttachedNumber, CallRequest, DEFAULT_BASE_URL, ListedCall, StringOrNumber,
-    Synthflow,
+    Agent, ApiError, AttachedNumber, CallRequest, CallState, DEFAULT_BASE_URL, ListedCall,
+    StringOrNumber, Synthflow,
 };
