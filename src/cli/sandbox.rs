@@ -127,31 +127,18 @@ pub async fn run(args: SandboxArgs) -> Result<u8, Error> {
             args.addr
         )));
     }
-    let faults = args.faults.faults()?;
+    let addr = args.addr;
+    let config = config(args)?;
     let io = |context: &str| {
         let context = context.to_owned();
         move |source| Error::Io { context, source }
     };
-    let listener = tokio::net::TcpListener::bind(args.addr)
+    let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .map_err(io(&format!("cannot listen on {}", args.addr)))?;
+        .map_err(io(&format!("cannot listen on {addr}")))?;
     let addr = listener
         .local_addr()
         .map_err(io("cannot read the bound address"))?;
-    let config = SandboxConfig {
-        agents: args.agents,
-        api_key: args.api_key,
-        seed: args.seed,
-        latency: args.latency_ms,
-        call_duration: args.call_seconds,
-        outcomes: args.outcomes,
-        time_scale: args.time_scale,
-        faults,
-        limits: Limits {
-            max_live: args.max_live,
-            max_cps: args.max_cps,
-        },
-    };
     println!("listening on http://{addr}");
     let _ = std::io::stdout().flush();
     let shutdown = async {
@@ -161,4 +148,97 @@ pub async fn run(args: SandboxArgs) -> Result<u8, Error> {
         .await
         .map_err(io("the sandbox stopped"))?;
     Ok(0)
+}
+
+/// The sandbox these flags describe, checked before anything is bound.
+fn config(args: SandboxArgs) -> Result<SandboxConfig, Error> {
+    Ok(SandboxConfig {
+        faults: args.faults.faults()?,
+        agents: args.agents,
+        api_key: args.api_key,
+        seed: args.seed,
+        latency: args.latency_ms,
+        call_duration: args.call_seconds,
+        outcomes: args.outcomes,
+        time_scale: args.time_scale,
+        limits: Limits {
+            max_live: args.max_live,
+            max_cps: args.max_cps,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn config_of(flags: &[&str]) -> Result<SandboxConfig, Error> {
+        let argv = ["outdial", "sandbox"].iter().chain(flags);
+        let cli = Cli::try_parse_from(argv).expect("the flags parse");
+        match cli.command {
+            Command::Sandbox(args) => config(args),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn no_flags_keep_the_plain_sandbox() {
+        let config = config_of(&[]).unwrap();
+        let plain = SandboxConfig::default();
+        assert_eq!(config.faults, plain.faults);
+        assert_eq!(config.limits, plain.limits);
+        assert_eq!(config.call_duration, plain.call_duration);
+        assert_eq!(config.outcomes, plain.outcomes);
+        assert_eq!(config.time_scale, plain.time_scale);
+    }
+
+    #[test]
+    fn every_knob_reaches_the_config() {
+        let config = config_of(&[
+            "--call-seconds=30..90",
+            "--outcomes=completed=60,busy=40",
+            "--time-scale=60",
+            "--max-live=5",
+            "--max-cps=2",
+            "--server-errors=0.1",
+            "--dropped=0.2",
+            "--slow=0.3",
+            "--slow-ms=16000",
+            "--tail=0.05",
+            "--tail-ms=900",
+            "--bursts=0.01",
+            "--burst-length=4",
+            "--burst-retry-after=2",
+            "--refuse=403",
+        ])
+        .unwrap();
+        assert_eq!(config.call_duration.to_string(), "30..90");
+        assert_eq!(config.outcomes.to_string(), "completed=60,busy=40");
+        assert_eq!(config.time_scale.factor(), 60.0);
+        assert_eq!(config.limits.max_live.map(NonZeroU32::get), Some(5));
+        assert_eq!(config.limits.max_cps.map(NonZeroU32::get), Some(2));
+        let faults = config.faults;
+        let shares = [
+            faults.server_errors,
+            faults.dropped,
+            faults.slow,
+            faults.tail.share,
+        ];
+        assert_eq!(shares.map(Share::get), [0.1, 0.2, 0.3, 0.05]);
+        assert_eq!(faults.slow_delay, Duration::from_millis(16_000));
+        assert_eq!(faults.tail.delay, Duration::from_millis(900));
+        assert_eq!(faults.bursts.chance.get(), 0.01);
+        assert_eq!(faults.bursts.length.get(), 4);
+        assert_eq!(faults.bursts.retry_after, Some(2));
+        assert_eq!(faults.refuse, Some(AccountRefusal::Forbidden));
+    }
+
+    #[test]
+    fn create_shares_over_one_are_a_usage_error() {
+        let error = config_of(&["--dropped=0.6", "--slow=0.6"]).unwrap_err();
+        assert!(matches!(error, Error::Usage(_)), "{error:?}");
+    }
 }
