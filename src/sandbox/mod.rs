@@ -15,9 +15,11 @@
 //! - `stats`: counters over what happened to create requests.
 //! - `synthflow`: the `/v2` routes in the vendor's exact shapes, with the fault layers.
 //!
-//! Room is left for later features as values and layers, not restructuring: fault injection and
-//! rate limits are further layers in `synthflow`'s stack, outcome mixes and time scales change
-//! the plan a call gets in `world`, and the Flowyte `/api/v1` API is another nested router.
+//! Later features come as values and layers, not restructuring: fault injection is a layer in
+//! `synthflow`'s stack; outcome mixes and time scales change the plan a call gets in `world`; the
+//! account's limits are checked by `world`'s create itself, since a separate layer would check
+//! and create under two locks and let two requests take the last slot; the Flowyte `/api/v1` API
+//! is another nested router.
 
 mod config;
 mod faults;
