@@ -20,6 +20,7 @@ fn main() -> ExitCode {
 }
 
 /// Logs go to stderr; `RUST_LOG` wins over `-v`/`-q`. The HTTP crates are held at `info` whatever
+/// is asked: at debug they may print request URLs, and ours carry callees' phones in the query. The HTTP crates are held at `info` whatever
 /// is asked: at debug they print request URLs, and ours carry callees' phone numbers in the query.
 fn init_logging(verbose: u8, quiet: bool) {
     let level = match (quiet, verbose) {
@@ -30,7 +31,10 @@ fn init_logging(verbose: u8, quiet: bool) {
         _ => "trace",
     };
     let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(format!("outdial={level},warn")));
+        .unwrap_or_else(|_| EnvFilter::new(format!("outdial={level},warn")))
+        .add_directive("reqwest=info".parse().expect("a valid directive"))
+        .add_directive("hyper=info".parse().expect("a valid directive"))
+        .add_directive("hyper_util=info".parse().expect("a valid directive"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -22,6 +22,12 @@ pub struct Tally {
     pub matches: BTreeMap<Match, u64>,
     /// CSV rows that are not contacts (bad phone, duplicate row).
     pub skipped_rows: u64,
+    /// Create requests sent (or possibly sent), all contacts together.
+    #[serde(default)]
+    pub attempts: u64,
+    /// Finished calls per terminal status (completed, no-answer, …).
+    #[serde(default)]
+    pub outcomes: BTreeMap<String, u64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -72,6 +78,12 @@ impl Tally {
                 .entry(entry.state.name().to_owned())
                 .or_default(),
         );
+        self.attempts = self
+            .attempts
+            .saturating_add_signed(sign * i64::from(entry.attempts));
+        if let State::Done { status, .. } = &entry.state {
+            apply(self.outcomes.entry(status.clone()).or_default());
+        }
         if !matches!(entry.state, State::Placed | State::Done { .. }) {
             return;
         }
@@ -192,6 +204,16 @@ impl fmt::Display for Report {
                 states.join(" · ")
             }
         )?;
+        if !t.outcomes.is_empty() {
+            let outcomes: Vec<String> =
+                t.outcomes.iter().map(|(s, n)| format!("{s} {n}")).collect();
+            writeln!(
+                f,
+                "  outcomes: {} ({} attempts in all)",
+                outcomes.join(" · "),
+                t.attempts
+            )?;
+        }
         if t.skipped_rows > 0 {
             writeln!(
                 f,

@@ -82,6 +82,7 @@ async fn a_second_ctrl_c_exits_at_once_and_the_journal_holds() {
     let sandbox = Sandbox::start(SandboxConfig {
         agents,
         latency: slow,
+        call_duration: Duration::ZERO.into(),
         ..SandboxConfig::default()
     })
     .await

@@ -1,28 +1,34 @@
 //! `outdial demo`: the demo campaign (`campaigns/demo/`, compiled in) against an in-process
 //! sandbox, end to end, with a fresh journal each time.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use super::Global;
 use super::run::{self, Journaling};
 use crate::campaign::{ApiKey, Campaign, Overrides};
+use crate::dialer::Finish;
 use crate::error::Error;
 use crate::progress::Display;
-use crate::sandbox::{Latency, Sandbox, SandboxConfig};
+use crate::sandbox::{Latency, Sandbox, SandboxConfig, TimeScale};
 
 const CAMPAIGN: &str = include_str!("../../campaigns/demo/demo.toml");
 const CONTACTS: &str = include_str!("../../campaigns/demo/contacts.csv");
 
 pub async fn run(global: &Global) -> Result<u8, Error> {
-    let latency = Latency {
-        min: Duration::from_millis(20),
-        max: Duration::from_millis(120),
-    };
     let config = SandboxConfig {
         seed: 7,
-        latency,
+        latency: Latency {
+            min: Duration::from_millis(20),
+            max: Duration::from_millis(120),
+        },
+        // Calls of 30–90 simulated seconds at 60× speed, a realistic share of them unanswered.
+        call_duration: "30..90".parse().expect("a valid call length"),
+        time_scale: TimeScale::new(60.0).expect("a valid time scale"),
+        outcomes: "completed=70,no-answer=15,busy=5,left_voicemail=10"
+            .parse()
+            .expect("a valid mix"),
         ..SandboxConfig::default()
     };
     let sandbox = Sandbox::start(config).await.map_err(|source| Error::Io {
@@ -35,7 +41,7 @@ pub async fn run(global: &Global) -> Result<u8, Error> {
     };
     let campaign = Campaign::load(&workdir.0.join("demo.toml"), &overrides)?;
     println!(
-        "outdial demo: campaign {} against the sandbox at {} (simulated latency 20–120 ms)\n",
+        "outdial demo: campaign {} against the sandbox at {}\n  (latency 20–120 ms; calls of 30–90 s played at 60x; 30% unanswered, busy or voicemail, redialled)\n",
         campaign.name,
         sandbox.synthflow_base()
     );
@@ -47,26 +53,34 @@ pub async fn run(global: &Global) -> Result<u8, Error> {
     )
     .await?;
     let code = run::conclude(&campaign, &finish);
-    println!("{}", sandbox_verdict(&sandbox).await);
+    println!("{}", sandbox_verdict(&sandbox, &finish).await);
     sandbox.stop().await;
     Ok(code)
 }
 
-/// The sandbox's own record is the judge: how many create requests, and did anyone get two.
-async fn sandbox_verdict(sandbox: &Sandbox) -> String {
-    let mut per_phone: HashMap<String, usize> = HashMap::new();
+/// The sandbox's own record is the judge: every call it created must be an attempt the journal
+/// counted (first calls and the redials the retry policy asked for), and no more.
+async fn sandbox_verdict(sandbox: &Sandbox, finish: &Finish) -> String {
     let received = sandbox.received().await;
-    for call in received.iter().filter(|c| c.call_id.is_some()) {
-        *per_phone
-            .entry(call.phone.clone().unwrap_or_default())
-            .or_default() += 1;
-    }
-    let twice = per_phone.values().filter(|&&n| n > 1).count();
+    let created: Vec<&str> = received
+        .iter()
+        .filter(|c| c.call_id.is_some())
+        .filter_map(|c| c.phone.as_deref())
+        .collect();
+    let phones: HashSet<&str> = created.iter().copied().collect();
+    let attempts = finish.report.tally.attempts;
+    let verdict = if created.len() as u64 == attempts {
+        "every one an attempt the journal counted: nobody was called beyond the retry policy"
+            .to_owned()
+    } else {
+        format!("but the journal counts {attempts} attempts: that is a bug, please report it")
+    };
     format!(
-        "sandbox: received {} create requests, created calls to {} distinct phones, {} phone(s) called twice",
+        "sandbox: {} create requests made {} calls to {} phones ({} redials of unanswered calls), {verdict}",
         received.len(),
-        per_phone.len(),
-        twice
+        created.len(),
+        phones.len(),
+        created.len() - phones.len()
     )
 }
 

@@ -46,11 +46,13 @@ impl Scenario {
     pub async fn start(pool: &[&str], settings: Settings, csv: &str) -> Scenario {
         init_test_log();
         let numbers = pool.iter().map(|n| phone(n)).collect();
+        // Calls end at once unless a test is about their lifecycle.
         let config = SandboxConfig {
             agents: vec![AgentSpec {
                 id: AGENT.into(),
                 numbers,
             }],
+            call_duration: Duration::ZERO.into(),
             ..SandboxConfig::default()
         };
         let sandbox = Sandbox::start(config)
