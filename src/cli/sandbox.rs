@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::error::Error;
-use crate::sandbox::{self, AgentSpec, Latency, SandboxConfig};
+use crate::sandbox::{self, AgentSpec, DEFAULT_INVENTORY, Latency, SandboxConfig, Usd};
 
 #[derive(Debug, Args)]
 pub struct SandboxArgs {
@@ -29,7 +29,17 @@ pub struct SandboxArgs {
     /// Simulated length of every call, in seconds
     #[arg(long, default_value_t = 2.0, value_name = "SECONDS")]
     pub call_seconds: f64,
+    /// Numbers for sale on the numbers API, spread over every US and Canadian area code
+    #[arg(long, default_value_t = DEFAULT_INVENTORY as u32, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(..=MAX_INVENTORY))]
+    pub inventory: u32,
+    /// The numbers API's prepaid wallet at start-up, in US dollars
+    #[arg(long, default_value = "50", value_name = "USD")]
+    pub wallet: Usd,
 }
+
+/// Plenty for any test or demo; bounds the start-up time and memory of a typo like 10000000.
+const MAX_INVENTORY: i64 = 100_000;
 
 pub async fn run(args: SandboxArgs) -> Result<u8, Error> {
     if !args.addr.ip().is_loopback() {
@@ -60,6 +70,8 @@ pub async fn run(args: SandboxArgs) -> Result<u8, Error> {
         seed: args.seed,
         latency: args.latency_ms,
         call_duration: Duration::from_secs_f64(args.call_seconds),
+        inventory: args.inventory as usize,
+        wallet: args.wallet,
     };
     println!("listening on http://{addr}");
     let _ = std::io::stdout().flush();

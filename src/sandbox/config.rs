@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use rand::Rng;
 
+use super::market::Usd;
 use crate::phone::{Country, Phone, PhoneError};
 
 /// The agent of `campaigns/demo/`, served when no agent is configured.
@@ -38,6 +39,11 @@ pub fn demo_pool() -> Vec<Phone> {
         .collect()
 }
 
+/// Enough numbers for sale to cover every US and Canadian area code at least once.
+pub const DEFAULT_INVENTORY: usize = 500;
+/// Enough for a couple of dozen local numbers, little enough to meet a 402 when buying in bulk.
+pub const DEFAULT_WALLET: Usd = Usd::from_dollars(50);
+
 /// How a sandbox starts. `Default` is the demo world: one agent, no key check, no latency.
 #[derive(Debug, Clone)]
 pub struct SandboxConfig {
@@ -51,6 +57,10 @@ pub struct SandboxConfig {
     pub latency: Latency,
     /// Simulated call length: a call is `queued`, `ringing`, `in-progress`, then `completed`.
     pub call_duration: Duration,
+    /// Numbers for sale on the numbers API, spread over every area code (see `inventory`).
+    pub inventory: usize,
+    /// The numbers API's prepaid wallet at start-up.
+    pub wallet: Usd,
 }
 
 impl Default for SandboxConfig {
@@ -61,6 +71,8 @@ impl Default for SandboxConfig {
             seed: 0,
             latency: Latency::default(),
             call_duration: Duration::from_secs(2),
+            inventory: DEFAULT_INVENTORY,
+            wallet: DEFAULT_WALLET,
         }
     }
 }

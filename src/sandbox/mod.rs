@@ -9,12 +9,19 @@
 //! - `config`: what a sandbox starts with, parsed from the `outdial sandbox` flags.
 //! - `world`: agents, calls and received requests; synchronous and free of HTTP and clocks.
 //! - `synthflow`: the `/v2` routes in the vendor's exact shapes.
+//! - `market`: the numbers vendor's state (inventory, holds, owned numbers, wallet, agent
+//!   versions); synchronous and told the time, like `world`.
+//! - `inventory`: the seeded numbers for sale, spread over every US and Canadian area code.
+//! - `flowyte`: the Flowyte `/api/v1` routes over `market`.
 //!
 //! Room is left for later features as values and layers, not restructuring: fault injection and
 //! rate limits are further layers in `synthflow`'s stack, outcome mixes and time scales change
 //! the plan a call gets in `world`, and the Flowyte `/api/v1` API is another nested router.
 
 mod config;
+mod flowyte;
+mod inventory;
+mod market;
 mod synthflow;
 mod world;
 
@@ -22,10 +29,12 @@ use std::fmt;
 use std::future::Future;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::StatusCode;
+use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -35,10 +44,13 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use config::{
-    AgentSpec, AgentSpecError, DEMO_AGENT_ID, Latency, LatencyError, SandboxConfig, demo_pool,
+    AgentSpec, AgentSpecError, DEFAULT_INVENTORY, DEFAULT_WALLET, DEMO_AGENT_ID, Latency,
+    LatencyError, SandboxConfig, demo_pool,
 };
+pub use market::{Usd, UsdError};
 pub use world::ReceivedCall;
 
+use market::Market;
 use world::World;
 
 /// What every handler shares: the world and the clock.
@@ -49,6 +61,10 @@ struct App {
     world: Arc<Mutex<World>>,
     /// Epoch milliseconds; a plain function so a test inside the crate could pin the time.
     now_ms: fn() -> i64,
+    /// The numbers vendor's state, behind its own lock: no request touches both vendors.
+    market: Arc<Mutex<Market>>,
+    /// Every request that reached the server, so tests can prove a command sent none.
+    served: Arc<AtomicUsize>,
 }
 
 impl App {
@@ -58,6 +74,8 @@ impl App {
         Ok(App {
             world: Arc::new(Mutex::new(world)),
             now_ms: system_now_ms,
+            market: Arc::new(Mutex::new(Market::new(config))),
+            served: Arc::new(AtomicUsize::new(0)),
         })
     }
 
@@ -70,6 +88,11 @@ impl App {
     fn now_ms(&self) -> i64 {
         (self.now_ms)()
     }
+
+    /// The market, even after a panic while holding it, for the same reason as [`App::world`].
+    fn market(&self) -> MutexGuard<'_, Market> {
+        self.market.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 fn system_now_ms() -> i64 {
@@ -80,8 +103,15 @@ fn router(app: App) -> Router {
     Router::new()
         .nest("/v2", synthflow::routes(&app))
         .route("/sandbox/calls", get(received_calls))
+        .nest("/api/v1", flowyte::routes(&app))
         .fallback(no_route)
+        .layer(from_fn_with_state(app.clone(), count_request))
         .with_state(app)
+}
+
+async fn count_request(State(app): State<App>, request: Request, next: Next) -> Response {
+    app.served.fetch_add(1, Ordering::SeqCst);
+    next.run(request).await
 }
 
 /// `GET /sandbox/calls`: every create-call request so far. No key, as it is not a vendor API.
@@ -165,7 +195,7 @@ impl Sandbox {
         format!("http://{}/v2", self.addr)
     }
 
-    /// `http://127.0.0.1:PORT/api/v1`, the Flowyte base URL (nothing is served there yet).
+    /// `http://127.0.0.1:PORT/api/v1`, the Flowyte base URL.
     pub fn numbers_base(&self) -> String {
         format!("http://{}/api/v1", self.addr)
     }
@@ -173,6 +203,11 @@ impl Sandbox {
     /// Every create-call request so far, as `GET /sandbox/calls` lists them.
     pub async fn received(&self) -> Vec<ReceivedCall> {
         self.app.world().received().to_vec()
+    }
+
+    /// How many requests reached the server so far, on any route.
+    pub fn requests_served(&self) -> usize {
+        self.app.served.load(Ordering::SeqCst)
     }
 
     /// Stops accepting, lets requests in flight finish, and waits for the server task.

@@ -13,13 +13,15 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post, put};
 use axum::{Extension, Json, Router};
 use serde_json::{Map, Value, json};
 
 use super::App;
 use super::world::{Agent, Call, CallFilter, CallRequest, ReceivedCall, Refusal, World};
 use crate::phone::Phone;
+
+mod pool;
 
 /// Create-call bodies are a few hundred bytes; anything near this is a client bug.
 const MAX_BODY_BYTES: usize = 1 << 20;
@@ -39,6 +41,14 @@ pub(super) fn routes(app: &App) -> Router<App> {
         .route("/assistants/{model_id}", get(get_assistant))
         .route("/calls", get(list_calls))
         .route("/calls/{call_id}", get(get_call))
+        .route(
+            "/assistants/{model_id}/phone_numbers",
+            put(pool::attach_numbers),
+        )
+        .route(
+            "/assistants/{model_id}/phone_numbers/{slug}",
+            delete(pool::detach_number),
+        )
         .route_layer(from_fn_with_state(app.clone(), authorize))
         .route("/calls", create)
         .route_layer(from_fn_with_state(app.clone(), delay_answer))
@@ -150,7 +160,7 @@ async fn authorize(State(app): State<App>, request: Request, next: Next) -> Resp
 }
 
 /// The non-empty token of an `Authorization: Bearer <token>` header.
-fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+pub(super) fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.trim().split_once(' ')?;
     let token = token.trim();
