@@ -55,6 +55,8 @@ pub enum Error {
 
 impl Error {
     /// SPEC §7: 1 runtime failure, 2 bad input (incl. a locked journal), 3 account-level refusal.
+    /// For the provisioning commands, 401/402/403 from either vendor are account-level (3), and
+    /// a 404 or 409 is a runtime answer about the world, not a malformed command (1).
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Config(_) | Error::Contacts(_) | Error::Usage(_) | Error::EmptyPool { .. } => 2,

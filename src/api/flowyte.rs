@@ -202,17 +202,17 @@ pub struct Problem {
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum FlowyteError {
     /// 401/402/403: the key, its scopes or the wallet, not this request. A person must act.
-    #[error("{0} from the Flowyte API — {advice}", advice = account_advice(.0.status))]
+    #[error("the Flowyte API answered {0} — {advice}", advice = account_advice(.0.status))]
     Account(Problem),
     /// 429: nothing was done; wait and retry.
     #[error("429 Too Many Requests from the Flowyte API: wait a minute and run the command again")]
     RateLimited { retry_after: Option<Duration> },
     /// Another 4xx: this request was refused; nothing was done.
-    #[error("{0} from the Flowyte API")]
+    #[error("the Flowyte API answered {0}")]
     Refused(Problem),
     /// 5xx: the server failed; a purchase may or may not have happened, which the idempotency
     /// key makes safe to find out by running the same command again.
-    #[error("{0} from the Flowyte API: run the same command again (it is safe to repeat)")]
+    #[error("the Flowyte API answered {0}: run the same command again (it is safe to repeat)")]
     Server(Problem),
     /// No answer (timeout, connection lost).
     #[error("no answer from the Flowyte API: {0}")]

@@ -62,21 +62,25 @@ fn attach_request(body: &[u8]) -> Result<Vec<Phone>, ApiError> {
         .map_err(|error| ApiError::bad_request(format!("request body is not JSON: {error}")))?;
     let numbers = body.get("phone_numbers").filter(|v| !v.is_null());
     let slugs = body.get("phone_number_slugs").filter(|v| !v.is_null());
-    let (list, field, to_phone): (_, _, fn(&str) -> Result<Phone, ApiError>) =
-        match (numbers, slugs) {
-            (Some(_), Some(_)) => {
-                return Err(ApiError::bad_request(
-                    "send either phone_numbers or phone_number_slugs, not both",
-                ));
-            }
-            (None, None) => {
-                return Err(ApiError::bad_request(
-                    "phone_numbers or phone_number_slugs is required",
-                ));
-            }
-            (Some(list), None) => (list, "phone_numbers", e164),
-            (None, Some(list)) => (list, "phone_number_slugs", slug),
-        };
+    let (list, by_slug) = match (numbers, slugs) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::bad_request(
+                "send either phone_numbers or phone_number_slugs, not both",
+            ));
+        }
+        (None, None) => {
+            return Err(ApiError::bad_request(
+                "phone_numbers or phone_number_slugs is required",
+            ));
+        }
+        (Some(list), None) => (list, false),
+        (None, Some(list)) => (list, true),
+    };
+    let field = if by_slug {
+        "phone_number_slugs"
+    } else {
+        "phone_numbers"
+    };
     let items = list
         .as_array()
         .filter(|items| !items.is_empty())
@@ -89,7 +93,7 @@ fn attach_request(body: &[u8]) -> Result<Vec<Phone>, ApiError> {
             let text = item
                 .as_str()
                 .ok_or_else(|| ApiError::bad_request(format!("{field} must hold strings")))?;
-            to_phone(text)
+            if by_slug { slug(text) } else { e164(text) }
         })
         .collect()
 }
