@@ -48,7 +48,11 @@ async fn publish(args: PublishArgs, global: &Global) -> Result<u8, Error> {
     if args.json {
         output::json(&published);
     } else {
-        println!("published agent {} as {}", args.agent, version(&published));
+        output::line(format_args!(
+            "published agent {} as {}",
+            args.agent,
+            version(&published)
+        ));
     }
     output::advise(
         args.json,

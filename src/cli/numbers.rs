@@ -140,7 +140,10 @@ async fn reserve(args: ReserveArgs, global: &Global) -> Result<u8, Error> {
             || "for about 30 minutes".to_owned(),
             |t| format!("until {t}"),
         );
-        println!("held {} as reservation {} {until}", hold.e164, hold.id);
+        output::line(format_args!(
+            "held {} as reservation {} {until}",
+            hold.e164, hold.id
+        ));
     }
     let next = format!(
         "buy it with `outdial numbers buy {} --reservation {}`",
@@ -165,7 +168,10 @@ async fn buy(args: BuyArgs, global: &Global) -> Result<u8, Error> {
     } else {
         let monthly = number.monthly_cost.map(output::dollars);
         let monthly = monthly.map_or_else(String::new, |m| format!(" for {m}/month"));
-        println!("bought {} as number {}{monthly}", number.e164, number.id);
+        output::line(format_args!(
+            "bought {} as number {}{monthly}",
+            number.e164, number.id
+        ));
     }
     let next = format!(
         "make an agent answer it with `outdial numbers assign {} --agent AGENT_ID`",
@@ -304,7 +310,10 @@ fn report(number: &OwnedNumber, json: bool, what: &str) {
         return;
     }
     let status = number.status.as_deref().unwrap_or("unknown");
-    println!("{} ({}): {what} [status {status}]", number.e164, number.id);
+    output::line(format_args!(
+        "{} ({}): {what} [status {status}]",
+        number.e164, number.id
+    ));
 }
 
 fn publish_reminder(agent: &str) -> String {

@@ -2,6 +2,7 @@
 //! programs (`--json`), and advice that never mixes into JSON on stdout.
 
 use std::fmt;
+use std::io::{ErrorKind, Write};
 
 use serde::Serialize;
 
@@ -54,20 +55,37 @@ impl fmt::Display for Table {
     }
 }
 
+/// Writes `text` to stdout as is. A reader that went away (`| head`) is not a failure: it has
+/// what it wanted, so the rest is dropped instead of panicking the way `print!` does.
+pub fn text(text: impl fmt::Display) {
+    let mut stdout = std::io::stdout().lock();
+    match write!(stdout, "{text}").and_then(|()| stdout.flush()) {
+        Err(error) if error.kind() != ErrorKind::BrokenPipe => {
+            eprintln!("warning: cannot write to stdout: {error}");
+        }
+        _ => {}
+    }
+}
+
+/// [`text`] and a newline.
+pub fn line(line: impl fmt::Display) {
+    text(format_args!("{line}\n"));
+}
+
 /// Prints `value` as pretty JSON on stdout.
 pub fn json(value: &impl Serialize) {
     // Our output types hold only strings, numbers, options and lists, which always serialise.
-    let text = serde_json::to_string_pretty(value).expect("output types serialise to JSON");
-    println!("{text}");
+    let json = serde_json::to_string_pretty(value).expect("output types serialise to JSON");
+    line(json);
 }
 
 /// A hint for the person at the keyboard: on stdout with text output, on stderr with `--json`
 /// so that stdout stays one JSON document.
-pub fn advise(json: bool, text: &str) {
+pub fn advise(json: bool, hint: &str) {
     if json {
-        eprintln!("{text}");
+        eprintln!("{hint}");
     } else {
-        println!("{text}");
+        line(hint);
     }
 }
 

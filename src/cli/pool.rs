@@ -167,17 +167,17 @@ fn show(agent: &Agent, json: bool) {
     if json {
         output::json(&view);
     } else if view.numbers.is_empty() {
-        println!(
+        output::line(format_args!(
             "agent {} has no attached numbers: attach some with `outdial pool attach --agent {} --number +1…`",
             view.agent, view.agent
-        );
+        ));
     } else {
-        println!(
+        output::line(format_args!(
             "agent {}: {} attached number(s)",
             view.agent,
             view.numbers.len()
-        );
-        print!("{}", view.table());
+        ));
+        output::text(view.table());
     }
 }
 

@@ -19,8 +19,11 @@ pub async fn run(args: WalletArgs, global: &Global) -> Result<u8, Error> {
     if args.json {
         output::json(&wallet);
     } else {
-        println!("balance: {}", output::dollars(wallet.balance_usd));
-        println!("auto-reload: {}", auto_reload(&wallet));
+        output::line(format_args!(
+            "balance: {}",
+            output::dollars(wallet.balance_usd)
+        ));
+        output::line(format_args!("auto-reload: {}", auto_reload(&wallet)));
     }
     Ok(0)
 }

@@ -89,20 +89,20 @@ pub async fn run(args: SearchArgs, global: &Global) -> Result<u8, Error> {
         } else {
             "loosen the filters"
         };
-        println!("no numbers for sale match: {hint}");
+        output::line(format_args!("no numbers for sale match: {hint}"));
         return Ok(0);
     }
     if widened {
-        println!(
+        output::line(format_args!(
             "no exact match; the nearest numbers for sale (--strict shows exact matches only):"
-        );
+        ));
     }
-    print!("{}", table(&offers));
-    println!(
+    output::text(table(&offers));
+    output::line(format_args!(
         "{} number(s); hold one for 30 minutes with `outdial numbers reserve {}`",
         offers.len(),
         offers[0].e164
-    );
+    ));
     Ok(0)
 }
 
