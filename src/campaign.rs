@@ -73,6 +73,8 @@ pub struct Window {
     pub end: Time,
     pub days: BTreeSet<WeekdayKey>,
     pub holidays: BTreeSet<Date>,
+    /// For callees whose zone neither the CSV nor the area-code table tells (a validated IANA name).
+    pub fallback_time_zone: String,
 }
 
 /// A weekday that can live in a set (jiff's `Weekday` is not `Ord`).
@@ -97,6 +99,8 @@ pub struct Overrides {
 /// A campaign file that cannot be used, and where.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    #[error("campaign file {file} is not UTF-8 text: save it as UTF-8 and run again")]
+    NotUtf8 { file: PathBuf },
     #[error("cannot read campaign file {file}: {source}")]
     Read {
         file: PathBuf,
@@ -127,15 +131,29 @@ impl Campaign {
     /// Reads and checks a campaign file; nothing outside the file is touched except that the
     /// contacts and suppression paths are resolved relative to it.
     pub fn load(file: &Path, overrides: &Overrides) -> Result<Campaign, ConfigError> {
-        let text = std::fs::read_to_string(file).map_err(|source| ConfigError::Read {
-            file: file.to_owned(),
-            source,
+        let text = std::fs::read_to_string(file).map_err(|source| match source.kind() {
+            std::io::ErrorKind::InvalidData => ConfigError::NotUtf8 {
+                file: file.to_owned(),
+            },
+            _ => ConfigError::Read {
+                file: file.to_owned(),
+                source,
+            },
         })?;
-        let raw: RawCampaign = toml::from_str(&text).map_err(|e| ConfigError::Syntax {
+        Campaign::from_text(file, &text, overrides)
+    }
+
+    /// Checks a campaign file's text; `file` names it in errors and anchors its relative paths.
+    pub fn from_text(
+        file: &Path,
+        text: &str,
+        overrides: &Overrides,
+    ) -> Result<Campaign, ConfigError> {
+        let raw: RawCampaign = toml::from_str(text).map_err(|e| ConfigError::Syntax {
             file: file.to_owned(),
             detail: e.to_string(),
         })?;
-        Checker { file, text: &text }.campaign(raw, overrides)
+        Checker { file, text }.campaign(raw, overrides)
     }
 
     /// The command that resumes this campaign, for messages.
@@ -201,6 +219,7 @@ impl Default for Window {
             end: Time::constant(20, 0, 0, 0),
             days: (1..=6).map(WeekdayKey).collect(),
             holidays: BTreeSet::new(),
+            fallback_time_zone: "America/New_York".to_owned(),
         }
     }
 }
@@ -265,6 +284,7 @@ struct RawWindow {
     days: Option<Vec<Spanned<String>>>,
     #[serde(default)]
     holidays: Vec<Spanned<String>>,
+    timezone: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -421,11 +441,20 @@ impl Checker<'_> {
                 })
             })
             .collect::<Result<_, _>>()?;
+        let fallback_time_zone = match raw.timezone {
+            Some(zone) => self.parse_with(&zone, "window.timezone", |z| {
+                jiff::tz::db().get(z).map(|_| z.clone()).map_err(|_| {
+                    format!("\"{z}\" is not an IANA time zone such as \"America/Chicago\"")
+                })
+            })?,
+            None => default.fallback_time_zone,
+        };
         Ok(Window {
             start,
             end,
             days,
             holidays,
+            fallback_time_zone,
         })
     }
 

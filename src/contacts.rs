@@ -5,6 +5,7 @@
 //! A row that cannot become a contact is a [`Rejected`] value, never an error: one bad phone number
 //! must not stop a campaign. Only a file that cannot be read as CSV at all is a [`ContactsError`].
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Read};
@@ -138,6 +139,9 @@ pub enum ContactsError {
         line: u64,
         detail: String,
     },
+
+    #[error("contacts file {}, line {line}: a quote (\") opened on this row is never closed, so the rest of the file would be read as one cell — close the quote and run again", .file.display())]
+    UnclosedQuote { file: PathBuf, line: u64 },
 
     #[error("contacts file {}, line {line}, {column}: a cell larger than 64 KiB — is a quote (\") left unclosed? Fix that row and run again", .file.display())]
     FieldTooLarge {
@@ -309,6 +313,15 @@ impl<R: Read> Records<R> {
         }
         let line = self.start_line(&record);
         let next_row_start = self.csv.position().byte();
+        // A quote left open swallows everything after it into the file's last record, which
+        // the parser accepts; only the record's raw bytes can tell.
+        let source = self.csv.get_ref();
+        if source.ends_at(next_row_start) && source.row_has_open_quote() {
+            return Err(ContactsError::UnclosedQuote {
+                file: self.file.clone(),
+                line,
+            });
+        }
         self.csv.get_mut().allow_row_from(next_row_start);
         self.check_sizes(&record, line)?;
         self.cells = self.decode(record, line)?;
@@ -556,6 +569,11 @@ struct Source<R> {
     limit: u64,
     /// Whether `inner` has reported the end of the file.
     at_end: bool,
+    /// The raw bytes handed over since the current row began (at most the row budget plus one
+    /// read), to tell a quote left open at the end of the file.
+    row: VecDeque<u8>,
+    /// Offset of `row`'s first byte.
+    row_start: u64,
 }
 
 /// The UTF-8 byte order mark, which some editors (Excel among them) put at the start of a file.
@@ -582,12 +600,40 @@ impl<R> Source<R> {
             consumed: 0,
             limit: MAX_ROW_BYTES,
             at_end: false,
+            row: VecDeque::new(),
+            row_start: 0,
         }
     }
 
     /// Grants the next row, which starts at byte `start`, its budget.
     fn allow_row_from(&mut self, start: u64) {
         self.limit = start.saturating_add(MAX_ROW_BYTES);
+        let done = usize::try_from(start.saturating_sub(self.row_start)).unwrap_or(usize::MAX);
+        self.row.drain(..done.min(self.row.len()));
+        self.row_start = start;
+    }
+
+    /// Whether the current row, read with the parser's quoting rules (RFC 4180 doubled quotes,
+    /// a quote only opens a field at its start), ends inside a quoted field.
+    fn row_has_open_quote(&self) -> bool {
+        #[derive(PartialEq)]
+        enum Lex {
+            FieldStart,
+            Unquoted,
+            Quoted,
+            QuoteInQuoted,
+        }
+        let state = self
+            .row
+            .iter()
+            .fold(Lex::FieldStart, |state, &byte| match (state, byte) {
+                (Lex::FieldStart, b'"') | (Lex::QuoteInQuoted, b'"') => Lex::Quoted,
+                (Lex::Quoted, b'"') => Lex::QuoteInQuoted,
+                (Lex::Quoted, _) => Lex::Quoted,
+                (_, b',' | b'\n') => Lex::FieldStart,
+                _ => Lex::Unquoted,
+            });
+        state == Lex::Quoted
     }
 
     /// Whether byte offset `byte` is the end of the file.
@@ -610,7 +656,10 @@ impl<R: Read> Source<R> {
                     self.at_end = true;
                     break;
                 }
-                Ok(read) => filled += read,
+                Ok(read) => {
+                    self.row.extend(&buf[filled..filled + read]);
+                    filled += read;
+                }
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
                 // Hand over what was read; the inner reader reports the error again next time.
                 Err(_) if filled > 0 => break,
@@ -646,6 +695,7 @@ impl<R: Read> Read for Source<R> {
         }
         let len = usize::try_from(allowed).map_or(buf.len(), |allowed| allowed.min(buf.len()));
         let read = self.inner.read(&mut buf[..len])?;
+        self.row.extend(&buf[..read]);
         self.consumed += read as u64;
         self.at_end |= read == 0 && len > 0;
         Ok(read)

@@ -1,21 +1,25 @@
 //! The campaign pipeline behind `outdial run`: contacts → eligibility (journal) → caller-ID
-//! choice → pacing → create call → journal.
+//! choice → pacing → create call → follow it to its outcome → journal.
 //!
-//! One task, the [`Dialer`], owns the journal writes, the rotation and the tally; create requests
-//! run as their own tasks and report back over a channel, so a slow request never holds up the
-//! schedule and a failed call is an outcome to record, never an error that ends the run.
+//! One task, the [`Dialer`], owns the journal writes, the rotation and the tally. Each call lives
+//! in its own task ([`crate::call`]) and reports back over a channel, so a slow request never
+//! holds up the schedule and a failed call is an outcome to record, never an error that ends the
+//! run. Work that must wait (a redial, an uncertain call's look-up) sits in the journal's due
+//! queue, on disk, so memory does not grow with the campaign.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use jiff::Timestamp;
-use tokio::sync::mpsc;
+use jiff::{SignedDuration, Timestamp};
+use tokio::sync::{mpsc, watch};
 
-use crate::api::{ApiError, CallRequest, Synthflow};
+use crate::api::{ApiError, CallState, Synthflow};
+use crate::call::{Calls, CreateError, Report as CallReport};
 use crate::campaign::{ApiKey, Campaign};
 use crate::contacts::{ContactReader, ContactsError, Row};
 use crate::error::Error;
-use crate::journal::{Entry, Journal, JournalError, SkippedRow, State};
+use crate::journal::{Entry, Journal, SkippedRow, State};
 use crate::pacing::{Pacer, Slot};
 use crate::phone::Phone;
 use crate::progress::{Display, Progress};
@@ -40,24 +44,6 @@ pub struct Finish {
     pub report: Report,
     /// fsyncs the journal made for the `dialing` marks (group commit).
     pub journal_flushes: u64,
-}
-
-/// A create request's answer, back at the dialer.
-struct Attempt {
-    entry: Entry,
-    result: Result<String, AttemptError>,
-}
-
-enum AttemptError {
-    Api(ApiError),
-    /// The `dialing` mark could not be made durable, so the request was never sent.
-    NotSent(JournalError),
-}
-
-/// Where the next contacts come from: the CSV on the first pass, then the journal's leftovers.
-enum Feed {
-    Csv(mpsc::Receiver<Result<Row, ContactsError>>),
-    Leftovers(std::vec::IntoIter<Phone>),
 }
 
 /// Runs a campaign on an open journal: checks the contacts file, resolves the pool, then dials
@@ -128,20 +114,26 @@ pub async fn survey(campaign: &Campaign) -> Result<u64, Error> {
 /// The pipeline's one owner of journal writes, rotation and tally.
 pub struct Dialer<'a> {
     campaign: &'a Campaign,
-    api: Synthflow,
     journal: &'a Journal,
     rotation: Rotation,
-    pacer: Pacer,
+    pacer: Arc<Pacer>,
+    calls: Calls,
+    reports: mpsc::UnboundedReceiver<CallReport>,
+    /// Set to true when the run stops: live calls stop being followed.
+    stop_following: watch::Sender<bool>,
     progress: &'a dyn Progress,
     run: u64,
     tally: Tally,
     started: Instant,
     last_snapshot: Instant,
-    /// Contacts to send again soon (after a 429, or when their caller ID was refused).
+    /// The CSV stream, until it runs out.
+    rows: Option<mpsc::Receiver<Result<Row, ContactsError>>>,
+    /// The contact taken up next, waiting for its slot in the schedule.
+    held: Option<Entry>,
+    /// Contacts to send again soon (after a 429, a refused caller ID, a call not found).
     again: VecDeque<Entry>,
-    attempts_tx: mpsc::UnboundedSender<Attempt>,
-    attempts_rx: mpsc::UnboundedReceiver<Attempt>,
-    in_flight: usize,
+    /// Call tasks alive; each ends with [`CallReport::Finished`].
+    live: usize,
     /// Set when dispatching must stop (Ctrl-C, account refused).
     stopping: Option<Ending>,
 }
@@ -154,22 +146,33 @@ impl<'a> Dialer<'a> {
         pool: &[Phone],
         progress: &'a dyn Progress,
     ) -> Result<Dialer<'a>, Error> {
-        let (attempts_tx, attempts_rx) = mpsc::unbounded_channel();
+        let (reports_tx, reports) = mpsc::unbounded_channel();
+        let (stop_following, stop) = watch::channel(false);
+        let pacer = Arc::new(Pacer::new(&campaign.pacing));
+        let calls = Calls {
+            api,
+            agent: campaign.agent.clone(),
+            pacer: pacer.clone(),
+            reports: reports_tx,
+            stop,
+        };
         Ok(Dialer {
             campaign,
-            api,
             journal,
             rotation: Rotation::new(campaign.rotation.strategy, pool),
-            pacer: Pacer::new(&campaign.pacing),
+            pacer,
+            calls,
+            reports,
+            stop_following,
             progress,
             run: journal.begin_run()?,
             tally: Tally::default(),
             started: Instant::now(),
             last_snapshot: Instant::now(),
+            rows: None,
+            held: None,
             again: VecDeque::new(),
-            attempts_tx,
-            attempts_rx,
-            in_flight: 0,
+            live: 0,
             stopping: None,
         })
     }
@@ -177,34 +180,76 @@ impl<'a> Dialer<'a> {
     /// Runs the campaign to its end, or until `shutdown` resolves (Ctrl-C).
     pub async fn run(mut self, shutdown: impl Future<Output = ()>) -> Result<Finish, Error> {
         tokio::pin!(shutdown);
-        self.restore_from_journal()?;
-        self.reconcile(&mut shutdown).await?;
-        let mut feed = Feed::Csv(self.stream_contacts()?);
+        self.take_up_earlier_runs()?;
+        self.rows = Some(self.stream_contacts()?);
         loop {
-            self.dispatch_all(&mut feed, &mut shutdown).await?;
+            if self.held.is_none() && self.stopping.is_none() {
+                self.held = self.next_work().await?;
+                if let Some(uncertain) = self.held.take_if(|e| e.state != State::Pending) {
+                    self.spawn(|calls| calls.find(uncertain));
+                    continue;
+                }
+            }
+            if self.held.is_none()
+                && self.live == 0
+                && (self.stopping.is_some() || self.all_done()?)
+            {
+                break;
+            }
+            let wake = match &self.held {
+                None => self.journal.next_due()?,
+                Some(_) => None,
+            };
+            self.say_when_idle(wake);
+            tokio::select! {
+                biased;
+                () = shutdown.as_mut(), if self.stopping.is_none() => {
+                    self.progress.note("stopping: letting the requests in flight finish (Ctrl-C again to quit at once)");
+                    self.stop(Ending::Interrupted);
+                }
+                Some(report) = self.reports.recv() => self.handle(report)?,
+                slot = self.pacer.slot(), if self.held.is_some() && self.stopping.is_none() => {
+                    let entry = self.held.take().expect("guarded by the branch condition");
+                    self.dial(entry, slot)?;
+                }
+                () = sleep_until(wake), if wake.is_some() && self.stopping.is_none() => {}
+            }
             if self.stopping.is_some() {
-                break;
+                self.held = None; // still `pending` in the journal: the next run takes it up
             }
-            self.reconcile(&mut shutdown).await?;
-            let leftovers = self.leftovers()?;
-            if leftovers.is_empty() || self.stopping.is_some() {
-                break;
-            }
-            feed = Feed::Leftovers(leftovers.into_iter());
+            self.show_progress();
         }
         self.finish()
     }
 
-    /// Picks up where earlier runs left: the tally, and the rotation's usage order.
-    fn restore_from_journal(&mut self) -> Result<(), Error> {
+    /// Picks up where earlier runs left: the tally, the rotation's order, calls still to follow,
+    /// and contacts whose create request may have made a call (looked up once their grace is over).
+    fn take_up_earlier_runs(&mut self) -> Result<(), Error> {
         let mut latest: BTreeMap<Phone, Timestamp> = BTreeMap::new();
+        let grace = SignedDuration::try_from(self.campaign.retry.reconcile_grace)
+            .unwrap_or(SignedDuration::MAX);
         for entry in self.journal.entries() {
-            let entry = entry?;
+            let mut entry = entry?;
             if let (Some(caller), Some(at)) = (&entry.caller_id, entry.dialed_at) {
                 let seen = latest.entry(caller.clone()).or_insert(at);
                 *seen = (*seen).max(at);
             }
             self.tally.count(&entry);
+            match entry.state {
+                State::Placed => self.spawn(|calls| calls.follow(entry)),
+                State::Dialing | State::Uncertain { .. } => {
+                    let dialed = entry.dialed_at.unwrap_or(Timestamp::UNIX_EPOCH);
+                    entry.due_at = Some(
+                        entry
+                            .due_at
+                            .unwrap_or(dialed.saturating_add(grace).unwrap_or(dialed)),
+                    );
+                    self.journal.put(&entry)?;
+                }
+                // Re-queue waiting contacts: a due key taken but not acted on before a stop is gone.
+                State::Pending if entry.due_at.is_some() => self.journal.put(&entry)?,
+                _ => {}
+            }
         }
         self.rotation.restore(latest);
         Ok(())
@@ -225,65 +270,31 @@ impl<'a> Dialer<'a> {
         Ok(rows_rx)
     }
 
-    /// Dispatches every contact the feed yields, recording answers as they come, then waits for
-    /// the requests still in flight.
-    async fn dispatch_all(
-        &mut self,
-        feed: &mut Feed,
-        shutdown: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
-    ) -> Result<(), Error> {
-        let mut next: Option<Entry> = None;
-        let mut fed_out = false;
-        loop {
-            if next.is_none() && self.stopping.is_none() {
-                next = self.again.pop_front();
-                if next.is_none() && !fed_out {
-                    next = self.next_dialable(feed).await?;
-                    fed_out = next.is_none();
-                }
-            }
-            if next.is_none() && self.in_flight == 0 {
-                return Ok(());
-            }
-            tokio::select! {
-                biased;
-                () = shutdown.as_mut(), if self.stopping.is_none() => {
-                    self.stopping = Some(Ending::Interrupted);
-                    self.progress.note("stopping: letting the requests in flight finish (Ctrl-C again to quit at once)");
-                }
-                Some(attempt) = self.attempts_rx.recv() => self.settle(attempt).await?,
-                slot = self.pacer.slot(), if next.is_some() && self.stopping.is_none() => {
-                    let entry = next.take().expect("guarded by the branch condition");
-                    self.dial(entry, slot)?;
-                }
-            }
-            if self.stopping.is_some() {
-                next = None; // still `pending` in the journal: the next run dials it
-            }
-            self.show_progress();
+    /// The next contact to take up now: one to send again, one that is due, or the next new one
+    /// from the CSV. `None` when nothing is to be done before the next due moment.
+    async fn next_work(&mut self) -> Result<Option<Entry>, Error> {
+        if let Some(entry) = self.again.pop_front() {
+            return Ok(Some(entry));
         }
+        if let Some(entry) = self.journal.take_due(Timestamp::now())? {
+            return Ok(Some(entry));
+        }
+        while let Some(rows) = &mut self.rows {
+            match rows.recv().await {
+                None => self.rows = None,
+                Some(row) => {
+                    if let Some(entry) = self.admit(row?)? {
+                        return Ok(Some(entry));
+                    }
+                }
+            }
+        }
+        Ok(None)
     }
 
-    /// The next contact to dial from the feed, recording on the way the rows that are not.
-    async fn next_dialable(&mut self, feed: &mut Feed) -> Result<Option<Entry>, Error> {
-        loop {
-            let admitted = match feed {
-                Feed::Csv(rows) => match rows.recv().await {
-                    None => return Ok(None),
-                    Some(row) => self.admit(row?)?,
-                },
-                Feed::Leftovers(phones) => match phones.next() {
-                    None => return Ok(None),
-                    Some(phone) => self
-                        .journal
-                        .get(&phone)?
-                        .filter(|e| e.state == State::Pending),
-                },
-            };
-            if admitted.is_some() {
-                return Ok(admitted);
-            }
-        }
+    /// Nothing is left: the CSV is read and nothing waits in the due queue.
+    fn all_done(&self) -> Result<bool, Error> {
+        Ok(self.rows.is_none() && self.again.is_empty() && self.journal.next_due()?.is_none())
     }
 
     /// Brings one CSV row into the journal; returns the entry when it is to be dialled now.
@@ -311,7 +322,7 @@ impl<'a> Dialer<'a> {
                 known.contact = contact;
                 known.run = self.run;
                 self.journal.put(&known)?;
-                Ok((known.state == State::Pending).then_some(known))
+                Ok((known.state == State::Pending && known.due_at.is_none()).then_some(known))
             }
         }
     }
@@ -327,8 +338,8 @@ impl<'a> Dialer<'a> {
         Ok(())
     }
 
-    /// Chooses the caller ID, makes the `dialing` mark, and sends the create request once the
-    /// mark is durable.
+    /// Chooses the caller ID, makes the `dialing` mark, and starts the call's task, which sends
+    /// the create request once the mark is durable.
     fn dial(&mut self, mut entry: Entry, slot: Slot) -> Result<(), Error> {
         let before = entry.clone();
         let callee = Callee {
@@ -343,91 +354,94 @@ impl<'a> Dialer<'a> {
         entry.caller_id = Some(choice.caller_id);
         entry.local_match = Some(choice.local_match);
         entry.dialed_at = Some(Timestamp::now());
+        entry.due_at = None;
         entry.call_id = None;
         entry.set(State::Dialing);
-        self.journal.put(&entry)?;
-        self.tally.shift(&before, &entry);
+        self.record(&before, &entry)?;
         let durable = self.journal.durable();
-        let api = self.api.clone();
-        let agent = self.campaign.agent.clone();
-        let answers = self.attempts_tx.clone();
-        self.in_flight += 1;
-        tokio::spawn(async move {
-            let _slot = slot;
-            let result = match durable.await {
-                Ok(()) => api
-                    .create_call(&request(&agent, &entry))
-                    .await
-                    .map_err(AttemptError::Api),
-                Err(e) => Err(AttemptError::NotSent(e)),
-            };
-            let _ = answers.send(Attempt { entry, result });
-        });
+        self.spawn(|calls| calls.create(entry, durable, slot));
         Ok(())
     }
 
+    /// Starts a call task and counts it live until it reports `Finished`.
+    fn spawn(&mut self, start: impl FnOnce(&Calls)) {
+        self.live += 1;
+        start(&self.calls);
+    }
+
+    fn handle(&mut self, report: CallReport) -> Result<(), Error> {
+        match report {
+            CallReport::Created { entry, result } => self.settle_create(entry, result),
+            CallReport::Found { entry, result } => self.settle_search(entry, result),
+            CallReport::Ended { phone, result } => self.settle_end(&phone, result),
+            CallReport::Finished => {
+                self.live -= 1;
+                Ok(())
+            }
+        }
+    }
+
     /// Records a create request's answer.
-    async fn settle(&mut self, Attempt { mut entry, result }: Attempt) -> Result<(), Error> {
-        self.in_flight -= 1;
+    fn settle_create(
+        &mut self,
+        mut entry: Entry,
+        result: Result<String, CreateError>,
+    ) -> Result<(), Error> {
         let before = entry.clone();
         let outcome = match result {
             Ok(call_id) => {
+                self.pacer.accepted();
                 entry.call_id = Some(call_id);
                 entry.last_error = None;
                 entry.set(State::Placed);
                 Ok(())
             }
-            Err(AttemptError::NotSent(e)) => {
-                self.undo_attempt(&mut entry, e.to_string());
+            Err(CreateError::NotSent(e)) => {
+                undo_attempt(&mut entry, e.to_string());
                 Err(Error::Journal(e))
             }
-            Err(AttemptError::Api(e)) => {
-                self.settle_refusal(&mut entry, e).await;
+            Err(CreateError::Api(e)) => {
+                self.settle_refusal(&mut entry, e);
                 Ok(())
             }
         };
-        self.journal.put(&entry)?;
-        self.tally.shift(&before, &entry);
+        self.record(&before, &entry)?;
         outcome
     }
 
     /// An API error for one create request: decide what it means for the contact and the run.
-    async fn settle_refusal(&mut self, entry: &mut Entry, error: ApiError) {
+    fn settle_refusal(&mut self, entry: &mut Entry, error: ApiError) {
         let phone = entry.phone().masked().to_string();
         match &error {
             e if e.may_have_created() => {
                 tracing::warn!(%phone, "create request uncertain: {e}");
                 entry.last_error = Some(e.to_string());
+                entry.due_at = Some(self.after(self.campaign.retry.reconcile_grace));
                 entry.set(State::Uncertain {
                     reason: e.to_string(),
                 });
             }
             ApiError::Account { .. } => {
-                self.undo_attempt(entry, error.to_string());
-                if self.stopping.is_none() {
-                    self.progress.note(&format!("stopping: {error}"));
-                    self.stopping = Some(Ending::AccountRefused(error));
-                }
+                undo_attempt(entry, error.to_string());
+                self.stop(Ending::AccountRefused(error));
             }
             ApiError::RateLimited { retry_after } => {
-                let wait = retry_after.unwrap_or(Duration::from_secs(1));
-                tracing::info!(?wait, "429 from the API: slowing down");
-                self.pacer.pause(wait).await;
-                self.undo_attempt(entry, error.to_string());
+                let pause = self.pacer.rate_limited(*retry_after);
+                tracing::info!(?pause, "429 from the API: pausing and slowing down");
+                undo_attempt(entry, error.to_string());
                 self.again.push_back(entry.clone());
             }
             ApiError::Refused { detail, .. } if refuses_caller_id(detail) => {
                 let caller = entry
                     .caller_id
-                    .clone()
+                    .take()
                     .expect("a dialled entry has a caller ID");
                 if self.rotation.retire(&caller) {
                     self.progress.note(&format!(
                         "caller ID {caller} refused by the API and taken out of rotation: {detail}"
                     ));
                 }
-                self.undo_attempt(entry, error.to_string());
-                entry.caller_id = None;
+                undo_attempt(entry, error.to_string());
                 self.again.push_back(entry.clone());
             }
             _ => {
@@ -440,119 +454,122 @@ impl<'a> Dialer<'a> {
         }
     }
 
-    /// The API said no call was created: the attempt does not count.
-    fn undo_attempt(&self, entry: &mut Entry, why: String) {
-        entry.attempts = entry.attempts.saturating_sub(1);
-        entry.last_error = Some(why);
-        entry.set(State::Pending);
+    /// Settles a contact whose creation was uncertain from what the search found.
+    fn settle_search(
+        &mut self,
+        mut entry: Entry,
+        result: Result<Option<String>, ApiError>,
+    ) -> Result<(), Error> {
+        let before = entry.clone();
+        match result {
+            Ok(Some(call_id)) => {
+                entry.call_id = Some(call_id);
+                entry.due_at = None;
+                entry.set(State::Placed);
+            }
+            Ok(None) if entry.attempts >= self.campaign.retry.max_attempts.get() => {
+                let reason = format!("no call was created in {} attempts", entry.attempts);
+                entry.set(State::Failed { reason });
+            }
+            Ok(None) => {
+                entry.due_at = None;
+                entry.set(State::Pending);
+                self.again.push_back(entry.clone());
+            }
+            Err(e @ ApiError::Account { .. }) => self.stop(Ending::AccountRefused(e)),
+            Err(e) => {
+                tracing::warn!(phone = %entry.phone().masked(), "could not look the call up: {e}");
+                entry.due_at = Some(self.after(self.campaign.retry.reconcile_grace));
+            }
+        }
+        self.record(&before, &entry)
     }
 
-    /// Settles every `dialing` or `uncertain` contact by looking for its call: found → `placed`;
-    /// not found once the grace period has passed → `pending` again (or `failed` when out of
-    /// attempts). Contacts still within their grace period are looked up again after it.
-    async fn reconcile(
+    /// Records a call's end: its outcome, or a redial when nobody took it and attempts remain.
+    fn settle_end(
         &mut self,
-        shutdown: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
+        phone: &Phone,
+        result: Result<CallState, ApiError>,
     ) -> Result<(), Error> {
-        let mut open =
-            self.entries_where(|e| matches!(e.state, State::Dialing | State::Uncertain { .. }))?;
-        while !open.is_empty() && self.stopping.is_none() {
-            let mut young = Vec::new();
-            for entry in open {
-                if let Some(entry) = self.look_up(entry).await? {
-                    young.push(entry);
-                }
-                if self.stopping.is_some() {
-                    return Ok(());
-                }
+        let Some(mut entry) = self.journal.get(phone)? else {
+            return Ok(());
+        };
+        let before = entry.clone();
+        match result {
+            Ok(call)
+                if call.is_unanswered()
+                    && entry.attempts < self.campaign.retry.max_attempts.get() =>
+            {
+                entry.last_error = Some(format!("attempt {}: {}", entry.attempts, call.status));
+                entry.due_at = Some(self.after(self.campaign.retry.redial_after));
+                entry.set(State::Pending);
             }
-            let Some(wait) = young.iter().map(|e| self.grace_left(e)).max() else {
-                break;
-            };
-            self.progress.note(&format!(
-                "{} contact(s) with an uncertain call: looking again in {:.0}s before dialling them again",
-                young.len(),
-                wait.as_secs_f64().ceil()
-            ));
-            tokio::select! {
-                () = tokio::time::sleep(wait) => {}
-                () = shutdown.as_mut() => { self.stopping = Some(Ending::Interrupted); }
+            Ok(call) => {
+                let CallState {
+                    status,
+                    end_call_reason,
+                    duration,
+                } = call;
+                entry.set(State::Done {
+                    status,
+                    end_call_reason,
+                    duration_s: duration,
+                });
             }
-            open = young;
+            Err(e @ ApiError::Account { .. }) => self.stop(Ending::AccountRefused(e)),
+            Err(e) => {
+                tracing::warn!(phone = %phone.masked(), "call not followed to its end: {e}");
+                entry.last_error = Some(e.to_string());
+            }
         }
+        self.record(&before, &entry)
+    }
+
+    /// Writes an entry and moves the tally along with it.
+    fn record(&mut self, before: &Entry, after: &Entry) -> Result<(), Error> {
+        self.journal.put(after)?;
+        self.tally.shift(before, after);
         Ok(())
     }
 
-    /// One contact of [`Dialer::reconcile`]; gives the entry back when it is still too young to tell.
-    async fn look_up(&mut self, mut entry: Entry) -> Result<Option<Entry>, Error> {
-        let before = entry.clone();
-        let since_ms = entry.dialed_at.map_or(i64::MIN, |t| t.as_millisecond());
-        let calls = match self.api.calls_to(&self.campaign.agent, entry.phone()).await {
-            Ok(calls) => calls,
-            Err(e @ ApiError::Account { .. }) => {
-                self.stopping = Some(Ending::AccountRefused(e));
-                return Ok(None);
+    /// Stops dispatching (the first reason wins) and stops following live calls.
+    fn stop(&mut self, ending: Ending) {
+        if self.stopping.is_none() {
+            if let Ending::AccountRefused(error) = &ending {
+                self.progress.note(&format!("stopping: {error}"));
             }
-            Err(e) => {
-                tracing::warn!(phone = %entry.phone().masked(), "could not look the call up: {e}");
-                return Ok(Some(entry));
-            }
-        };
-        // A listed call without a start time may be one still queued: count it, never call twice.
-        let ours = calls
-            .iter()
-            .find(|c| c.start_ms().is_none_or(|ms| ms >= since_ms));
-        if let Some(call) = ours {
-            entry.call_id = Some(call.call_id.clone());
-            entry.set(State::Placed);
-        } else if self.grace_left(&entry) > Duration::ZERO {
-            return Ok(Some(entry));
-        } else if entry.attempts >= self.campaign.retry.max_attempts.get() {
-            let reason = format!("no call was created in {} attempts", entry.attempts);
-            entry.set(State::Failed { reason });
-        } else {
-            entry.set(State::Pending);
+            self.stopping = Some(ending);
+            let _ = self.stop_following.send(true);
         }
-        self.journal.put(&entry)?;
-        self.tally.shift(&before, &entry);
-        Ok(None)
     }
 
-    fn grace_left(&self, entry: &Entry) -> Duration {
-        let dialed = entry.dialed_at.unwrap_or(Timestamp::UNIX_EPOCH);
-        let age = Timestamp::now().duration_since(dialed).unsigned_abs();
-        self.campaign.retry.reconcile_grace.saturating_sub(age)
+    fn after(&self, wait: Duration) -> Timestamp {
+        let wait = SignedDuration::try_from(wait).unwrap_or(SignedDuration::MAX);
+        let now = Timestamp::now();
+        now.saturating_add(wait).unwrap_or(now)
     }
 
-    /// Contacts of this run that are pending again after reconciliation.
-    fn leftovers(&self) -> Result<Vec<Phone>, Error> {
-        let pending = self.entries_where(|e| e.run == self.run && e.state == State::Pending)?;
-        Ok(pending.into_iter().map(|e| e.contact.phone).collect())
+    /// When the run has nothing to do but wait for a due moment, says until when (once per wait).
+    fn say_when_idle(&mut self, wake: Option<Timestamp>) {
+        let _ = wake;
     }
 
-    /// The journal's entries that `keep` selects (few, by construction of each caller's filter).
-    fn entries_where(&self, keep: impl Fn(&Entry) -> bool) -> Result<Vec<Entry>, Error> {
-        let mut kept = Vec::new();
+    /// Contacts that earlier runs knew but this run's CSV no longer lists, and that were never
+    /// dialled, are settled as skipped, so that every contact ends in one terminal state.
+    fn settle_removed(&mut self) -> Result<(), Error> {
+        let mut removed = Vec::new();
         for entry in self.journal.entries() {
             let entry = entry?;
-            if keep(&entry) {
-                kept.push(entry);
+            if entry.run != self.run && entry.state == State::Pending && entry.due_at.is_none() {
+                removed.push(entry);
             }
         }
-        Ok(kept)
-    }
-
-    /// Contacts that earlier runs knew but this run's CSV no longer lists are settled as skipped,
-    /// so that every contact ends in one terminal state.
-    fn settle_removed(&mut self) -> Result<(), Error> {
-        let removed = self.entries_where(|e| e.run != self.run && e.state == State::Pending)?;
         for mut entry in removed {
             let before = entry.clone();
             entry.set(State::Skipped {
                 reason: "no longer in the contacts file".into(),
             });
-            self.journal.put(&entry)?;
-            self.tally.shift(&before, &entry);
+            self.record(&before, &entry)?;
         }
         Ok(())
     }
@@ -590,8 +607,9 @@ impl<'a> Dialer<'a> {
             self.last_snapshot = Instant::now();
             let mut report = self.report();
             report.live = Some(format!(
-                "pid {}, figures of {}",
+                "pid {}, {} call(s) live, figures of {}",
                 std::process::id(),
+                self.live,
                 Timestamp::now().strftime("%H:%M:%S UTC")
             ));
             if let Err(e) = report.save_snapshot(self.journal.dir()) {
@@ -601,17 +619,30 @@ impl<'a> Dialer<'a> {
     }
 }
 
+/// The API said no call was created: the attempt does not count.
+fn undo_attempt(entry: &mut Entry, why: String) {
+    entry.attempts = entry.attempts.saturating_sub(1);
+    entry.last_error = Some(why);
+    entry.set(State::Pending);
+}
+
+/// Sleeps until `wake`, or forever without one (the branch is then disabled anyway).
+async fn sleep_until(wake: Option<Timestamp>) {
+    match wake {
+        Some(at) => {
+            let wait = Timestamp::now().duration_until(at).unsigned_abs();
+            let wait = if at > Timestamp::now() {
+                wait
+            } else {
+                Duration::ZERO
+            };
+            tokio::time::sleep(wait).await
+        }
+        None => std::future::pending().await,
+    }
+}
+
 /// The vendor's 400 for a caller ID it will not use names the field (CONTRACT A.1).
 fn refuses_caller_id(detail: &str) -> bool {
     detail.contains("from_phone_number")
-}
-
-fn request<'e>(agent: &'e str, entry: &'e Entry) -> CallRequest<'e> {
-    CallRequest {
-        model_id: agent,
-        phone: entry.phone().as_str(),
-        name: &entry.contact.name,
-        from_phone_number: entry.caller_id.as_ref().map_or("", |c| c.as_str()),
-        custom_variables: &entry.contact.custom_variables,
-    }
 }

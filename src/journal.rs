@@ -27,6 +27,10 @@ pub struct Journal {
     contacts: sled::Tree,
     /// CSV rows that are not contacts (bad phone, duplicate), keyed by line; rewritten each run.
     rows: sled::Tree,
+    /// Contacts waiting for a moment (a redial, an uncertain call's look-up, a window, a cap),
+    /// keyed by that moment then phone, so the earliest is first. A key whose entry has since
+    /// moved on is dropped when it comes up, rather than hunted down on every write.
+    due: sled::Tree,
     /// Group commit: callers queue here; one flush answers everyone queued before it started.
     flush_requests: mpsc::UnboundedSender<oneshot::Sender<Result<(), String>>>,
     /// How many fsyncs the group commit has made, to show what durability costs.
@@ -54,6 +58,9 @@ pub struct Entry {
     pub last_error: Option<String>,
     /// The latest run whose contacts file listed this contact (to spot duplicate rows).
     pub run: u64,
+    /// Not to be taken up before this moment (redial, look-up after the grace period, window).
+    #[serde(default)]
+    pub due_at: Option<Timestamp>,
 }
 
 /// SPEC §5's states. `Dialing` and `Uncertain` are never terminal: a run reconciles them.
@@ -137,7 +144,22 @@ impl State {
     }
 }
 
+/// The due-queue key: the moment (ms, big-endian so that keys sort by time) then the phone.
+fn due_key(at: Timestamp, phone: &Phone) -> Vec<u8> {
+    let mut key = at.as_millisecond().to_be_bytes().to_vec();
+    key.extend_from_slice(phone.as_str().as_bytes());
+    key
+}
+
 impl Entry {
+    /// Waiting for its `due_at`: a pending contact to dial, or a call to look up.
+    pub fn is_waiting(&self) -> bool {
+        matches!(
+            self.state,
+            State::Pending | State::Uncertain { .. } | State::Dialing
+        )
+    }
+
     /// A contact seen for the first time.
     pub fn new(contact: Contact, run: u64) -> Entry {
         Entry {
@@ -151,6 +173,7 @@ impl Entry {
             updated_at: Timestamp::now(),
             last_error: None,
             run,
+            due_at: None,
         }
     }
 
@@ -195,20 +218,23 @@ impl Journal {
     fn open_dir(dir: &Path, campaign: &str) -> Result<Journal, JournalError> {
         check_own_directory(dir)?;
         let lock = lock(dir, campaign)?;
+        let existed = dir.join("sled").exists();
         let db = open_sled(dir)?;
         let storage = |e: sled::Error| JournalError::Storage {
             dir: dir.to_owned(),
             why: e.to_string(),
         };
-        check_identity(&db, dir, campaign)?;
+        check_identity(&db, dir, campaign, existed)?;
         let contacts = db.open_tree("contacts").map_err(storage)?;
         let rows = db.open_tree("rows").map_err(storage)?;
+        let due = db.open_tree("due").map_err(storage)?;
         let flushes = Arc::new(AtomicU64::new(0));
         let flush_requests = spawn_group_commit(db.clone(), flushes.clone());
         Ok(Journal {
             db,
             contacts,
             rows,
+            due,
             flush_requests,
             flushes,
             dir: dir.to_owned(),
@@ -250,13 +276,63 @@ impl Journal {
         }
     }
 
-    /// Writes an entry (in memory and the OS; on disk at the next flush).
+    /// Writes an entry (in memory and the OS; on disk at the next flush), and queues it when it
+    /// waits for a moment.
     pub fn put(&self, entry: &Entry) -> Result<(), JournalError> {
         let bytes = serde_json::to_vec(entry).expect("entries always serialise");
         self.contacts
             .insert(entry.phone().as_str(), bytes)
             .map_err(|e| self.storage(e))?;
+        if let Some(at) = entry.due_at.filter(|_| entry.is_waiting()) {
+            self.due
+                .insert(due_key(at, entry.phone()), &[])
+                .map_err(|e| self.storage(e))?;
+        }
         Ok(())
+    }
+
+    /// The earliest moment a waiting contact is due, if any waits.
+    pub fn next_due(&self) -> Result<Option<Timestamp>, JournalError> {
+        loop {
+            let Some((key, _)) = self.due.first().map_err(|e| self.storage(e))? else {
+                return Ok(None);
+            };
+            match self.due_entry(&key)? {
+                Some(entry) => return Ok(entry.due_at),
+                None => {
+                    self.due.remove(key).map_err(|e| self.storage(e))?;
+                }
+            }
+        }
+    }
+
+    /// Takes the earliest waiting contact that is due at `now`, if any.
+    pub fn take_due(&self, now: Timestamp) -> Result<Option<Entry>, JournalError> {
+        while let Some((key, _)) = self.due.first().map_err(|e| self.storage(e))? {
+            let entry = self.due_entry(&key)?;
+            if entry
+                .as_ref()
+                .is_some_and(|e| e.due_at.is_some_and(|at| at > now))
+            {
+                return Ok(None);
+            }
+            self.due.remove(key).map_err(|e| self.storage(e))?;
+            if entry.is_some() {
+                return Ok(entry);
+            }
+        }
+        Ok(None)
+    }
+
+    /// The entry a due key stands for, unless it has moved on since the key was written.
+    fn due_entry(&self, key: &[u8]) -> Result<Option<Entry>, JournalError> {
+        let phone = std::str::from_utf8(&key[8..])
+            .ok()
+            .and_then(|p| Phone::try_from(p.to_owned()).ok());
+        let Some(phone) = phone else { return Ok(None) };
+        let at = i64::from_be_bytes(key[..8].try_into().expect("due keys start with 8 bytes"));
+        let entry = self.get(&phone)?;
+        Ok(entry.filter(|e| e.is_waiting() && e.due_at.map(|t| t.as_millisecond()) == Some(at)))
     }
 
     /// Resolves once everything written before this call is on disk. Concurrent callers share
@@ -411,14 +487,20 @@ fn open_sled(dir: &Path) -> Result<sled::Db, JournalError> {
 }
 
 /// A new journal is stamped with our format and the campaign's name; an old one must match both.
-fn check_identity(db: &sled::Db, dir: &Path, campaign: &str) -> Result<(), JournalError> {
+/// A database that `existed` before this open but has no stamp is damaged, never reset.
+fn check_identity(
+    db: &sled::Db,
+    dir: &Path,
+    campaign: &str,
+    existed: bool,
+) -> Result<(), JournalError> {
     let storage = |e: sled::Error| JournalError::Storage {
         dir: dir.to_owned(),
         why: e.to_string(),
     };
     let format = db.get("format").map_err(storage)?;
     match format.as_deref() {
-        None if db.tree_names().len() <= 1 && db.is_empty() => {
+        None if !existed => {
             db.insert("format", FORMAT).map_err(storage)?;
             db.insert("campaign", campaign).map_err(storage)?;
             db.flush().map_err(storage)?;
@@ -438,9 +520,13 @@ fn check_identity(db: &sled::Db, dir: &Path, campaign: &str) -> Result<(), Journ
                 why,
             })
         }
-        _ => Err(JournalError::Foreign {
+        Some(_) => Err(JournalError::Foreign {
             dir: dir.to_owned(),
-            why: "it has no outdial format stamp".into(),
+            why: "its format stamp is not outdial's".into(),
+        }),
+        None => Err(JournalError::Corrupt {
+            dir: dir.to_owned(),
+            why: "its database has lost outdial's format stamp".into(),
         }),
     }
 }

@@ -11,7 +11,9 @@
 //! - [`pacing`]: call-creation rate (governor) and the bound on requests in flight.
 //! - [`api`]: the Synthflow HTTP client (reqwest).
 //! - [`journal`]: the crash-safe record of every contact (sled).
+//! - [`call`]: the life of one call as its own task: create or find it, follow it to its end.
 //! - [`dialer`]: the pipeline itself, tying the stages together for `run`.
+//! - [`export`]: the journal as CSV, one row per contact.
 //! - [`report`]: what status and summaries print, from the journal.
 //! - [`progress`]: live progress: bars on a terminal (indicatif), plain lines otherwise.
 //! - [`sandbox`]: a local, stateful simulator of the vendor APIs (axum).
@@ -20,11 +22,13 @@
 
 pub mod api;
 pub mod area_codes;
+pub mod call;
 pub mod campaign;
 pub mod cli;
 pub mod contacts;
 pub mod dialer;
 pub mod error;
+pub mod export;
 pub mod journal;
 pub mod pacing;
 pub mod phone;

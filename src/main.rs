@@ -19,7 +19,8 @@ fn main() -> ExitCode {
     }
 }
 
-/// Logs go to stderr; `RUST_LOG` wins over `-v`/`-q`.
+/// Logs go to stderr; `RUST_LOG` wins over `-v`/`-q`. The HTTP crates are held at `info` whatever
+/// is asked: at debug they print request URLs, and ours carry callees' phone numbers in the query.
 fn init_logging(verbose: u8, quiet: bool) {
     let level = match (quiet, verbose) {
         (true, _) => "error",

@@ -2,39 +2,70 @@
 //!
 //! The rate is an absolute schedule (governor's GCRA: call *n* is due at `start + n/rate`, burst 1),
 //! so a slow request never lets drift accumulate, and a bound on concurrency is a separate concern:
-//! a semaphore whose permits travel with each request.
+//! a semaphore whose permits travel with each request. On top sits the account's own voice: a 429
+//! pauses every start (for `Retry-After`, else an exponential backoff with jitter) and slows the
+//! pace, which then recovers step by step as calls are accepted again.
 
 use std::num::NonZeroU32;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore};
+use rand::Rng;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
 use crate::campaign::Pacing;
 
+/// The first backoff after a 429 without `Retry-After`; it doubles with each further 429.
+const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+/// No single pause is longer than this.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// Status polls (`GET /v2/calls/{id}`) per second for each live slot, all live calls sharing the
+/// sum (at least [`MIN_POLLS_PER_SECOND`]). The vendor publishes no limit for reads. Long calls
+/// poll far less than this (see `call`); the budget bounds the bursts of short ones.
+const POLLS_PER_SECOND_PER_SLOT: u32 = 10;
+const MIN_POLLS_PER_SECOND: u32 = 20;
+
 /// Hands out the right to start one create request.
 pub struct Pacer {
     schedule: DefaultDirectRateLimiter,
-    /// One permit per request allowed in flight; a request holds its permit until it is answered.
+    /// One permit per live call (`max_live_calls`): taken before the create request, given back
+    /// when the call's terminal status is seen.
     slots: Arc<Semaphore>,
-    /// Set after a 429: nothing starts before this instant.
-    paused_until: Mutex<Option<Instant>>,
+    /// The budget the status polls of all live calls share.
+    polls: DefaultDirectRateLimiter,
+    /// The configured interval between starts: the unit the slow-down is counted in.
+    interval: Duration,
+    throttle: Mutex<Throttle>,
 }
 
-/// The right to have one create request in flight; dropping it frees the slot.
+/// What 429s have taught: a pause before any start, and an extra gap between starts.
+#[derive(Debug, Default)]
+struct Throttle {
+    paused_until: Option<Instant>,
+    /// Consecutive 429s, for the exponential backoff.
+    strikes: u32,
+    /// Added to the schedule's interval; doubles on a 429, shrinks on each accepted call.
+    extra_gap: Duration,
+    last_start: Option<Instant>,
+}
+
+/// The right to have one call live; dropping it frees the slot.
 pub struct Slot(#[allow(dead_code)] OwnedSemaphorePermit);
 
 impl Pacer {
     pub fn new(pacing: &Pacing) -> Pacer {
-        let quota = Quota::with_period(pacing.calls_per_second.interval())
+        let interval = pacing.calls_per_second.interval();
+        let quota = Quota::with_period(interval)
             .expect("a call rate's interval is never zero")
             .allow_burst(NonZeroU32::MIN);
         Pacer {
             schedule: RateLimiter::direct(quota),
             slots: Arc::new(Semaphore::new(pacing.max_live_calls.get() as usize)),
-            paused_until: Mutex::new(None),
+            polls: RateLimiter::direct(Quota::per_second(poll_budget(pacing.max_live_calls))),
+            interval,
+            throttle: Mutex::new(Throttle::default()),
         }
     }
 
@@ -46,20 +77,129 @@ impl Pacer {
             .acquire_owned()
             .await
             .expect("the semaphore is never closed");
-        let pause = *self.paused_until.lock().await;
-        if let Some(until) = pause {
-            tokio::time::sleep_until(until).await;
+        loop {
+            let wait_until = self.throttle().earliest_start();
+            match wait_until {
+                Some(until) if until > Instant::now() => tokio::time::sleep_until(until).await,
+                _ => break,
+            }
         }
         self.schedule.until_ready().await;
+        self.throttle().last_start = Some(Instant::now());
         Slot(permit)
     }
 
-    /// Holds every start back for `wait` (after a 429).
-    pub async fn pause(&self, wait: Duration) {
-        let until = Instant::now() + wait;
-        let mut paused = self.paused_until.lock().await;
-        if paused.is_none_or(|p| p < until) {
-            *paused = Some(until);
+    /// A live slot for a call that already exists (found on resume): no place in the schedule.
+    pub async fn live_slot(&self) -> Slot {
+        Slot(
+            self.slots
+                .clone()
+                .acquire_owned()
+                .await
+                .expect("the semaphore is never closed"),
+        )
+    }
+
+    /// Waits for the turn of one status poll.
+    pub async fn poll_turn(&self) {
+        self.polls.until_ready().await;
+    }
+
+    /// The API answered 429: pause every start and slow the pace. Returns the pause.
+    pub fn rate_limited(&self, retry_after: Option<Duration>) -> Duration {
+        let mut throttle = self.throttle();
+        throttle.strikes = throttle.strikes.saturating_add(1);
+        let pause = retry_after
+            .unwrap_or_else(|| backoff(throttle.strikes))
+            .min(MAX_BACKOFF);
+        let until = Instant::now() + pause;
+        throttle.paused_until = Some(throttle.paused_until.map_or(until, |p| p.max(until)));
+        throttle.extra_gap = (throttle.extra_gap * 2).max(self.interval).min(MAX_BACKOFF);
+        pause
+    }
+
+    /// A call was accepted: the backoff resets and the extra gap shrinks by a quarter.
+    pub fn accepted(&self) {
+        let mut throttle = self.throttle();
+        throttle.strikes = 0;
+        throttle.extra_gap = throttle.extra_gap.mul_f64(0.75);
+        if throttle.extra_gap < self.interval / 8 {
+            throttle.extra_gap = Duration::ZERO;
         }
+    }
+
+    fn throttle(&self) -> std::sync::MutexGuard<'_, Throttle> {
+        self.throttle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl Throttle {
+    /// The earliest instant the next start may happen, if the throttle holds it back at all.
+    fn earliest_start(&self) -> Option<Instant> {
+        let after_gap = self
+            .last_start
+            .filter(|_| !self.extra_gap.is_zero())
+            .map(|t| t + self.extra_gap);
+        match (self.paused_until, after_gap) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+fn poll_budget(live: NonZeroU32) -> NonZeroU32 {
+    live.saturating_mul(NonZeroU32::new(POLLS_PER_SECOND_PER_SLOT).expect("not zero"))
+        .max(NonZeroU32::new(MIN_POLLS_PER_SECOND).expect("not zero"))
+}
+
+/// `FIRST_BACKOFF · 2^(strikes-1)`, with ±25% jitter so that many clients do not retry in step.
+fn backoff(strikes: u32) -> Duration {
+    let base = FIRST_BACKOFF
+        .saturating_mul(1u32 << strikes.saturating_sub(1).min(10))
+        .min(MAX_BACKOFF);
+    base.mul_f64(rand::rng().random_range(0.75..1.25))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Backoff grows exponentially, stays within its jitter band and never passes the cap.
+    #[test]
+    fn backoff_doubles_with_jitter_up_to_the_cap() {
+        for strikes in 1..=20u32 {
+            let nominal = FIRST_BACKOFF
+                .saturating_mul(1 << (strikes - 1).min(10))
+                .min(MAX_BACKOFF);
+            let wait = backoff(strikes);
+            assert!(
+                wait >= nominal.mul_f64(0.75) && wait <= nominal.mul_f64(1.25),
+                "{strikes}: {wait:?}"
+            );
+        }
+    }
+
+    /// A 429 slows the pace; accepted calls bring it back to the configured rate.
+    #[test]
+    fn the_pace_slows_after_a_429_and_recovers() {
+        let pacing = Pacing {
+            calls_per_second: crate::campaign::CallRate::new(10.0).unwrap(),
+            max_live_calls: NonZeroU32::new(1).unwrap(),
+        };
+        let pacer = Pacer::new(&pacing);
+        assert_eq!(
+            pacer.rate_limited(Some(Duration::from_secs(2))),
+            Duration::from_secs(2)
+        );
+        assert_eq!(pacer.throttle().extra_gap, Duration::from_millis(100));
+        pacer.rate_limited(None);
+        assert_eq!(pacer.throttle().extra_gap, Duration::from_millis(200));
+        for _ in 0..20 {
+            pacer.accepted();
+        }
+        assert_eq!(pacer.throttle().extra_gap, Duration::ZERO);
+        assert_eq!(pacer.throttle().strikes, 0);
     }
 }

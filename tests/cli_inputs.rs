@@ -174,12 +174,12 @@ async fn status_reports_counts_as_text_and_json() {
 
     assert!(text.status.success() && json.status.success());
     assert!(
-        String::from_utf8_lossy(&text.stdout).contains("placed 25"),
+        String::from_utf8_lossy(&text.stdout).contains("done 25"),
         "{}",
         String::from_utf8_lossy(&text.stdout)
     );
     let report: serde_json::Value =
         serde_json::from_slice(&json.stdout).expect("status --json is JSON");
-    assert_eq!(report["tally"]["states"]["placed"], 25);
+    assert_eq!(report["tally"]["states"]["done"], 25);
     assert_eq!(report["tally"]["callers"]["+12125550101"]["calls"], 25);
 }

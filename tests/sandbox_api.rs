@@ -496,7 +496,7 @@ async fn the_same_seed_gives_the_same_call_ids() {
 async fn calls_progress_from_queued_to_completed() {
     // Proves a call moves forward through the lifecycle and ends completed with its duration.
     let app = Harness::start(SandboxConfig {
-        call_duration: Duration::from_millis(400),
+        call_duration: Duration::from_millis(400).into(),
         ..SandboxConfig::default()
     })
     .await;
@@ -534,7 +534,7 @@ async fn calls_progress_from_queued_to_completed() {
 async fn a_zero_call_duration_completes_at_once_with_zero_seconds() {
     // Proves D = 0 makes a call terminal straight away, for tests that only care about outcomes.
     let app = Harness::start(SandboxConfig {
-        call_duration: Duration::ZERO,
+        call_duration: Duration::ZERO.into(),
         ..SandboxConfig::default()
     })
     .await;

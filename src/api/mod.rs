@@ -10,6 +10,6 @@ pub use flowyte::{
     Reservation, SearchQuery, Wallet,
 };
 pub use synthflow::{
-    Agent, ApiError, Attach, AttachedNumber, CallRequest, DEFAULT_BASE_URL, ListedCall, Slug,
-    SlugError, StringOrNumber, Synthflow,
+    Agent, ApiError, Attach, AttachedNumber, CallRequest, CallState, DEFAULT_BASE_URL, ListedCall,
+    Slug, SlugError, StringOrNumber, Synthflow,
 };

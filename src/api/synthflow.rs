@@ -68,6 +68,48 @@ pub struct ListedCall {
     pub call_status: Option<String>,
 }
 
+/// A call's state as `GET /v2/calls/{id}` reports it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct CallState {
+    pub status: String,
+    #[serde(default)]
+    pub end_call_reason: Option<String>,
+    /// Seconds.
+    #[serde(default)]
+    pub duration: Option<u64>,
+}
+
+impl CallState {
+    /// CONTRACT A.2: the statuses a call ends in. Anything else, including statuses we do not
+    /// know, is still going: waiting longer is safer than settling a live call.
+    pub fn is_terminal(&self) -> bool {
+        matches!(
+            self.status.as_str(),
+            "completed"
+                | "no-answer"
+                | "busy"
+                | "failed"
+                | "canceled"
+                | "user-canceled"
+                | "hangup_on_voicemail"
+                | "left_voicemail"
+                | "spam"
+        )
+    }
+
+    /// Nobody took the call (no answer, busy, a voicemail): worth another try later.
+    pub fn is_unanswered(&self) -> bool {
+        let voicemail_reason = self
+            .end_call_reason
+            .as_deref()
+            .is_some_and(|r| r.starts_with("voicemail"));
+        matches!(
+            self.status.as_str(),
+            "no-answer" | "busy" | "left_voicemail" | "hangup_on_voicemail"
+        ) || voicemail_reason
+    }
+}
+
 /// The vendor sends numbers as strings in some fields; accept either.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
@@ -207,6 +249,36 @@ impl Synthflow {
             .await;
         let body: Body = read(sent).await?;
         Ok(body.response.call_id)
+    }
+
+    /// `GET /v2/calls/{id}`: where a call is in its life. A call created a moment ago may answer
+    /// 404 for a while (CONTRACT A.2).
+    pub async fn call(&self, call_id: &str) -> Result<CallState, ApiError> {
+        #[derive(Deserialize)]
+        struct Body {
+            response: Calls,
+        }
+        #[derive(Deserialize)]
+        struct Calls {
+            calls: Vec<CallState>,
+        }
+        let url = self.endpoint(&["calls", call_id]);
+        let body: Body = read(
+            self.http
+                .get(url)
+                .bearer_auth(self.key.expose())
+                .send()
+                .await,
+        )
+        .await?;
+        body.response
+            .calls
+            .into_iter()
+            .next()
+            .ok_or_else(|| ApiError::Refused {
+                status: 404,
+                detail: format!("no call with id {call_id}"),
+            })
     }
 
     /// Every call of `model_id` to or from `phone` (all pages), for reconciling uncertain creates.

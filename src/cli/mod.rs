@@ -3,6 +3,7 @@
 mod agent;
 mod connect;
 mod demo;
+mod export;
 mod numbers;
 mod output;
 mod pool;
@@ -59,6 +60,8 @@ pub enum Command {
     Resume(run::RunArgs),
     /// Progress from the journal (works while a run is going)
     Status(status::StatusArgs),
+    /// One CSV row per contact: state, call id, caller ID, attempts, outcome
+    Export(export::ExportArgs),
     /// Serve a local simulator of the Synthflow and Flowyte APIs
     Sandbox(sandbox::SandboxArgs),
     /// Run the demo campaign against an in-process sandbox
@@ -79,6 +82,7 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
         Command::Run(args) => run::run(args, &cli.global, run::Journaling::StartOrResume).await,
         Command::Resume(args) => run::run(args, &cli.global, run::Journaling::ResumeOnly).await,
         Command::Status(args) => status::run(args, &cli.global).await,
+        Command::Export(args) => export::run(args, &cli.global).await,
         Command::Sandbox(args) => sandbox::run(args).await,
         Command::Demo => demo::run(&cli.global).await,
         Command::Pool(args) => pool::run(args, &cli.global).await,

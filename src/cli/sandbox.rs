@@ -2,12 +2,16 @@
 
 use std::io::Write;
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::time::Duration;
 
 use clap::Args;
 
 use crate::error::Error;
-use crate::sandbox::{self, AgentSpec, DEFAULT_INVENTORY, Latency, SandboxConfig, Usd};
+use crate::sandbox::{
+    self, AccountRefusal, AgentSpec, CallLength, DEFAULT_INVENTORY, Faults, Latency, Limits,
+    OutcomeMix, SandboxConfig, Share, TimeScale, Usd,
+};
 
 #[derive(Debug, Args)]
 pub struct SandboxArgs {
@@ -20,15 +24,27 @@ pub struct SandboxArgs {
     /// The only bearer key accepted (default: any non-empty key)
     #[arg(long, value_name = "KEY")]
     pub api_key: Option<String>,
-    /// Seed for everything random (ids, latency)
+    /// Seed for everything random (ids, latency, call lengths and outcomes, faults)
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Latency added to every answer, in ms: "50" or "20..80"
     #[arg(long, default_value = "0", value_name = "MS")]
     pub latency_ms: Latency,
-    /// Simulated length of every call, in seconds
-    #[arg(long, default_value_t = 2.0, value_name = "SECONDS")]
-    pub call_seconds: f64,
+    /// Simulated length of each call, in seconds: "2", or "30..90" drawn per call
+    #[arg(long, default_value = "2", value_name = "SECONDS")]
+    pub call_seconds: CallLength,
+    /// Terminal statuses by weight, e.g. completed=60,no-answer=20,busy=10,left_voicemail=5,failed=5
+    #[arg(long, default_value = "completed=1", value_name = "STATUS=WEIGHT,…")]
+    pub outcomes: OutcomeMix,
+    /// Simulated seconds per real second for calls (60: a 90 s call ends after 1.5 s)
+    #[arg(long, default_value = "1", value_name = "N")]
+    pub time_scale: TimeScale,
+    /// Answer 429 to a create while this many calls are live (default: no limit)
+    #[arg(long, value_name = "N")]
+    pub max_live: Option<NonZeroU32>,
+    /// Answer 429 to creates beyond this many within any one second (default: no limit)
+    #[arg(long, value_name = "R")]
+    pub max_cps: Option<NonZeroU32>,
     /// Numbers for sale on the numbers API, spread over every US and Canadian area code
     #[arg(long, default_value_t = DEFAULT_INVENTORY as u32, value_name = "N",
           value_parser = clap::value_parser!(u32).range(..=MAX_INVENTORY))]
@@ -36,10 +52,83 @@ pub struct SandboxArgs {
     /// The numbers API's prepaid wallet at start-up, in US dollars
     #[arg(long, default_value = "50", value_name = "USD")]
     pub wallet: Usd,
+    /// Boxed so the `Command` enum stays small (clippy's large_enum_variant).
+    #[command(flatten)]
+    pub faults: Box<FaultArgs>,
 }
 
 /// Plenty for any test or demo; bounds the start-up time and memory of a typo like 10000000.
 const MAX_INVENTORY: i64 = 100_000;
+
+/// The fault flags; each left out keeps [`Faults::default`] (no fault).
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Faults (each rolled from --seed; a SHARE is 0..1)")]
+pub struct FaultArgs {
+    /// Share of creates answered 500, creating nothing
+    #[arg(long, value_name = "SHARE")]
+    pub server_errors: Option<Share>,
+    /// Share of creates that create the call, then drop the connection without an answer
+    #[arg(long, value_name = "SHARE")]
+    pub dropped: Option<Share>,
+    /// Share of creates that create the call, then answer after --slow-ms
+    #[arg(long, value_name = "SHARE")]
+    pub slow: Option<Share>,
+    /// How late a slow answer comes, in ms (default: 20000, past the dialer's 15 s timeout)
+    #[arg(long, value_name = "MS")]
+    pub slow_ms: Option<u64>,
+    /// Share of all /v2 answers that take --tail-ms instead of --latency-ms
+    #[arg(long, value_name = "SHARE")]
+    pub tail: Option<Share>,
+    /// The latency tail's delay, in ms (default: 3000)
+    #[arg(long, value_name = "MS")]
+    pub tail_ms: Option<u64>,
+    /// Chance that a create outside a burst starts a burst of 429s (nothing created)
+    #[arg(long, value_name = "CHANCE")]
+    pub bursts: Option<Share>,
+    /// Creates answered 429 per burst (default: 3)
+    #[arg(long, value_name = "N")]
+    pub burst_length: Option<NonZeroU32>,
+    /// Retry-After seconds on burst 429s (default: no header, as the vendor documents none)
+    #[arg(long, value_name = "SECONDS")]
+    pub burst_retry_after: Option<u32>,
+    /// Refuse every /v2 request with 402 (out of credit) or 403 (no access)
+    #[arg(long, value_name = "402|403")]
+    pub refuse: Option<AccountRefusal>,
+}
+
+impl FaultArgs {
+    /// The faults these flags ask for, checked.
+    fn faults(&self) -> Result<Faults, Error> {
+        let mut faults = Faults::default();
+        let shares = [
+            (&mut faults.server_errors, self.server_errors),
+            (&mut faults.dropped, self.dropped),
+            (&mut faults.slow, self.slow),
+            (&mut faults.tail.share, self.tail),
+            (&mut faults.bursts.chance, self.bursts),
+        ];
+        for (share, given) in shares {
+            if let Some(given) = given {
+                *share = given;
+            }
+        }
+        if let Some(ms) = self.slow_ms {
+            faults.slow_delay = Duration::from_millis(ms);
+        }
+        if let Some(ms) = self.tail_ms {
+            faults.tail.delay = Duration::from_millis(ms);
+        }
+        if let Some(length) = self.burst_length {
+            faults.bursts.length = length;
+        }
+        faults.bursts.retry_after = self.burst_retry_after;
+        faults.refuse = self.refuse;
+        faults.check().map_err(|error| {
+            Error::Usage(format!("--server-errors, --dropped, --slow: {error}"))
+        })?;
+        Ok(faults)
+    }
+}
 
 pub async fn run(args: SandboxArgs) -> Result<u8, Error> {
     if !args.addr.ip().is_loopback() {
@@ -48,31 +137,18 @@ pub async fn run(args: SandboxArgs) -> Result<u8, Error> {
             args.addr
         )));
     }
-    if !(args.call_seconds.is_finite() && args.call_seconds >= 0.0) {
-        return Err(Error::Usage(format!(
-            "--call-seconds {}: must be 0 or more",
-            args.call_seconds
-        )));
-    }
+    let addr = args.addr;
+    let config = config(args)?;
     let io = |context: &str| {
         let context = context.to_owned();
         move |source| Error::Io { context, source }
     };
-    let listener = tokio::net::TcpListener::bind(args.addr)
+    let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .map_err(io(&format!("cannot listen on {}", args.addr)))?;
+        .map_err(io(&format!("cannot listen on {addr}")))?;
     let addr = listener
         .local_addr()
         .map_err(io("cannot read the bound address"))?;
-    let config = SandboxConfig {
-        agents: args.agents,
-        api_key: args.api_key,
-        seed: args.seed,
-        latency: args.latency_ms,
-        call_duration: Duration::from_secs_f64(args.call_seconds),
-        inventory: args.inventory as usize,
-        wallet: args.wallet,
-    };
     println!("listening on http://{addr}");
     let _ = std::io::stdout().flush();
     let shutdown = async {
@@ -82,4 +158,115 @@ pub async fn run(args: SandboxArgs) -> Result<u8, Error> {
         .await
         .map_err(io("the sandbox stopped"))?;
     Ok(0)
+}
+
+/// The sandbox these flags describe, checked before anything is bound.
+fn config(args: SandboxArgs) -> Result<SandboxConfig, Error> {
+    Ok(SandboxConfig {
+        faults: args.faults.faults()?,
+        agents: args.agents,
+        api_key: args.api_key,
+        seed: args.seed,
+        latency: args.latency_ms,
+        call_duration: args.call_seconds,
+        outcomes: args.outcomes,
+        time_scale: args.time_scale,
+        limits: Limits {
+            max_live: args.max_live,
+            max_cps: args.max_cps,
+        },
+        inventory: args.inventory as usize,
+        wallet: args.wallet,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn config_of(flags: &[&str]) -> Result<SandboxConfig, Error> {
+        let argv = ["outdial", "sandbox"].iter().chain(flags);
+        let cli = Cli::try_parse_from(argv).expect("the flags parse");
+        match cli.command {
+            Command::Sandbox(args) => config(args),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn no_flags_keep_the_plain_sandbox() {
+        let config = config_of(&[]).unwrap();
+        let plain = SandboxConfig::default();
+        assert_eq!(config.faults, plain.faults);
+        assert_eq!(config.limits, plain.limits);
+        assert_eq!(config.call_duration, plain.call_duration);
+        assert_eq!(config.outcomes, plain.outcomes);
+        assert_eq!(config.time_scale, plain.time_scale);
+    }
+
+    #[test]
+    fn every_knob_reaches_the_config() {
+        let config = config_of(&[
+            "--call-seconds=30..90",
+            "--outcomes=completed=60,busy=40",
+            "--time-scale=60",
+            "--max-live=5",
+            "--max-cps=2",
+            "--server-errors=0.1",
+            "--dropped=0.2",
+            "--slow=0.3",
+            "--slow-ms=16000",
+            "--tail=0.05",
+            "--tail-ms=900",
+            "--bursts=0.01",
+            "--burst-length=4",
+            "--burst-retry-after=2",
+            "--refuse=403",
+        ])
+        .unwrap();
+        assert_eq!(config.call_duration.to_string(), "30..90");
+        assert_eq!(config.outcomes.to_string(), "completed=60,busy=40");
+        assert_eq!(config.time_scale.factor(), 60.0);
+        assert_eq!(config.limits.max_live.map(NonZeroU32::get), Some(5));
+        assert_eq!(config.limits.max_cps.map(NonZeroU32::get), Some(2));
+        let faults = config.faults;
+        let shares = [
+            faults.server_errors,
+            faults.dropped,
+            faults.slow,
+            faults.tail.share,
+        ];
+        assert_eq!(shares.map(Share::get), [0.1, 0.2, 0.3, 0.05]);
+        assert_eq!(faults.slow_delay, Duration::from_millis(16_000));
+        assert_eq!(faults.tail.delay, Duration::from_millis(900));
+        assert_eq!(faults.bursts.chance.get(), 0.01);
+        assert_eq!(faults.bursts.length.get(), 4);
+        assert_eq!(faults.bursts.retry_after, Some(2));
+        assert_eq!(faults.refuse, Some(AccountRefusal::Forbidden));
+    }
+
+    #[test]
+    fn create_shares_over_one_are_a_usage_error() {
+        let error = config_of(&["--dropped=0.6", "--slow=0.6"]).unwrap_err();
+        assert!(matches!(error, Error::Usage(_)), "{error:?}");
+    }
+
+    /// The numbers API's start-up state comes from --inventory and --wallet, with defaults.
+    #[test]
+    fn inventory_and_wallet_reach_the_config() {
+        let plain = config_of(&[]).unwrap();
+        assert_eq!(
+            (plain.inventory, plain.wallet),
+            (500, Usd::from_dollars(50))
+        );
+        let config = config_of(&["--inventory=1200", "--wallet=12.50"]).unwrap();
+        assert_eq!(config.inventory, 1200);
+        assert_eq!(config.wallet, Usd::from_cents(1250));
+        let cli = |flag| Cli::try_parse_from(["outdial", "sandbox", flag]).is_err();
+        assert!(cli("--inventory=100001"));
+        assert!(cli("--wallet=1.234"));
+    }
 }

@@ -1,6 +1,7 @@
-//! What a sandbox starts with: its agents and pools, the accepted key, the seed and the timing
-//! knobs. Parsed from the `outdial sandbox` flags (`--agent`, `--latency`), so parse errors say
-//! exactly which part of a flag is wrong.
+//! What a sandbox starts with: its agents and pools, the accepted key, the seed, the timing
+//! knobs, the call lifecycle, the faults and the account's limits. Parsed from the
+//! `outdial sandbox` flags (`--agent`, `--latency`, …), so parse errors say exactly which part of
+//! a flag is wrong.
 
 use std::fmt;
 use std::str::FromStr;
@@ -8,6 +9,9 @@ use std::time::Duration;
 
 use rand::Rng;
 
+use super::faults::Faults;
+use super::lifecycle::{CallLength, OutcomeMix, TimeScale};
+use super::limits::Limits;
 use super::market::Usd;
 use crate::phone::{Country, Phone, PhoneError};
 
@@ -44,19 +48,29 @@ pub const DEFAULT_INVENTORY: usize = 500;
 /// Enough for a couple of dozen local numbers, little enough to meet a 402 when buying in bulk.
 pub const DEFAULT_WALLET: Usd = Usd::from_dollars(50);
 
-/// How a sandbox starts. `Default` is the demo world: one agent, no key check, no latency.
+/// How a sandbox starts. `Default` is the demo world: one agent, no key check, no latency, calls
+/// that all complete after 2 s, no faults and no limits.
 #[derive(Debug, Clone)]
 pub struct SandboxConfig {
     /// Outbound agents with their attached pools; empty means the demo agent with [`demo_pool`].
     pub agents: Vec<AgentSpec>,
     /// The one accepted bearer token; `None` accepts any non-empty one, so demos need no secret.
     pub api_key: Option<String>,
-    /// Seeds every random choice (ids, latency), so a run can be replayed exactly.
+    /// Seeds every random choice (ids, latency, call plans, faults), so a run can be replayed.
     pub seed: u64,
     /// Delay added to every `/v2` answer.
     pub latency: Latency,
-    /// Simulated call length: a call is `queued`, `ringing`, `in-progress`, then `completed`.
-    pub call_duration: Duration,
+    /// Simulated call length, drawn per call: a call is `queued`, `ringing`, maybe
+    /// `in-progress`, then its outcome (see `lifecycle`). A fixed `Duration` converts with `into`.
+    pub call_duration: CallLength,
+    /// Which terminal status calls reach, by weight.
+    pub outcomes: OutcomeMix,
+    /// Simulated seconds per real second for call lifecycles.
+    pub time_scale: TimeScale,
+    /// What goes wrong; changeable while serving with [`super::Sandbox::set_faults`].
+    pub faults: Faults,
+    /// The account's concurrency and calls-per-second limits.
+    pub limits: Limits,
     /// Numbers for sale on the numbers API, spread over every area code (see `inventory`).
     pub inventory: usize,
     /// The numbers API's prepaid wallet at start-up.
@@ -70,7 +84,11 @@ impl Default for SandboxConfig {
             api_key: None,
             seed: 0,
             latency: Latency::default(),
-            call_duration: Duration::from_secs(2),
+            call_duration: CallLength::fixed(Duration::from_secs(2)),
+            outcomes: OutcomeMix::default(),
+            time_scale: TimeScale::default(),
+            faults: Faults::default(),
+            limits: Limits::default(),
             inventory: DEFAULT_INVENTORY,
             wallet: DEFAULT_WALLET,
         }

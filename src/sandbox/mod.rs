@@ -3,25 +3,36 @@
 //!
 //! It serves the Synthflow `/v2` subset the dialer uses (`synthflow`) over the state kept in
 //! `world`, and exposes what it received at `GET /sandbox/calls` so tests can check pacing,
-//! rotation and duplicates from the vendor's side of the wire. Everything random is drawn from a
-//! seed, so a run can be replayed.
+//! rotation and duplicates from the vendor's side of the wire, with counters at
+//! `GET /sandbox/stats` and the faults in effect at `GET`/`PUT /sandbox/faults`. Everything random
+//! is drawn from a seed, so a run can be replayed.
 //!
 //! - `config`: what a sandbox starts with, parsed from the `outdial sandbox` flags.
 //! - `world`: agents, calls and received requests; synchronous and free of HTTP and clocks.
-//! - `synthflow`: the `/v2` routes in the vendor's exact shapes.
+//! - `lifecycle`: the plan a call gets at creation (length, outcome, time scale).
+//! - `faults`: what goes wrong and how often, and the seeded dice that decide it.
+//! - `limits`: the account's live-call and calls-per-second limits.
+//! - `stats`: counters over what happened to create requests.
+//! - `synthflow`: the `/v2` routes in the vendor's exact shapes, with the fault layers.
 //! - `market`: the numbers vendor's state (inventory, holds, owned numbers, wallet, agent
 //!   versions); synchronous and told the time, like `world`.
 //! - `inventory`: the seeded numbers for sale, spread over every US and Canadian area code.
 //! - `flowyte`: the Flowyte `/api/v1` routes over `market`.
 //!
-//! Room is left for later features as values and layers, not restructuring: fault injection and
-//! rate limits are further layers in `synthflow`'s stack, outcome mixes and time scales change
-//! the plan a call gets in `world`, and the Flowyte `/api/v1` API is another nested router.
+//! Later features come as values and layers, not restructuring: fault injection is a layer in
+//! `synthflow`'s stack; outcome mixes and time scales change the plan a call gets in `world`; the
+//! account's limits are checked by `world`'s create itself, since a separate layer would check
+//! and create under two locks and let two requests take the last slot; the Flowyte `/api/v1` API
+//! is another nested router.
 
 mod config;
+mod faults;
 mod flowyte;
 mod inventory;
+mod lifecycle;
+mod limits;
 mod market;
+mod stats;
 mod synthflow;
 mod world;
 
@@ -31,7 +42,9 @@ use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
+use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{Next, from_fn_with_state};
@@ -40,14 +53,23 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 pub use config::{
     AgentSpec, AgentSpecError, DEFAULT_INVENTORY, DEFAULT_WALLET, DEMO_AGENT_ID, Latency,
     LatencyError, SandboxConfig, demo_pool,
 };
+pub use faults::{
+    AccountRefusal, AccountRefusalError, Bursts, Fault, Faults, FaultsError, LatencyTail, Share,
+    ShareError,
+};
+pub use lifecycle::{
+    CallLength, CallLengthError, Outcome, OutcomeMix, OutcomeMixError, TimeScale, TimeScaleError,
+};
+pub use limits::Limits;
 pub use market::{Usd, UsdError};
+pub use stats::{Stats, TooManyRequests};
 pub use world::ReceivedCall;
 
 use market::Market;
@@ -61,6 +83,9 @@ struct App {
     world: Arc<Mutex<World>>,
     /// Epoch milliseconds; a plain function so a test inside the crate could pin the time.
     now_ms: fn() -> i64,
+    /// Turns true when the server starts shutting down, so answers held back on purpose (a slow
+    /// fault waits 20 s) end at once instead of holding up the graceful stop.
+    stopping: Arc<watch::Sender<bool>>,
     /// The numbers vendor's state, behind its own lock: no request touches both vendors.
     market: Arc<Mutex<Market>>,
     /// Every request that reached the server, so tests can prove a command sent none.
@@ -74,9 +99,19 @@ impl App {
         Ok(App {
             world: Arc::new(Mutex::new(world)),
             now_ms: system_now_ms,
+            stopping: Arc::new(watch::Sender::new(false)),
             market: Arc::new(Mutex::new(Market::new(config))),
             served: Arc::new(AtomicUsize::new(0)),
         })
+    }
+
+    /// Waits `pause`, or less if the server is stopping; false when cut short.
+    async fn hold(&self, pause: Duration) -> bool {
+        let mut stopping = self.stopping.subscribe();
+        tokio::select! {
+            () = tokio::time::sleep(pause) => true,
+            _ = stopping.wait_for(|stopping| *stopping) => false,
+        }
     }
 
     /// The world, even after a handler panicked while holding it: the state is still the best
@@ -103,6 +138,8 @@ fn router(app: App) -> Router {
     Router::new()
         .nest("/v2", synthflow::routes(&app))
         .route("/sandbox/calls", get(received_calls))
+        .route("/sandbox/stats", get(stats))
+        .route("/sandbox/faults", get(faults).put(set_faults))
         .nest("/api/v1", flowyte::routes(&app))
         .fallback(no_route)
         .layer(from_fn_with_state(app.clone(), count_request))
@@ -118,6 +155,34 @@ async fn count_request(State(app): State<App>, request: Request, next: Next) -> 
 async fn received_calls(State(app): State<App>) -> Response {
     let calls = app.world().received().to_vec();
     Json(json!({ "calls": calls })).into_response()
+}
+
+/// `GET /sandbox/stats`: what happened to the create requests so far.
+async fn stats(State(app): State<App>) -> Response {
+    Json(app.world().stats()).into_response()
+}
+
+/// `GET /sandbox/faults`: the faults in effect.
+async fn faults(State(app): State<App>) -> Response {
+    Json(*app.world().faults()).into_response()
+}
+
+/// `PUT /sandbox/faults`: replaces the faults from the next request on. Fields left out take
+/// their defaults (no fault), so `{}` turns everything off.
+async fn set_faults(State(app): State<App>, body: Bytes) -> Response {
+    let faults: Faults = match serde_json::from_slice(&body) {
+        Ok(faults) => faults,
+        Err(error) => return bad_faults(format!("the faults are not valid JSON: {error}")),
+    };
+    match app.world().set_faults(faults) {
+        Ok(()) => Json(faults).into_response(),
+        Err(error) => bad_faults(error.to_string()),
+    }
+}
+
+fn bad_faults(message: String) -> Response {
+    let body = json!({ "error": "bad_request", "message": message });
+    (StatusCode::BAD_REQUEST, Json(body)).into_response()
 }
 
 /// The vendor gateway's answer to an unknown path.
@@ -144,6 +209,11 @@ async fn serve_app(
     app: App,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
+    let stopping = Arc::clone(&app.stopping);
+    let shutdown = async move {
+        shutdown.await;
+        stopping.send_replace(true);
+    };
     axum::serve(listener, router(app))
         .with_graceful_shutdown(shutdown)
         .await
@@ -203,6 +273,22 @@ impl Sandbox {
     /// Every create-call request so far, as `GET /sandbox/calls` lists them.
     pub async fn received(&self) -> Vec<ReceivedCall> {
         self.app.world().received().to_vec()
+    }
+
+    /// What happened to the create requests so far, as `GET /sandbox/stats` shows it.
+    pub fn stats(&self) -> Stats {
+        self.app.world().stats()
+    }
+
+    /// The faults in effect.
+    pub fn faults(&self) -> Faults {
+        *self.app.world().faults()
+    }
+
+    /// Replaces the faults from the next request on, as `PUT /sandbox/faults` does; a test
+    /// lifts a refusal this way and checks that a later run completes.
+    pub fn set_faults(&self, faults: Faults) -> Result<(), FaultsError> {
+        self.app.world().set_faults(faults)
     }
 
     /// How many requests reached the server so far, on any route.

@@ -1,16 +1,25 @@
 //! The Synthflow `/v2` subset the dialer uses, in the vendor's exact shapes (api/CONTRACT.md
 //! Part A): the assistant with its attached pool, call creation, one call, and the call list.
 //!
-//! Layers, outermost first: the answer delay (every route), the create-call record (only
-//! `POST /calls`, outside the key check so refused attempts are recorded too), the key check.
+//! Layers, outermost first: the answer delay and delivery (every route: latency, the latency
+//! tail, slow and dropped answers), the create-call record (only `POST /calls`, outside the key
+//! check so refused attempts are recorded too), the key check with the account's refusal, and
+//! fault injection (only `POST /calls`: bursts of 429, 500s, marking answers to drop or delay).
+//! The account's live and per-second limits are checked by the world's create itself, under
+//! the same lock as the create, so two requests cannot both take the last slot.
 
 use std::collections::HashMap;
 use std::str::FromStr;
 
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
 use axum::body::{Body, Bytes, to_bytes};
 use axum::extract::{Path, Query, Request, State};
-use axum::http::header::AUTHORIZATION;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::header::{AUTHORIZATION, RETRY_AFTER};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
@@ -18,6 +27,8 @@ use axum::{Extension, Json, Router};
 use serde_json::{Map, Value, json};
 
 use super::App;
+use super::faults::{AccountRefusal, Fate, Fault};
+use super::limits::LimitHit;
 use super::world::{Agent, Call, CallFilter, CallRequest, ReceivedCall, Refusal, World};
 use crate::phone::Phone;
 
@@ -35,6 +46,7 @@ pub(super) fn routes(app: &App) -> Router<App> {
     // Method-level layers, so only POSTs are recorded: a router-level layer would also wrap the
     // 405 answer to, say, `PUT /calls`.
     let create = post(create_call)
+        .route_layer(from_fn_with_state(app.clone(), inject_faults))
         .route_layer(from_fn_with_state(app.clone(), authorize))
         .route_layer(from_fn_with_state(app.clone(), record_create));
     Router::new()
@@ -60,39 +72,73 @@ struct ApiError {
     status: StatusCode,
     category: &'static str,
     description: String,
+    /// Set when a fault or a limit, not the request, caused the refusal; tags the response.
+    fault: Option<Fault>,
 }
 
 impl ApiError {
-    fn bad_request(description: impl Into<String>) -> ApiError {
+    fn new(status: StatusCode, category: &'static str, description: impl Into<String>) -> Self {
         ApiError {
-            status: StatusCode::BAD_REQUEST,
-            category: "bad_request",
+            status,
+            category,
             description: description.into(),
+            fault: None,
         }
+    }
+
+    fn caused_by(self, fault: Fault) -> ApiError {
+        ApiError {
+            fault: Some(fault),
+            ..self
+        }
+    }
+
+    /// 429 in the usual shape; the vendor documents no body for it (CONTRACT A.7).
+    fn too_many(description: impl Into<String>, fault: Fault) -> ApiError {
+        ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", description).caused_by(fault)
+    }
+
+    fn server_error() -> ApiError {
+        let description = "Internal server error";
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            description,
+        )
+        .caused_by(Fault::ServerError)
+    }
+
+    fn account_refused(refusal: AccountRefusal) -> ApiError {
+        let error = match refusal {
+            AccountRefusal::PaymentRequired => ApiError::new(
+                StatusCode::PAYMENT_REQUIRED,
+                "payment_required",
+                "Insufficient balance: top up the workspace to place calls",
+            ),
+            AccountRefusal::Forbidden => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "This API key has no access to this workspace",
+            ),
+        };
+        error.caused_by(Fault::Refused)
+    }
+
+    fn bad_request(description: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, "bad_request", description)
     }
 
     fn not_found(description: impl Into<String>) -> ApiError {
-        ApiError {
-            status: StatusCode::NOT_FOUND,
-            category: "not_found",
-            description: description.into(),
-        }
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", description)
     }
 
     fn unauthorized() -> ApiError {
-        ApiError {
-            status: StatusCode::UNAUTHORIZED,
-            category: "unauthorized",
-            description: "Invalid API key".to_string(),
-        }
+        ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "Invalid API key")
     }
 
     fn body_too_large() -> ApiError {
-        ApiError {
-            status: StatusCode::PAYLOAD_TOO_LARGE,
-            category: "bad_request",
-            description: format!("request body is over {MAX_BODY_BYTES} bytes"),
-        }
+        let description = format!("request body is over {MAX_BODY_BYTES} bytes");
+        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "bad_request", description)
     }
 
     fn render(self, request_id: String) -> Response {
@@ -102,7 +148,11 @@ impl ApiError {
             "request_id": request_id,
             "category": self.category,
         });
-        (self.status, Json(json!({ "detail": detail }))).into_response()
+        let mut response = (self.status, Json(json!({ "detail": detail }))).into_response();
+        if let Some(fault) = self.fault {
+            response.extensions_mut().insert(fault);
+        }
+        response
     }
 }
 
@@ -112,6 +162,13 @@ impl From<Refusal> for ApiError {
             Refusal::UnknownAgent(_) => ApiError::not_found(refusal.to_string()),
             Refusal::NotAttached { .. } | Refusal::EmptyPool(_) => {
                 ApiError::bad_request(refusal.to_string())
+            }
+            Refusal::OverLimit(hit) => {
+                let fault = match hit {
+                    LimitHit::Live { .. } => Fault::LiveLimit,
+                    LimitHit::Rate { .. } => Fault::RateLimit,
+                };
+                ApiError::too_many(hit.to_string(), fault)
             }
         }
     }
@@ -138,24 +195,109 @@ fn refuse(app: &App, error: ApiError) -> Response {
     answer(app, |_, _| Err::<(), _>(error))
 }
 
+/// How the outermost layer must deliver an answer whose call was created, set by
+/// [`inject_faults`] and acted on by [`delay_answer`] once the request is on the record.
+#[derive(Debug, Clone, Copy)]
+enum Delivery {
+    /// Answer after this long instead of the usual latency.
+    Late(Duration),
+    /// Close the connection instead of answering.
+    Severed,
+}
+
 /// Waits after handling and before answering: a client that gives up mid-wait leaves a created
 /// call it never heard about, which is the vendor's real hazard with a non-idempotent POST.
+/// Slow and dropped answers are delivered here, after the record is written, so a client that
+/// hangs up cannot keep its request off the record.
 async fn delay_answer(State(app): State<App>, request: Request, next: Next) -> Response {
     let response = next.run(request).await;
-    let pause = app.world().answer_delay();
-    if !pause.is_zero() {
-        tokio::time::sleep(pause).await;
+    let delivery = response.extensions().get::<Delivery>().copied();
+    let pause = match delivery {
+        Some(Delivery::Late(pause)) => pause,
+        _ => app.world().answer_delay(),
+    };
+    let held = pause.is_zero() || app.hold(pause).await;
+    match delivery {
+        Some(Delivery::Severed) => sever(response),
+        // The server is stopping: the client would not get this answer in time anyway.
+        _ if !held => sever(response),
+        _ => response,
+    }
+}
+
+/// The key check, then the account's refusal: a wrong key is 401 even when the account would
+/// refuse, because the vendor must know whose account it is before it can refuse it.
+async fn authorize(State(app): State<App>, request: Request, next: Next) -> Response {
+    let verdict = {
+        let world = app.world();
+        match bearer_token(request.headers()) {
+            Some(token) if world.accepts(token) => world.refusal().map(ApiError::account_refused),
+            _ => Some(ApiError::unauthorized()),
+        }
+    };
+    match verdict {
+        None => next.run(request).await,
+        Some(error) => refuse(&app, error),
+    }
+}
+
+/// Rolls the create's fate: a burst 429 or a 500 answers at once and creates nothing; a
+/// dropped or slow fate lets the create through and marks its answer for [`delay_answer`].
+async fn inject_faults(State(app): State<App>, request: Request, next: Next) -> Response {
+    let fate = app.world().fate();
+    match fate {
+        Fate::Burst { retry_after } => burst_answer(&app, retry_after),
+        Fate::ServerError => refuse(&app, ApiError::server_error()),
+        Fate::Plain => next.run(request).await,
+        Fate::Dropped => mark_created(next.run(request).await, Fault::Dropped, Delivery::Severed),
+        Fate::Slow(pause) => {
+            mark_created(next.run(request).await, Fault::Slow, Delivery::Late(pause))
+        }
+    }
+}
+
+fn burst_answer(app: &App, retry_after: Option<u32>) -> Response {
+    let description = "Rate limit exceeded, please retry later";
+    let mut response = refuse(app, ApiError::too_many(description, Fault::Burst));
+    if let Some(seconds) = retry_after {
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from(seconds));
     }
     response
 }
 
-async fn authorize(State(app): State<App>, request: Request, next: Next) -> Response {
-    let authorized =
-        bearer_token(request.headers()).is_some_and(|token| app.world().accepts(token));
-    if authorized {
-        next.run(request).await
-    } else {
-        refuse(&app, ApiError::unauthorized())
+/// Tags an answer that created a call; a create refused for its own reasons stays as it is,
+/// since no call exists whose answer could be lost.
+fn mark_created(mut response: Response, fault: Fault, delivery: Delivery) -> Response {
+    if response.extensions().get::<CallCreated>().is_some() {
+        response.extensions_mut().insert(fault);
+        response.extensions_mut().insert(delivery);
+    }
+    response
+}
+
+/// The answer with a body that fails before its first byte. hyper writes the head together with
+/// the first body bytes, so on the error it closes the connection with nothing sent: the client
+/// sees the connection end without a status line (`tests/sandbox_faults.rs` checks this).
+fn sever(response: Response) -> Response {
+    let (parts, _) = response.into_parts();
+    Response::from_parts(parts, Body::new(Severed))
+}
+
+/// A response body that is only an error.
+struct Severed;
+
+impl http_body::Body for Severed {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, io::Error>>> {
+        let error = io::Error::new(io::ErrorKind::ConnectionAborted, "sandbox: dropped answer");
+        Poll::Ready(Some(Err(error)))
     }
 }
 
@@ -195,8 +337,14 @@ async fn record_create(State(app): State<App>, request: Request, next: Next) -> 
         status: response.status().as_u16(),
         call_id,
         body,
+        fault: response.extensions().get::<Fault>().copied(),
     };
-    tracing::debug!(status = received.status, call_id = ?received.call_id, "create-call request");
+    tracing::debug!(
+        status = received.status,
+        call_id = ?received.call_id,
+        fault = ?received.fault,
+        "create-call request"
+    );
     app.world().record(received);
     response
 }

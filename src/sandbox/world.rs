@@ -7,11 +7,15 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use rand::rngs::StdRng;
-use rand::{RngCore, SeedableRng};
+use rand::{Rng, RngCore, SeedableRng};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::config::{Latency, SandboxConfig};
+use super::faults::{AccountRefusal, Fate, Fault, FaultDice, Faults, FaultsError};
+use super::lifecycle::{Lifecycle, Plan, Snapshot};
+use super::limits::{Gate, LimitHit, Limits};
+use super::stats::Stats;
 use crate::phone::Phone;
 
 /// One `POST /v2/calls` request as the sandbox received it, accepted or not, so tests can check
@@ -30,6 +34,10 @@ pub struct ReceivedCall {
     pub call_id: Option<String>,
     /// The whole request body, `null` when it was not JSON.
     pub body: Value,
+    /// Set when an injected fault or an account limit, not the request, decided the answer.
+    /// A dropped or slow create has a `call_id` too: the call exists though its answer was lost.
+    #[serde(default)]
+    pub fault: Option<Fault>,
 }
 
 /// An outbound agent as the vendor knows it.
@@ -61,17 +69,21 @@ pub(crate) enum Refusal {
     NotAttached { from: String, agent: String },
     #[error("agent {0} has no attached phone number to call from")]
     EmptyPool(String),
+    #[error("{0}")]
+    OverLimit(LimitHit),
 }
 
 /// Why a configuration cannot start a sandbox.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub(crate) enum ConfigError {
     #[error("agent {0} is configured twice: give each --agent a distinct id")]
     DuplicateAgent(String),
+    #[error(transparent)]
+    Faults(#[from] FaultsError),
 }
 
-/// A created call. Its status is not stored but derived from the time since creation (see
-/// [`Call::at`]), so no timer task is needed and every view of a call agrees at a given instant.
+/// A created call. Its status is not stored but derived from its plan and the time since
+/// creation (see [`Call::at`]).
 #[derive(Debug)]
 pub(crate) struct Call {
     pub id: String,
@@ -85,62 +97,15 @@ pub(crate) struct Call {
     pub plan: Plan,
 }
 
-/// How a call will go, decided when it is created so later outcome mixes only change this.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Plan {
-    pub length: Duration,
-    pub outcome: Outcome,
-}
-
-/// The terminal state a call reaches once its length has elapsed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Outcome {
-    pub status: &'static str,
-    pub end_call_reason: &'static str,
-}
-
-impl Outcome {
-    /// The only outcome for now: the callee picked up, talked, and hung up.
-    pub const HUMAN_ENDED: Outcome = Outcome {
-        status: "completed",
-        end_call_reason: "human_ended_call",
-    };
-}
-
-/// A call as seen at one instant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Snapshot {
-    pub status: &'static str,
-    /// Whole seconds, 0 until the call has ended.
-    pub duration_secs: u64,
-    /// `None` until the call has ended.
-    pub end_call_reason: Option<&'static str>,
-}
-
 impl Call {
-    /// The call at `now_ms`: `queued` for the first 10% of its length, `ringing` until 30%,
-    /// `in-progress` until the end, then its planned outcome.
+    /// The call at `now_ms`, as its plan says.
     pub fn at(&self, now_ms: i64) -> Snapshot {
-        let elapsed = Duration::from_millis(now_ms.saturating_sub(self.created_ms).max(0) as u64);
-        let length = self.plan.length;
-        let live = |status| Snapshot {
-            status,
-            duration_secs: 0,
-            end_call_reason: None,
-        };
-        if elapsed >= length {
-            Snapshot {
-                status: self.plan.outcome.status,
-                duration_secs: length.as_secs(),
-                end_call_reason: Some(self.plan.outcome.end_call_reason),
-            }
-        } else if elapsed < length / 10 {
-            live("queued")
-        } else if elapsed < length * 3 / 10 {
-            live("ringing")
-        } else {
-            live("in-progress")
-        }
+        self.plan.at(now_ms.saturating_sub(self.created_ms).max(0))
+    }
+
+    /// Epoch ms when the call reaches its outcome and stops being live.
+    fn ends_ms(&self) -> i64 {
+        self.created_ms.saturating_add(self.plan.ends_ms)
     }
 }
 
@@ -172,6 +137,9 @@ struct Dice {
     call_ids: StdRng,
     request_ids: StdRng,
     latency: StdRng,
+    /// Each created call's length and outcome.
+    plans: StdRng,
+    faults: FaultDice,
 }
 
 impl Dice {
@@ -183,6 +151,8 @@ impl Dice {
             call_ids: stream(1),
             request_ids: stream(2),
             latency: stream(3),
+            plans: stream(4),
+            faults: FaultDice::new(stream(5), stream(6)),
         }
     }
 }
@@ -215,7 +185,12 @@ pub(crate) struct World {
     received: Vec<ReceivedCall>,
     api_key: Option<String>,
     latency: Latency,
-    call_duration: Duration,
+    lifecycle: Lifecycle,
+    faults: Faults,
+    limits: Limits,
+    gate: Gate,
+    /// Counted as requests are recorded; `max_live` is filled in from the gate when read.
+    stats: Stats,
     dice: Dice,
 }
 
@@ -232,6 +207,7 @@ impl World {
                 pool: spec.numbers,
             });
         }
+        config.faults.check()?;
         Ok(World {
             agents,
             calls: Vec::new(),
@@ -239,7 +215,15 @@ impl World {
             received: Vec::new(),
             api_key: config.api_key.clone(),
             latency: config.latency,
-            call_duration: config.call_duration,
+            lifecycle: Lifecycle {
+                length: config.call_duration,
+                outcomes: config.outcomes.clone(),
+                scale: config.time_scale,
+            },
+            faults: config.faults,
+            limits: config.limits,
+            gate: Gate::default(),
+            stats: Stats::default(),
             dice: Dice::new(config.seed),
         })
     }
@@ -265,7 +249,11 @@ impl World {
     }
 
     /// Creates a call from `request` at `now_ms`; without `from`, the pool's first number calls.
+    /// The account's limits come first, as the vendor counts attempts before looking at them.
     pub fn create_call(&mut self, request: CallRequest, now_ms: i64) -> Result<&Call, Refusal> {
+        self.gate
+            .admit(&self.limits, now_ms)
+            .map_err(Refusal::OverLimit)?;
         let agent = self
             .agent(&request.model_id)
             .ok_or_else(|| Refusal::UnknownAgent(request.model_id.clone()))?;
@@ -278,11 +266,9 @@ impl World {
             name: request.name,
             prompt_variables: request.prompt_variables,
             created_ms: now_ms,
-            plan: Plan {
-                length: self.call_duration,
-                outcome: Outcome::HUMAN_ENDED,
-            },
+            plan: self.lifecycle.plan(&mut self.dice.plans),
         };
+        self.gate.accepted(now_ms, call.ends_ms());
         let index = self.calls.len();
         self.call_index.insert(call.id.clone(), index);
         self.calls.push(call);
@@ -290,7 +276,37 @@ impl World {
     }
 
     pub fn record(&mut self, received: ReceivedCall) {
+        self.stats.count(&received);
         self.received.push(received);
+    }
+
+    pub fn stats(&self) -> Stats {
+        Stats {
+            max_live: self.gate.peak_live() as u64,
+            ..self.stats.clone()
+        }
+    }
+
+    pub fn faults(&self) -> &Faults {
+        &self.faults
+    }
+
+    /// Replaces the faults from the next request on, ending any burst in progress.
+    pub fn set_faults(&mut self, faults: Faults) -> Result<(), FaultsError> {
+        faults.check()?;
+        self.faults = faults;
+        self.dice.faults.calm();
+        Ok(())
+    }
+
+    /// The refusal every `/v2` request gets, if the account is refusing.
+    pub fn refusal(&self) -> Option<AccountRefusal> {
+        self.faults.refuse
+    }
+
+    /// The fate of the next authorised create request.
+    pub fn fate(&mut self) -> Fate {
+        self.dice.faults.roll(&self.faults)
     }
 
     /// Every create-call request so far, in the order they were answered.
@@ -303,8 +319,13 @@ impl World {
         uuid_like(&mut self.dice.request_ids)
     }
 
-    /// How long the next answer waits.
+    /// How long the next answer waits: now and then the tail's long delay, else the latency.
+    /// Rolls nothing for knobs that are off, so a sandbox without a tail replays as before.
     pub fn answer_delay(&mut self) -> Duration {
+        let tail = self.faults.tail;
+        if tail.share.get() > 0.0 && self.dice.latency.random::<f64>() < tail.share.get() {
+            return tail.delay;
+        }
         if self.latency.is_zero() {
             return Duration::ZERO;
         }
@@ -354,7 +375,7 @@ mod tests {
 
     fn world(call_duration: Duration) -> World {
         World::new(&SandboxConfig {
-            call_duration,
+            call_duration: call_duration.into(),
             ..SandboxConfig::default()
         })
         .unwrap()
@@ -403,6 +424,32 @@ mod tests {
             .create_call(request("+14155552671", Some("+14155552671")), 0)
             .unwrap_err();
         assert!(matches!(refusal, Refusal::NotAttached { .. }));
+    }
+
+    #[test]
+    fn a_create_over_the_live_limit_creates_nothing_until_a_call_ends() {
+        let mut world = World::new(&SandboxConfig {
+            call_duration: Duration::from_secs(1).into(),
+            limits: Limits {
+                max_live: std::num::NonZeroU32::new(1),
+                max_cps: None,
+            },
+            ..SandboxConfig::default()
+        })
+        .unwrap();
+        world.create_call(request("+14155552671", None), 0).unwrap();
+        let refusal = world
+            .create_call(request("+14155552672", None), 999)
+            .unwrap_err();
+        assert!(matches!(
+            refusal,
+            Refusal::OverLimit(LimitHit::Live { max: 1 })
+        ));
+        assert_eq!(world.calls.len(), 1);
+        world
+            .create_call(request("+14155552672", None), 1_000)
+            .unwrap();
+        assert_eq!(world.stats().max_live, 1);
     }
 
     #[test]

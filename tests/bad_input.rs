@@ -1,0 +1,344 @@
+//! The bad-input corpus: each malformed campaign file, contacts file or journal directory ends
+//! `outdial run` with exit 2 and a message naming the file and the line or key, and not one
+//! request reaches the sandbox.
+
+mod common;
+
+use common::{Scenario, Settings, csv_of, numbers_in};
+
+/// What a case does to an otherwise valid campaign.
+enum Break {
+    /// Replace `from` with `to` in campaign.toml.
+    Campaign(&'static str, &'static str),
+    /// Write these bytes as contacts.csv.
+    Contacts(Vec<u8>),
+    /// Write these bytes as campaign.toml.
+    CampaignBytes(Vec<u8>),
+    /// Put a file into the journal directory before the run.
+    JournalFile(&'static str, Vec<u8>),
+    /// Remove an environment variable.
+    NoEnv(&'static str),
+}
+
+struct Case {
+    name: &'static str,
+    broken: Break,
+    /// Every fragment must appear in stderr.
+    says: &'static [&'static str],
+}
+
+fn corpus() -> Vec<Case> {
+    use Break::*;
+    let ten_megabytes = format!(
+        "phone,name,notes\n+12125550199,A,{}\n",
+        "x".repeat(10 << 20)
+    )
+    .into_bytes();
+    vec![
+        Case {
+            name: "TOML syntax",
+            broken: Campaign("name = \"test-campaign\"", "name = \"test-campaign"),
+            says: &["campaign.toml", "line 1"],
+        },
+        Case {
+            name: "unknown top-level key",
+            broken: Campaign("contacts =", "agnet = \"x\"\ncontacts ="),
+            says: &["campaign.toml", "agnet", "line 3"],
+        },
+        Case {
+            name: "unknown key in a table",
+            broken: Campaign("max_live_calls", "max_live_cals"),
+            says: &["campaign.toml", "max_live_cals", "line 10"],
+        },
+        Case {
+            name: "wrong type",
+            broken: Campaign("calls_per_second = 500", "calls_per_second = \"fast\""),
+            says: &["campaign.toml", "line 9", "f64"],
+        },
+        Case {
+            name: "zero rate",
+            broken: Campaign("calls_per_second = 500", "calls_per_second = 0.0"),
+            says: &["campaign.toml", "line 9", "pacing.calls_per_second"],
+        },
+        Case {
+            name: "negative rate",
+            broken: Campaign("calls_per_second = 500", "calls_per_second = -2.5"),
+            says: &["line 9", "pacing.calls_per_second"],
+        },
+        Case {
+            name: "zero live calls",
+            broken: Campaign("max_live_calls = 16", "max_live_calls = 0"),
+            says: &["line 10", "pacing.max_live_calls"],
+        },
+        Case {
+            name: "negative attempts",
+            broken: Campaign("[retry]", "[retry]\nmax_attempts = -1"),
+            says: &["retry.max_attempts"],
+        },
+        Case {
+            name: "missing required key",
+            broken: Campaign("agent = \"agent-under-test\"", ""),
+            says: &["campaign.toml", "agent"],
+        },
+        Case {
+            name: "empty agent",
+            broken: Campaign("agent = \"agent-under-test\"", "agent = \"  \""),
+            says: &["line 2", "agent", "empty"],
+        },
+        Case {
+            name: "unknown strategy",
+            broken: Campaign("strategy = \"region\"", "strategy = \"random\""),
+            says: &["campaign.toml", "random"],
+        },
+        Case {
+            name: "bad window time",
+            broken: Campaign("start = \"00:00\"", "start = \"9am\""),
+            says: &["window.start", "9am"],
+        },
+        Case {
+            name: "window ends before it starts",
+            broken: Campaign("end = \"23:59\"", "end = \"00:00\""),
+            says: &["window.end"],
+        },
+        Case {
+            name: "unknown weekday",
+            broken: Campaign("\"sun\"]", "\"funday\"]"),
+            says: &["window.days", "funday"],
+        },
+        Case {
+            name: "bad holiday",
+            broken: Campaign("days = [", "holidays = [\"christmas\"]\ndays = ["),
+            says: &["window.holidays", "christmas"],
+        },
+        Case {
+            name: "bad default country",
+            broken: Campaign("contacts =", "default_country = \"XX\"\ncontacts ="),
+            says: &["default_country", "XX"],
+        },
+        Case {
+            name: "bad pool number",
+            broken: Campaign(
+                "strategy = \"region\"",
+                "strategy = \"region\"\nnumbers = [\"12\"]",
+            ),
+            says: &["rotation.numbers"],
+        },
+        Case {
+            name: "journal name that escapes",
+            broken: Campaign("name = \"test-campaign\"", "name = \"../elsewhere\""),
+            says: &["line 1", "name"],
+        },
+        Case {
+            name: "http to a remote host",
+            broken: Campaign(
+                "base_url = \"",
+                "base_url = \"http://api.example.com/v2\"\n# \"",
+            ),
+            says: &["campaign.toml", "api.base_url", "only https"],
+        },
+        Case {
+            name: "missing contacts file",
+            broken: Campaign("contacts = \"contacts.csv\"", "contacts = \"nope.csv\""),
+            says: &["nope.csv"],
+        },
+        Case {
+            name: "missing key variable",
+            broken: Campaign("[api]\n", "[api]\nkey_env = \"NO_SUCH_OUTDIAL_KEY\"\n"),
+            says: &["NO_SUCH_OUTDIAL_KEY", "campaign.toml"],
+        },
+        Case {
+            name: "key variable unset",
+            broken: NoEnv("SYNTHFLOW_API_KEY"),
+            says: &["SYNTHFLOW_API_KEY"],
+        },
+        Case {
+            name: "campaign file not UTF-8",
+            broken: CampaignBytes(b"name = \"caf\xe9\"\n".to_vec()),
+            says: &["campaign.toml", "UTF-8"],
+        },
+        Case {
+            name: "contacts not UTF-8",
+            broken: Contacts(b"phone,name\n+12125550199,Caf\xe9\n".to_vec()),
+            says: &["contacts.csv", "line 2", "UTF-8"],
+        },
+        Case {
+            name: "unterminated quote",
+            broken: Contacts(b"phone,name\n+12125550199,\"Ada\n+12125550198,Bob\n".to_vec()),
+            says: &["contacts.csv", "line 2", "never closed"],
+        },
+        Case {
+            name: "no phone column",
+            broken: Contacts(b"name,email\nAda,a@example.com\n".to_vec()),
+            says: &["contacts.csv", "line 1", "phone"],
+        },
+        Case {
+            name: "empty contacts file",
+            broken: Contacts(Vec::new()),
+            says: &["contacts.csv", "empty"],
+        },
+        Case {
+            name: "header only",
+            broken: Contacts(b"phone,name\n".to_vec()),
+            says: &["contacts.csv", "no contacts"],
+        },
+        Case {
+            name: "ten-megabyte field",
+            broken: Contacts(ten_megabytes),
+            says: &["contacts.csv", "line 2", "column 3"],
+        },
+        Case {
+            name: "foreign journal directory",
+            broken: JournalFile("notes.txt", b"mine".to_vec()),
+            says: &["not an outdial journal", "notes.txt"],
+        },
+        Case {
+            name: "corrupted journal",
+            broken: JournalFile("sled/db", vec![0xAB; 4096]),
+            says: &["journal", ".outdial", "damaged"],
+        },
+    ]
+}
+
+/// Every case of the corpus: exit 2, a message naming the place, zero requests.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_malformed_input_exits_2_naming_the_place_and_calls_nobody() {
+    let corpus = corpus();
+    assert!(corpus.len() >= 25);
+    let mut failures = Vec::new();
+    for case in corpus {
+        let scenario = Scenario::start(
+            &["+12125550101"],
+            Settings::default(),
+            &csv_of(&numbers_in(212, 0, 5)),
+        )
+        .await;
+        let mut command = scenario.outdial(&["run", scenario.campaign_file().to_str().unwrap()]);
+        // The corpus runs against the campaign's own base URL, so that an `api.base_url` case is
+        // not overridden; loopback campaigns point at the sandbox through the file itself.
+        command.env_remove("OUTDIAL_API_BASE");
+        let campaign = std::fs::read_to_string(scenario.campaign_file())
+            .unwrap()
+            .replace(
+                "[pacing]",
+                &format!(
+                    "[api]\nbase_url = \"{}\"\n\n[pacing]",
+                    scenario.sandbox.synthflow_base()
+                ),
+            );
+        std::fs::write(scenario.campaign_file(), &campaign).unwrap();
+        match case.broken {
+            Break::Campaign(from, to) => {
+                let text = campaign.replacen(from, to, 1);
+                assert_ne!(text, campaign, "{}: the case changed nothing", case.name);
+                std::fs::write(scenario.campaign_file(), text).unwrap();
+            }
+            Break::CampaignBytes(bytes) => std::fs::write(scenario.campaign_file(), bytes).unwrap(),
+            Break::Contacts(bytes) => {
+                std::fs::write(scenario.dir.path().join("contacts.csv"), bytes).unwrap()
+            }
+            Break::JournalFile(path, bytes) => {
+                let file = scenario
+                    .dir
+                    .path()
+                    .join(".outdial/test-campaign")
+                    .join(path);
+                std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+                std::fs::write(file, bytes).unwrap();
+            }
+            Break::NoEnv(var) => {
+                command.env_remove(var);
+            }
+        }
+        let out = command.output().await.unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        let missing: Vec<_> = case.says.iter().filter(|s| !stderr.contains(*s)).collect();
+        let requests = scenario.sandbox.received().await.len();
+        if out.status.code() != Some(2)
+            || !missing.is_empty()
+            || requests > 0
+            || stderr.contains("panicked")
+        {
+            failures.push(format!(
+                "{}: exit {:?}, {requests} requests, missing {missing:?} in: {stderr}",
+                case.name,
+                out.status.code()
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} case(s) failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+proptest::proptest! {
+    /// The campaign parser answers arbitrary text with an error or a valid campaign, never a panic.
+    #[test]
+    fn the_campaign_parser_never_panics(text in "(?s).{0,400}") {
+        let _ = outdial::campaign::Campaign::from_text(std::path::Path::new("any.toml"), &text, &Default::default());
+    }
+
+    /// Nor does text that looks like a campaign file, with keys and values shuffled about.
+    #[test]
+    fn campaign_like_text_never_panics(lines in proptest::collection::vec(campaign_line(), 0..12)) {
+        let _ = outdial::campaign::Campaign::from_text(std::path::Path::new("any.toml"), &lines.join("\n"), &Default::default());
+    }
+}
+
+fn campaign_line() -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    let key = prop::sample::select(vec![
+        "name",
+        "agent",
+        "contacts",
+        "default_country",
+        "[api]",
+        "base_url",
+        "key_env",
+        "[pacing]",
+        "calls_per_second",
+        "max_live_calls",
+        "[rotation]",
+        "strategy",
+        "numbers",
+        "[window]",
+        "start",
+        "end",
+        "days",
+        "holidays",
+        "[retry]",
+        "max_attempts",
+        "redial_after_minutes",
+        "[suppress]",
+        "files",
+    ]);
+    let value = prop::sample::select(vec![
+        "\"x\"",
+        "0",
+        "-1",
+        "1e400",
+        "nan",
+        "inf",
+        "\"\"",
+        "[]",
+        "[\"mon\"]",
+        "\"25:00\"",
+        "\"http://10.0.0.1\"",
+        "\"https://a/v2\"",
+        "9999999999999999999",
+        "1.5",
+        "true",
+        "[\"+12125550101\"]",
+        "\"round-robin\"",
+        "{}",
+    ]);
+    (key, value).prop_map(|(k, v)| {
+        if k.starts_with('[') {
+            k.to_owned()
+        } else {
+            format!("{k} = {v}")
+        }
+    })
+}
