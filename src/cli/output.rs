@@ -98,6 +98,7 @@ pub fn dollars(amount: f64) -> String {
 mod tests {
     use super::*;
 
+    /// Columns line up under their headers, and an empty last cell leaves no trailing spaces.
     #[test]
     fn tables_align_columns_and_trim_line_ends() {
         let mut table = Table::new(&["NUMBER", "PLACE"]);

@@ -570,6 +570,7 @@ mod tests {
         }
     }
 
+    /// `formatted` is the NANP national form people read.
     #[test]
     fn numbers_are_formatted_nationally() {
         let phone = Phone::try_from("+14155550102".to_owned()).unwrap();

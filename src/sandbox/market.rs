@@ -873,6 +873,7 @@ mod tests {
         assert!(market.publish("nobody", None, 0).is_err());
     }
 
+    /// Dollar amounts become exact cents; anything with a sign, an exponent or a third decimal is refused.
     #[test]
     fn dollars_parse_to_exact_cents() {
         assert_eq!("50".parse(), Ok(Usd::from_dollars(50)));
