@@ -573,9 +573,11 @@ impl Checker<'_> {
 }
 
 /// https only, except on loopback (the sandbox): a key must not cross a network in clear text.
-fn base_url(text: &str) -> Result<Url, String> {
-    let url = Url::parse(text.trim())
-        .map_err(|e| format!("is not a URL ({e}): use e.g. \"https://api.synthflow.ai/v2\""))?;
+/// Public so that every vendor base URL (`--api-base`, `--numbers-api-base`) obeys the same rule.
+pub fn base_url(text: &str) -> Result<Url, String> {
+    let url = Url::parse(text.trim()).map_err(|e| {
+        format!("is not a URL ({e}): write the whole address, starting with https://")
+    })?;
     let host = url.host_str().unwrap_or_default();
     let loopback = host == "localhost"
         || host

@@ -1,9 +1,10 @@
 //! The top-level error: one variant per thing a person must do, each with its exit code (SPEC §7).
 
-use crate::api::ApiError;
+use crate::api::{ApiError, FlowyteError, Wallet};
 use crate::campaign::ConfigError;
 use crate::contacts::ContactsError;
 use crate::journal::JournalError;
+use crate::phone::Phone;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -32,10 +33,30 @@ pub enum Error {
         context: String,
         source: std::io::Error,
     },
+    /// A `pool` command the Synthflow API refused. Unlike [`Error::Agent`], the agent id came
+    /// from a flag and a 404 is a runtime answer, not a broken campaign file.
+    #[error("agent {agent}: {source}")]
+    Pool { agent: String, source: ApiError },
+    #[error(transparent)]
+    Numbers(#[from] FlowyteError),
+    /// 409 on a hold: another customer holds or bought the number.
+    #[error(
+        "{e164} can no longer be held ({detail}): search again with `outdial numbers search` and reserve another"
+    )]
+    NotHoldable { e164: Phone, detail: String },
+    /// 402 on a purchase; `wallet` is the balance read right after, when it could be read.
+    #[error("{}", wallet_short(.e164, .detail, .wallet.as_ref()))]
+    WalletShort {
+        e164: Phone,
+        detail: String,
+        wallet: Option<Wallet>,
+    },
 }
 
 impl Error {
     /// SPEC §7: 1 runtime failure, 2 bad input (incl. a locked journal), 3 account-level refusal.
+    /// For the provisioning commands, 401/402/403 from either vendor are account-level (3), and
+    /// a 404 or 409 is a runtime answer about the world, not a malformed command (1).
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Config(_) | Error::Contacts(_) | Error::Usage(_) | Error::EmptyPool { .. } => 2,
@@ -51,6 +72,25 @@ impl Error {
                 ..
             } => 2,
             Error::Agent { .. } | Error::Api(_) | Error::PoolExhausted | Error::Io { .. } => 1,
+            Error::Pool {
+                source: ApiError::Account { .. },
+                ..
+            }
+            | Error::Numbers(FlowyteError::Account(_))
+            | Error::WalletShort { .. } => 3,
+            Error::Pool { .. } | Error::Numbers(_) | Error::NotHoldable { .. } => 1,
         }
     }
+}
+
+/// The 402 message: what the purchase needed, what the wallet holds, and how a person refills it
+/// (a top-up is a card payment that settles later, so the CLI cannot do it for them).
+fn wallet_short(e164: &Phone, detail: &str, wallet: Option<&Wallet>) -> String {
+    let balance = match wallet {
+        Some(wallet) => format!("the wallet holds ${:.2}", wallet.balance_usd),
+        None => "the wallet balance could not be read".to_owned(),
+    };
+    format!(
+        "buying {e164} was refused for lack of funds ({detail}); {balance}: top up the Flowyte wallet in the dashboard (Billing → Wallet) or turn on auto-reload, then run the same command again"
+    )
 }

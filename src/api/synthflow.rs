@@ -11,6 +11,9 @@ use crate::campaign::ApiKey;
 use crate::contacts::CustomVariable;
 use crate::phone::Phone;
 
+mod pool;
+pub use pool::{Attach, Slug, SlugError};
+
 pub const DEFAULT_BASE_URL: &str = "https://api.synthflow.ai/v2";
 
 /// Connecting should take well under a second anywhere; longer means the host is unreachable.
@@ -369,7 +372,7 @@ async fn read<T: serde::de::DeserializeOwned>(
 }
 
 /// reqwest's error text without the URL (which is ours anyway) but with its cause chain.
-fn describe(error: &reqwest::Error) -> String {
+pub(super) fn describe(error: &reqwest::Error) -> String {
     let kind = if error.is_timeout() {
         "timed out"
     } else if error.is_connect() {
@@ -387,7 +390,7 @@ fn describe(error: &reqwest::Error) -> String {
     text
 }
 
-fn retry_after(response: &Response) -> Option<Duration> {
+pub(super) fn retry_after(response: &Response) -> Option<Duration> {
     let value = response
         .headers()
         .get(reqwest::header::RETRY_AFTER)?
@@ -415,7 +418,7 @@ fn error_detail(text: &str) -> String {
     detail.map(str::to_owned).unwrap_or_else(|| clip(text))
 }
 
-fn clip(text: &str) -> String {
+pub(super) fn clip(text: &str) -> String {
     let text = text.trim();
     match text.char_indices().nth(200) {
         Some((cut, _)) => format!("{}…", &text[..cut]),

@@ -1,10 +1,16 @@
 //! The command line: clap types, and one module per command, each with its arguments and `run`.
 
+mod agent;
+mod connect;
 mod demo;
 mod export;
+mod numbers;
+mod output;
+mod pool;
 mod run;
 mod sandbox;
 mod status;
+mod wallet;
 
 use std::path::Path;
 
@@ -12,6 +18,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::campaign::{Campaign, Overrides};
 use crate::error::Error;
+use crate::phone::{Country, Phone};
 
 /// Outbound call campaigns for AI voice agents: local-presence caller IDs, pacing to the
 /// account's limits, and a journal that makes every campaign resumable.
@@ -55,10 +62,18 @@ pub enum Command {
     Status(status::StatusArgs),
     /// One CSV row per contact: state, call id, caller ID, attempts, outcome
     Export(export::ExportArgs),
-    /// Serve a local simulator of the Synthflow API
+    /// Serve a local simulator of the Synthflow and Flowyte APIs
     Sandbox(sandbox::SandboxArgs),
     /// Run the demo campaign against an in-process sandbox
     Demo,
+    /// An agent's caller-ID pool on Synthflow: list, attach, detach
+    Pool(pool::PoolArgs),
+    /// Find, hold, buy, assign and release phone numbers (Flowyte)
+    Numbers(numbers::NumbersArgs),
+    /// The Flowyte prepaid wallet: balance and auto-reload
+    Wallet(wallet::WalletArgs),
+    /// Flowyte agents: publish the version calls use
+    Agent(agent::AgentArgs),
 }
 
 /// Runs the command; returns the process exit code.
@@ -70,6 +85,10 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
         Command::Export(args) => export::run(args, &cli.global).await,
         Command::Sandbox(args) => sandbox::run(args).await,
         Command::Demo => demo::run(&cli.global).await,
+        Command::Pool(args) => pool::run(args, &cli.global).await,
+        Command::Numbers(args) => numbers::run(args, &cli.global).await,
+        Command::Wallet(args) => wallet::run(args, &cli.global).await,
+        Command::Agent(args) => agent::run(args, &cli.global).await,
     }
 }
 
@@ -80,4 +99,23 @@ fn load(file: &Path, global: &Global) -> Result<Campaign, Error> {
             api_base: global.api_base.clone(),
         },
     )?)
+}
+
+/// Flag parser for a phone number as a person writes it (`+1 415 555 0102`, `(415) 555-0102`),
+/// read as a US number when it has no `+country`.
+fn phone(written: &str) -> Result<Phone, String> {
+    Phone::parse(written, Country::default()).map_err(|error| format!("{written}: {error}"))
+}
+
+/// Flag parser for an agent id: anything but blank, since a blank id would address the
+/// collection instead of the agent.
+fn agent_id(written: &str) -> Result<String, String> {
+    non_empty(written).map_err(|_| "an agent id cannot be blank".to_owned())
+}
+
+fn non_empty(written: &str) -> Result<String, String> {
+    match written.trim() {
+        "" => Err("cannot be blank".to_owned()),
+        text => Ok(text.to_owned()),
+    }
 }

@@ -9,8 +9,8 @@ use clap::Args;
 
 use crate::error::Error;
 use crate::sandbox::{
-    self, AccountRefusal, AgentSpec, CallLength, Faults, Latency, Limits, OutcomeMix,
-    SandboxConfig, Share, TimeScale,
+    self, AccountRefusal, AgentSpec, CallLength, DEFAULT_INVENTORY, Faults, Latency, Limits,
+    OutcomeMix, SandboxConfig, Share, TimeScale, Usd,
 };
 
 #[derive(Debug, Args)]
@@ -45,10 +45,20 @@ pub struct SandboxArgs {
     /// Answer 429 to creates beyond this many within any one second (default: no limit)
     #[arg(long, value_name = "R")]
     pub max_cps: Option<NonZeroU32>,
+    /// Numbers for sale on the numbers API, spread over every US and Canadian area code
+    #[arg(long, default_value_t = DEFAULT_INVENTORY as u32, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(..=MAX_INVENTORY))]
+    pub inventory: u32,
+    /// The numbers API's prepaid wallet at start-up, in US dollars
+    #[arg(long, default_value = "50", value_name = "USD")]
+    pub wallet: Usd,
     /// Boxed so the `Command` enum stays small (clippy's large_enum_variant).
     #[command(flatten)]
     pub faults: Box<FaultArgs>,
 }
+
+/// Plenty for any test or demo; bounds the start-up time and memory of a typo like 10000000.
+const MAX_INVENTORY: i64 = 100_000;
 
 /// The fault flags; each left out keeps [`Faults::default`] (no fault).
 #[derive(Debug, Args)]
@@ -165,6 +175,8 @@ fn config(args: SandboxArgs) -> Result<SandboxConfig, Error> {
             max_live: args.max_live,
             max_cps: args.max_cps,
         },
+        inventory: args.inventory as usize,
+        wallet: args.wallet,
     })
 }
 
@@ -240,5 +252,21 @@ mod tests {
     fn create_shares_over_one_are_a_usage_error() {
         let error = config_of(&["--dropped=0.6", "--slow=0.6"]).unwrap_err();
         assert!(matches!(error, Error::Usage(_)), "{error:?}");
+    }
+
+    /// The numbers API's start-up state comes from --inventory and --wallet, with defaults.
+    #[test]
+    fn inventory_and_wallet_reach_the_config() {
+        let plain = config_of(&[]).unwrap();
+        assert_eq!(
+            (plain.inventory, plain.wallet),
+            (500, Usd::from_dollars(50))
+        );
+        let config = config_of(&["--inventory=1200", "--wallet=12.50"]).unwrap();
+        assert_eq!(config.inventory, 1200);
+        assert_eq!(config.wallet, Usd::from_cents(1250));
+        let cli = |flag| Cli::try_parse_from(["outdial", "sandbox", flag]).is_err();
+        assert!(cli("--inventory=100001"));
+        assert!(cli("--wallet=1.234"));
     }
 }

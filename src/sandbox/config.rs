@@ -12,6 +12,7 @@ use rand::Rng;
 use super::faults::Faults;
 use super::lifecycle::{CallLength, OutcomeMix, TimeScale};
 use super::limits::Limits;
+use super::market::Usd;
 use crate::phone::{Country, Phone, PhoneError};
 
 /// The agent of `campaigns/demo/`, served when no agent is configured.
@@ -42,6 +43,11 @@ pub fn demo_pool() -> Vec<Phone> {
         .collect()
 }
 
+/// Enough numbers for sale to cover every US and Canadian area code at least once.
+pub const DEFAULT_INVENTORY: usize = 500;
+/// Enough for a couple of dozen local numbers, little enough to meet a 402 when buying in bulk.
+pub const DEFAULT_WALLET: Usd = Usd::from_dollars(50);
+
 /// How a sandbox starts. `Default` is the demo world: one agent, no key check, no latency, calls
 /// that all complete after 2 s, no faults and no limits.
 #[derive(Debug, Clone)]
@@ -65,6 +71,10 @@ pub struct SandboxConfig {
     pub faults: Faults,
     /// The account's concurrency and calls-per-second limits.
     pub limits: Limits,
+    /// Numbers for sale on the numbers API, spread over every area code (see `inventory`).
+    pub inventory: usize,
+    /// The numbers API's prepaid wallet at start-up.
+    pub wallet: Usd,
 }
 
 impl Default for SandboxConfig {
@@ -79,6 +89,8 @@ impl Default for SandboxConfig {
             time_scale: TimeScale::default(),
             faults: Faults::default(),
             limits: Limits::default(),
+            inventory: DEFAULT_INVENTORY,
+            wallet: DEFAULT_WALLET,
         }
     }
 }

@@ -14,6 +14,10 @@
 //! - `limits`: the account's live-call and calls-per-second limits.
 //! - `stats`: counters over what happened to create requests.
 //! - `synthflow`: the `/v2` routes in the vendor's exact shapes, with the fault layers.
+//! - `market`: the numbers vendor's state (inventory, holds, owned numbers, wallet, agent
+//!   versions); synchronous and told the time, like `world`.
+//! - `inventory`: the seeded numbers for sale, spread over every US and Canadian area code.
+//! - `flowyte`: the Flowyte `/api/v1` routes over `market`.
 //!
 //! Later features come as values and layers, not restructuring: fault injection is a layer in
 //! `synthflow`'s stack; outcome mixes and time scales change the plan a call gets in `world`; the
@@ -23,8 +27,11 @@
 
 mod config;
 mod faults;
+mod flowyte;
+mod inventory;
 mod lifecycle;
 mod limits;
+mod market;
 mod stats;
 mod synthflow;
 mod world;
@@ -33,12 +40,14 @@ use std::fmt;
 use std::future::Future;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::StatusCode;
+use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -48,7 +57,8 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 pub use config::{
-    AgentSpec, AgentSpecError, DEMO_AGENT_ID, Latency, LatencyError, SandboxConfig, demo_pool,
+    AgentSpec, AgentSpecError, DEFAULT_INVENTORY, DEFAULT_WALLET, DEMO_AGENT_ID, Latency,
+    LatencyError, SandboxConfig, demo_pool,
 };
 pub use faults::{
     AccountRefusal, AccountRefusalError, Bursts, Fault, Faults, FaultsError, LatencyTail, Share,
@@ -58,9 +68,11 @@ pub use lifecycle::{
     CallLength, CallLengthError, Outcome, OutcomeMix, OutcomeMixError, TimeScale, TimeScaleError,
 };
 pub use limits::Limits;
+pub use market::{Usd, UsdError};
 pub use stats::{Stats, TooManyRequests};
 pub use world::ReceivedCall;
 
+use market::Market;
 use world::World;
 
 /// What every handler shares: the world and the clock.
@@ -74,6 +86,10 @@ struct App {
     /// Turns true when the server starts shutting down, so answers held back on purpose (a slow
     /// fault waits 20 s) end at once instead of holding up the graceful stop.
     stopping: Arc<watch::Sender<bool>>,
+    /// The numbers vendor's state, behind its own lock: no request touches both vendors.
+    market: Arc<Mutex<Market>>,
+    /// Every request that reached the server, so tests can prove a command sent none.
+    served: Arc<AtomicUsize>,
 }
 
 impl App {
@@ -84,6 +100,8 @@ impl App {
             world: Arc::new(Mutex::new(world)),
             now_ms: system_now_ms,
             stopping: Arc::new(watch::Sender::new(false)),
+            market: Arc::new(Mutex::new(Market::new(config))),
+            served: Arc::new(AtomicUsize::new(0)),
         })
     }
 
@@ -105,6 +123,11 @@ impl App {
     fn now_ms(&self) -> i64 {
         (self.now_ms)()
     }
+
+    /// The market, even after a panic while holding it, for the same reason as [`App::world`].
+    fn market(&self) -> MutexGuard<'_, Market> {
+        self.market.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 fn system_now_ms() -> i64 {
@@ -117,8 +140,15 @@ fn router(app: App) -> Router {
         .route("/sandbox/calls", get(received_calls))
         .route("/sandbox/stats", get(stats))
         .route("/sandbox/faults", get(faults).put(set_faults))
+        .nest("/api/v1", flowyte::routes(&app))
         .fallback(no_route)
+        .layer(from_fn_with_state(app.clone(), count_request))
         .with_state(app)
+}
+
+async fn count_request(State(app): State<App>, request: Request, next: Next) -> Response {
+    app.served.fetch_add(1, Ordering::SeqCst);
+    next.run(request).await
 }
 
 /// `GET /sandbox/calls`: every create-call request so far. No key, as it is not a vendor API.
@@ -235,7 +265,7 @@ impl Sandbox {
         format!("http://{}/v2", self.addr)
     }
 
-    /// `http://127.0.0.1:PORT/api/v1`, the Flowyte base URL (nothing is served there yet).
+    /// `http://127.0.0.1:PORT/api/v1`, the Flowyte base URL.
     pub fn numbers_base(&self) -> String {
         format!("http://{}/api/v1", self.addr)
     }
@@ -259,6 +289,11 @@ impl Sandbox {
     /// lifts a refusal this way and checks that a later run completes.
     pub fn set_faults(&self, faults: Faults) -> Result<(), FaultsError> {
         self.app.world().set_faults(faults)
+    }
+
+    /// How many requests reached the server so far, on any route.
+    pub fn requests_served(&self) -> usize {
+        self.app.served.load(Ordering::SeqCst)
     }
 
     /// Stops accepting, lets requests in flight finish, and waits for the server task.

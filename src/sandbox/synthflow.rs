@@ -22,7 +22,7 @@ use axum::http::header::{AUTHORIZATION, RETRY_AFTER};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post, put};
 use axum::{Extension, Json, Router};
 use serde_json::{Map, Value, json};
 
@@ -31,6 +31,8 @@ use super::faults::{AccountRefusal, Fate, Fault};
 use super::limits::LimitHit;
 use super::world::{Agent, Call, CallFilter, CallRequest, ReceivedCall, Refusal, World};
 use crate::phone::Phone;
+
+mod pool;
 
 /// Create-call bodies are a few hundred bytes; anything near this is a client bug.
 const MAX_BODY_BYTES: usize = 1 << 20;
@@ -51,6 +53,14 @@ pub(super) fn routes(app: &App) -> Router<App> {
         .route("/assistants/{model_id}", get(get_assistant))
         .route("/calls", get(list_calls))
         .route("/calls/{call_id}", get(get_call))
+        .route(
+            "/assistants/{model_id}/phone_numbers",
+            put(pool::attach_numbers),
+        )
+        .route(
+            "/assistants/{model_id}/phone_numbers/{slug}",
+            delete(pool::detach_number),
+        )
         .route_layer(from_fn_with_state(app.clone(), authorize))
         .route("/calls", create)
         .route_layer(from_fn_with_state(app.clone(), delay_answer))
@@ -292,7 +302,7 @@ impl http_body::Body for Severed {
 }
 
 /// The non-empty token of an `Authorization: Bearer <token>` header.
-fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+pub(super) fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.trim().split_once(' ')?;
     let token = token.trim();

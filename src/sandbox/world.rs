@@ -331,6 +331,11 @@ impl World {
         }
         self.latency.pick(&mut self.dice.latency)
     }
+
+    /// The agent, to change its pool.
+    pub fn agent_mut(&mut self, model_id: &str) -> Option<&mut Agent> {
+        self.agents.iter_mut().find(|agent| agent.id == model_id)
+    }
 }
 
 /// The number `agent` calls from: the one asked for if it is attached, else the pool's first.
