@@ -7,6 +7,7 @@
 //! - [`contacts`]: the contacts CSV, streamed row by row into [`contacts::Contact`]s.
 //! - [`phone`]: E.164 phone numbers, parsed once at the edge.
 //! - [`area_codes`]: the bundled NANP table (area code → state/province, time zones).
+//! - [`window`]: calling hours in the callee's local time, exact across DST and several zones.
 //! - [`rotation`]: which caller ID each call goes out from (plain synchronous code).
 //! - [`pacing`]: call-creation rate (governor) and the bound on requests in flight.
 //! - [`api`]: the Synthflow HTTP client (reqwest).
@@ -34,3 +35,4 @@ pub mod progress;
 pub mod report;
 pub mod rotation;
 pub mod sandbox;
+pub mod window;
