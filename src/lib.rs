@@ -9,6 +9,7 @@
 //! - [`area_codes`]: the bundled NANP table (area code → state/province, time zones).
 //! - [`window`]: calling hours in the callee's local time, exact across DST and several zones.
 //! - [`rotation`]: which caller ID each call goes out from (plain synchronous code).
+//! - [`caps`]: per-caller-ID daily caps and cooldown, bounded by the pool's size.
 //! - [`pacing`]: call-creation rate (governor) and the bound on requests in flight.
 //! - [`api`]: the Synthflow HTTP client (reqwest).
 //! - [`journal`]: the crash-safe record of every contact (sled).
@@ -23,6 +24,7 @@
 pub mod api;
 pub mod area_codes;
 pub mod campaign;
+pub mod caps;
 pub mod cli;
 pub mod contacts;
 pub mod dialer;
