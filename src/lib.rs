@@ -8,6 +8,7 @@
 //! - [`phone`]: E.164 phone numbers, parsed once at the edge.
 //! - [`area_codes`]: the bundled NANP table (area code → state/province, time zones).
 //! - [`window`]: calling hours in the callee's local time, exact across DST and several zones.
+//! - [`suppression`]: do-not-call lists, re-read when they change while a campaign runs.
 //! - [`rotation`]: which caller ID each call goes out from (plain synchronous code).
 //! - [`caps`]: per-caller-ID daily caps and cooldown, bounded by the pool's size.
 //! - [`pacing`]: call-creation rate (governor) and the bound on requests in flight.
@@ -37,4 +38,5 @@ pub mod progress;
 pub mod report;
 pub mod rotation;
 pub mod sandbox;
+pub mod suppression;
 pub mod window;
