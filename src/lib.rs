@@ -7,7 +7,10 @@
 //! - [`contacts`]: the contacts CSV, streamed row by row into [`contacts::Contact`]s.
 //! - [`phone`]: E.164 phone numbers, parsed once at the edge.
 //! - [`area_codes`]: the bundled NANP table (area code → state/province, time zones).
+//! - [`window`]: calling hours in the callee's local time, exact across DST and several zones.
+//! - [`suppression`]: do-not-call lists, re-read when they change while a campaign runs.
 //! - [`rotation`]: which caller ID each call goes out from (plain synchronous code).
+//! - [`caps`]: per-caller-ID daily caps and cooldown, bounded by the pool's size.
 //! - [`pacing`]: call-creation rate (governor) and the bound on requests in flight.
 //! - [`api`]: the Synthflow HTTP client (reqwest).
 //! - [`journal`]: the crash-safe record of every contact (sled).
@@ -24,6 +27,7 @@ pub mod api;
 pub mod area_codes;
 pub mod call;
 pub mod campaign;
+pub mod caps;
 pub mod cli;
 pub mod contacts;
 pub mod dialer;
@@ -36,3 +40,5 @@ pub mod progress;
 pub mod report;
 pub mod rotation;
 pub mod sandbox;
+pub mod suppression;
+pub mod window;

@@ -1,0 +1,129 @@
+//! Per-caller-ID caps (SPEC §2 `[rotation]`, §4 "caps are hard"): at most N calls per day from
+//! each number and at least G between two of its calls. Plain synchronous bookkeeping; the
+//! rotation asks it which numbers may be used, the dialer records each call it starts.
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use jiff::civil::Date;
+use jiff::tz::Offset;
+use jiff::{SignedDuration, Timestamp};
+
+use crate::phone::Phone;
+
+/// Hard limits on each caller ID: at most N calls per day and at least G between two calls.
+///
+/// The day is the UTC day, not the callee's or the caller ID's local day: a number calls into
+/// many zones, so no local day is "its" day; UTC days are all 24 hours long (no DST days of 23 or
+/// 25 hours that would stretch or shrink the cap); and the journal stores UTC instants, so a
+/// resumed run counts exactly what the interrupted one did, on any machine.
+///
+/// Memory is bounded by the pool: per number only the latest call and the count of calls on its
+/// UTC day, never a list of calls. Calls on earlier days are forgotten, which is safe because
+/// time only moves forward for the caps (see [`Caps::next_allowed`]).
+#[derive(Debug, Clone)]
+pub struct Caps {
+    max_per_day: Option<NonZeroU32>,
+    /// Saturated rather than refused when absurdly large: a gap of centuries just means "once".
+    min_gap: SignedDuration,
+    usage: HashMap<Phone, Usage>,
+}
+
+/// What one caller ID has used.
+#[derive(Debug, Clone, Copy)]
+struct Usage {
+    /// The latest call, whenever it was recorded (journal entries come back in phone order).
+    last: Timestamp,
+    /// Calls on the UTC day of `last`.
+    calls_that_day: u32,
+}
+
+impl Caps {
+    /// `max_per_day: None` is no daily cap; a zero `min_gap` is no cooldown.
+    pub fn new(max_per_day: Option<NonZeroU32>, min_gap: Duration) -> Caps {
+        Caps {
+            max_per_day,
+            min_gap: SignedDuration::try_from(min_gap).unwrap_or(SignedDuration::MAX),
+            usage: HashMap::new(),
+        }
+    }
+
+    /// Earlier use (from the journal on resume), or a call just started: one call from `number`
+    /// at `at`. Calls may be recorded in any order; one on a UTC day before the latest changes
+    /// nothing, as no call can start on that day any more.
+    pub fn record(&mut self, number: &Phone, at: Timestamp) {
+        let Some(usage) = self.usage.get_mut(number) else {
+            let usage = Usage {
+                last: at,
+                calls_that_day: 1,
+            };
+            self.usage.insert(number.clone(), usage);
+            return;
+        };
+        match utc_day(at).cmp(&utc_day(usage.last)) {
+            std::cmp::Ordering::Less => {}
+            std::cmp::Ordering::Equal => {
+                usage.calls_that_day = usage.calls_that_day.saturating_add(1);
+            }
+            std::cmp::Ordering::Greater => usage.calls_that_day = 1,
+        }
+        usage.last = usage.last.max(at);
+    }
+
+    /// Whether a call from `number` may start at `at` without exceeding a cap.
+    pub fn allows(&self, number: &Phone, at: Timestamp) -> bool {
+        self.next_allowed(number, at) == at
+    }
+
+    /// The earliest instant >= `at` at which `number` becomes allowed again: after the cooldown
+    /// since its latest call, and, when that call's day is full, at the next UTC midnight.
+    ///
+    /// An instant before the latest recorded call is never allowed, even without a cooldown:
+    /// only the latest call is kept, so an earlier slot cannot be checked against the calls
+    /// around it. The dialer's clock moves forward, so this costs nothing in practice (a wall clock
+    /// stepped back only makes the number wait until the clock catches up).
+    pub fn next_allowed(&self, number: &Phone, at: Timestamp) -> Timestamp {
+        let Some(usage) = self.usage.get(number) else {
+            return at;
+        };
+        let cooled_down = usage.last.checked_add(self.min_gap);
+        let after_gap = at.max(cooled_down.unwrap_or(Timestamp::MAX));
+        if self.day_is_full(usage) && utc_day(after_gap) == utc_day(usage.last) {
+            next_utc_midnight(usage.last)
+        } else {
+            after_gap
+        }
+    }
+
+    /// Calls from `number` on the UTC day of `at`; 0 for a day before its latest call's day,
+    /// which is no longer kept.
+    pub fn used_on(&self, number: &Phone, at: Timestamp) -> u32 {
+        match self.usage.get(number) {
+            Some(usage) if utc_day(usage.last) == utc_day(at) => usage.calls_that_day,
+            _ => 0,
+        }
+    }
+
+    fn day_is_full(&self, usage: &Usage) -> bool {
+        self.max_per_day
+            .is_some_and(|max| usage.calls_that_day >= max.get())
+    }
+}
+
+fn utc_day(at: Timestamp) -> Date {
+    Offset::UTC.to_datetime(at).date()
+}
+
+/// The start of the UTC day after the one of `at`; `Timestamp::MAX` at the end of time.
+fn next_utc_midnight(at: Timestamp) -> Timestamp {
+    utc_day(at)
+        .tomorrow()
+        .ok()
+        .and_then(|day| {
+            Offset::UTC
+                .to_timestamp(day.to_datetime(jiff::civil::Time::midnight()))
+                .ok()
+        })
+        .unwrap_or(Timestamp::MAX)
+}
