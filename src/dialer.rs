@@ -17,6 +17,7 @@ use tokio::sync::{mpsc, watch};
 use crate::api::{ApiError, CallState, Synthflow};
 use crate::call::{Calls, CreateError, Report as CallReport};
 use crate::campaign::{ApiKey, Campaign};
+use crate::caps::Caps;
 use crate::contacts::{ContactReader, ContactsError, Row};
 use crate::error::Error;
 use crate::journal::{Entry, Journal, SkippedRow, State};
@@ -24,7 +25,9 @@ use crate::pacing::{Pacer, Slot};
 use crate::phone::Phone;
 use crate::progress::{Display, Progress};
 use crate::report::{Report, Tally};
-use crate::rotation::{Callee, Locale, Rotation};
+use crate::rotation::{Callee, Choice, Locale, Rotation};
+use crate::suppression::DoNotCall;
+use crate::window::{CalleeZones, CallingHours};
 
 /// How a run ended, when it did not fail.
 #[derive(Debug)]
@@ -116,6 +119,11 @@ pub struct Dialer<'a> {
     campaign: &'a Campaign,
     journal: &'a Journal,
     rotation: Rotation,
+    hours: CallingHours,
+    caps: Caps,
+    do_not_call: DoNotCall,
+    /// The due moment last announced as idle time, so it is said once.
+    announced: Option<Timestamp>,
     pacer: Arc<Pacer>,
     calls: Calls,
     reports: mpsc::UnboundedReceiver<CallReport>,
@@ -160,6 +168,13 @@ impl<'a> Dialer<'a> {
             campaign,
             journal,
             rotation: Rotation::new(campaign.rotation.strategy, pool),
+            hours: CallingHours::new(&campaign.window),
+            caps: Caps::new(
+                campaign.rotation.max_calls_per_number_per_day,
+                campaign.rotation.min_gap_per_number,
+            ),
+            do_not_call: DoNotCall::load(&campaign.suppress, campaign.default_country)?,
+            announced: None,
             pacer,
             calls,
             reports,
@@ -196,11 +211,12 @@ impl<'a> Dialer<'a> {
             {
                 break;
             }
-            let wake = match &self.held {
+            let waiting = match &self.held {
                 None => self.journal.next_due()?,
                 Some(_) => None,
             };
-            self.say_when_idle(wake);
+            let wake = waiting.as_ref().and_then(|e| e.due_at);
+            self.say_when_idle(waiting.as_ref());
             tokio::select! {
                 biased;
                 () = shutdown.as_mut(), if self.stopping.is_none() => {
@@ -252,7 +268,21 @@ impl<'a> Dialer<'a> {
             }
         }
         self.rotation.restore(latest);
+        // A day and a cooldown back are all the caps can need.
+        let since = Timestamp::now()
+            .checked_sub(SignedDuration::from_hours(48))
+            .unwrap_or(Timestamp::MIN);
+        let since = since.min(self.after_now_minus(self.campaign.rotation.min_gap_per_number));
+        for start in self.journal.starts_since(since) {
+            let (caller, at) = start?;
+            self.caps.record(&caller, at);
+        }
         Ok(())
+    }
+
+    fn after_now_minus(&self, back: Duration) -> Timestamp {
+        let back = SignedDuration::try_from(back).unwrap_or(SignedDuration::MAX);
+        Timestamp::now().checked_sub(back).unwrap_or(Timestamp::MIN)
     }
 
     /// Streams the CSV from a blocking thread; the channel's bound keeps memory flat.
@@ -338,22 +368,29 @@ impl<'a> Dialer<'a> {
         Ok(())
     }
 
-    /// Chooses the caller ID, makes the `dialing` mark, and starts the call's task, which sends
-    /// the create request once the mark is durable.
+    /// Decides, at the moment of dialling, whether and from which number this contact may be
+    /// called; then makes the `dialing` mark and starts the call's task, which sends the create
+    /// request once the mark is durable.
     fn dial(&mut self, mut entry: Entry, slot: Slot) -> Result<(), Error> {
         let before = entry.clone();
-        let callee = Callee {
-            locale: Locale::of_contact(&entry.contact),
-            previous: entry.caller_id.clone(),
+        let now = Timestamp::now();
+        let choice = match self.verdict(&entry, now)? {
+            Verdict::Dial(choice) => choice,
+            Verdict::Wait(until) => {
+                entry.due_at = Some(until);
+                return self.record(&before, &entry);
+            }
+            Verdict::Skip(reason) => {
+                entry.set(State::Skipped { reason });
+                return self.record(&before, &entry);
+            }
         };
-        let choice = self
-            .rotation
-            .choose(&callee, |_| true)
-            .ok_or(Error::PoolExhausted)?;
+        self.caps.record(&choice.caller_id, now);
+        self.journal.note_start(&choice.caller_id, now)?;
         entry.attempts += 1;
         entry.caller_id = Some(choice.caller_id);
         entry.local_match = Some(choice.local_match);
-        entry.dialed_at = Some(Timestamp::now());
+        entry.dialed_at = Some(now);
         entry.due_at = None;
         entry.call_id = None;
         entry.set(State::Dialing);
@@ -361,6 +398,54 @@ impl<'a> Dialer<'a> {
         let durable = self.journal.durable();
         self.spawn(|calls| calls.create(entry, durable, slot));
         Ok(())
+    }
+
+    /// The rules, checked right before each dial: do-not-call lists (re-read when they change),
+    /// the callee's calling hours, and a caller ID under its caps.
+    fn verdict(&mut self, entry: &Entry, now: Timestamp) -> Result<Verdict, Error> {
+        if let Some(list) = self.do_not_call.lists(entry.phone()) {
+            return Ok(Verdict::Skip(format!(
+                "on the do-not-call list {}",
+                list.display()
+            )));
+        }
+        let zones = self.zones(entry);
+        if !self.hours.is_open(&zones, now) {
+            return Ok(match self.hours.next_opening(&zones, now) {
+                Some(opening) => Verdict::Wait(opening),
+                None => Verdict::Skip(format!(
+                    "the calling window never opens in {} within 400 days",
+                    zones.names().join(", ")
+                )),
+            });
+        }
+        let callee = Callee {
+            locale: Locale::of_contact(&entry.contact),
+            previous: entry.caller_id.clone(),
+        };
+        let caps = &self.caps;
+        if let Some(choice) = self
+            .rotation
+            .choose(&callee, |number| caps.allows(number, now))
+        {
+            return Ok(Verdict::Dial(choice));
+        }
+        let free_again = self
+            .rotation
+            .active()
+            .map(|number| caps.next_allowed(number, now))
+            .min();
+        free_again.map(Verdict::Wait).ok_or(Error::PoolExhausted)
+    }
+
+    /// The zones the callee may be in; the window must be open in all of them.
+    fn zones(&self, entry: &Entry) -> CalleeZones {
+        let table = Locale::of_number(entry.phone()).time_zones;
+        CalleeZones::of(
+            entry.contact.time_zone.as_deref(),
+            &table,
+            &self.campaign.window.fallback_time_zone,
+        )
     }
 
     /// Starts a call task and counts it live until it reports `Finished`.
@@ -549,9 +634,30 @@ impl<'a> Dialer<'a> {
         now.saturating_add(wait).unwrap_or(now)
     }
 
-    /// When the run has nothing to do but wait for a due moment, says until when (once per wait).
-    fn say_when_idle(&mut self, wake: Option<Timestamp>) {
-        let _ = wake;
+    /// When the run has nothing to do but wait, says until when and why (once per wait).
+    fn say_when_idle(&mut self, waiting: Option<&Entry>) {
+        let Some((entry, wake)) = waiting.and_then(|e| Some((e, e.due_at?))) else {
+            return;
+        };
+        let now = Timestamp::now();
+        let soon = now.duration_until(wake) < SignedDuration::from_secs(3);
+        if self.live > 0 || self.announced == Some(wake) || soon {
+            return;
+        }
+        self.announced = Some(wake);
+        let zones = self.zones(entry);
+        let message = if self.hours.is_open(&zones, now) {
+            let wait = SignedDuration::from_secs(now.duration_until(wake).as_secs());
+            format!(
+                "nobody to call now: the next call is due in {wait:#} (a redial, or a number under its caps)"
+            )
+        } else {
+            format!(
+                "nobody can be called now: next window opens {}",
+                self.hours.describe_opening(&zones, wake, now)
+            )
+        };
+        self.progress.note(&message);
     }
 
     /// Contacts that earlier runs knew but this run's CSV no longer lists, and that were never
@@ -617,6 +723,14 @@ impl<'a> Dialer<'a> {
             }
         }
     }
+}
+
+/// What the rules say of a contact at the moment of dialling.
+enum Verdict {
+    Dial(Choice),
+    /// Not before this moment (its window opens, or a caller ID comes off its caps).
+    Wait(Timestamp),
+    Skip(String),
 }
 
 /// The API said no call was created: the attempt does not count.

@@ -14,6 +14,8 @@ pub enum Error {
     Contacts(#[from] ContactsError),
     #[error(transparent)]
     Journal(#[from] JournalError),
+    #[error(transparent)]
+    DoNotCall(#[from] crate::suppression::SuppressionError),
     #[error("agent {agent}: {source}")]
     Agent { agent: String, source: ApiError },
     #[error(
@@ -59,7 +61,11 @@ impl Error {
     /// a 404 or 409 is a runtime answer about the world, not a malformed command (1).
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Config(_) | Error::Contacts(_) | Error::Usage(_) | Error::EmptyPool { .. } => 2,
+            Error::Config(_)
+            | Error::Contacts(_)
+            | Error::DoNotCall(_)
+            | Error::Usage(_)
+            | Error::EmptyPool { .. } => 2,
             Error::Journal(JournalError::Storage { .. } | JournalError::Io { .. }) => 1,
             Error::Journal(_) => 2,
             Error::Agent {

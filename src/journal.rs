@@ -19,7 +19,7 @@ use crate::rotation::Match;
 
 const FORMAT: &str = "outdial-journal/1";
 /// What a journal directory may hold; anything else means it is not ours.
-const OWN_FILES: [&str; 3] = ["lock", "sled", "status.json"];
+const OWN_FILES: [&str; 4] = ["lock", "sled", "status.json", "status.json.tmp"];
 
 /// One campaign's journal, open and locked by this process.
 pub struct Journal {
@@ -31,6 +31,9 @@ pub struct Journal {
     /// keyed by that moment then phone, so the earliest is first. A key whose entry has since
     /// moved on is dropped when it comes up, rather than hunted down on every write.
     due: sled::Tree,
+    /// Every call started, keyed by its moment then caller ID: the per-number caps of a resumed
+    /// run count the calls of earlier runs from it.
+    starts: sled::Tree,
     /// Group commit: callers queue here; one flush answers everyone queued before it started.
     flush_requests: mpsc::UnboundedSender<oneshot::Sender<Result<(), String>>>,
     /// How many fsyncs the group commit has made, to show what durability costs.
@@ -144,8 +147,8 @@ impl State {
     }
 }
 
-/// The due-queue key: the moment (ms, big-endian so that keys sort by time) then the phone.
-fn due_key(at: Timestamp, phone: &Phone) -> Vec<u8> {
+/// A key that sorts by time: the moment (ms, big-endian) then the phone.
+fn time_key(at: Timestamp, phone: &Phone) -> Vec<u8> {
     let mut key = at.as_millisecond().to_be_bytes().to_vec();
     key.extend_from_slice(phone.as_str().as_bytes());
     key
@@ -228,6 +231,7 @@ impl Journal {
         let contacts = db.open_tree("contacts").map_err(storage)?;
         let rows = db.open_tree("rows").map_err(storage)?;
         let due = db.open_tree("due").map_err(storage)?;
+        let starts = db.open_tree("starts").map_err(storage)?;
         let flushes = Arc::new(AtomicU64::new(0));
         let flush_requests = spawn_group_commit(db.clone(), flushes.clone());
         Ok(Journal {
@@ -235,6 +239,7 @@ impl Journal {
             contacts,
             rows,
             due,
+            starts,
             flush_requests,
             flushes,
             dir: dir.to_owned(),
@@ -285,20 +290,48 @@ impl Journal {
             .map_err(|e| self.storage(e))?;
         if let Some(at) = entry.due_at.filter(|_| entry.is_waiting()) {
             self.due
-                .insert(due_key(at, entry.phone()), &[])
+                .insert(time_key(at, entry.phone()), &[])
                 .map_err(|e| self.storage(e))?;
         }
         Ok(())
     }
 
-    /// The earliest moment a waiting contact is due, if any waits.
-    pub fn next_due(&self) -> Result<Option<Timestamp>, JournalError> {
+    /// Records that a call from `caller` starts at `at` (durable with the next flush, like the
+    /// `dialing` mark written beside it).
+    pub fn note_start(&self, caller: &Phone, at: Timestamp) -> Result<(), JournalError> {
+        self.starts
+            .insert(time_key(at, caller), &[])
+            .map_err(|e| self.storage(e))?;
+        Ok(())
+    }
+
+    /// The calls started since `since`, in time order: (caller ID, moment).
+    pub fn starts_since(
+        &self,
+        since: Timestamp,
+    ) -> impl Iterator<Item = Result<(Phone, Timestamp), JournalError>> + '_ {
+        self.starts
+            .range(since.as_millisecond().to_be_bytes()..)
+            .filter_map(move |item| {
+                let (key, _) = match item {
+                    Ok(kv) => kv,
+                    Err(e) => return Some(Err(self.storage(e))),
+                };
+                let at = Timestamp::from_millisecond(i64::from_be_bytes(key[..8].try_into().ok()?))
+                    .ok()?;
+                let caller = Phone::try_from(String::from_utf8(key[8..].to_vec()).ok()?).ok()?;
+                Some(Ok((caller, at)))
+            })
+    }
+
+    /// The waiting contact due first, if any waits.
+    pub fn next_due(&self) -> Result<Option<Entry>, JournalError> {
         loop {
             let Some((key, _)) = self.due.first().map_err(|e| self.storage(e))? else {
                 return Ok(None);
             };
             match self.due_entry(&key)? {
-                Some(entry) => return Ok(entry.due_at),
+                Some(entry) => return Ok(Some(entry)),
                 None => {
                     self.due.remove(key).map_err(|e| self.storage(e))?;
                 }

@@ -173,6 +173,11 @@ impl Rotation {
         self.numbers.iter().map(|n| &n.phone)
     }
 
+    /// The numbers not retired, in order.
+    pub fn active(&self) -> impl Iterator<Item = &Phone> {
+        self.numbers.iter().filter(|n| !n.retired).map(|n| &n.phone)
+    }
+
     /// Picks the caller ID for one call and counts it as used. `None` when no number is eligible.
     pub fn choose(&mut self, callee: &Callee, eligible: impl Fn(&Phone) -> bool) -> Option<Choice> {
         let usable = |n: &Number| !n.retired && eligible(&n.phone);
