@@ -16,6 +16,8 @@ pub enum Error {
     Journal(#[from] JournalError),
     #[error(transparent)]
     DoNotCall(#[from] crate::suppression::SuppressionError),
+    #[error(transparent)]
+    Plan(#[from] crate::plan::PlanError),
     #[error("agent {agent}: {source}")]
     Agent { agent: String, source: ApiError },
     #[error(
@@ -64,6 +66,7 @@ impl Error {
             Error::Config(_)
             | Error::Contacts(_)
             | Error::DoNotCall(_)
+            | Error::Plan(_)
             | Error::Usage(_)
             | Error::EmptyPool { .. } => 2,
             Error::Journal(JournalError::Storage { .. } | JournalError::Io { .. }) => 1,

@@ -17,6 +17,7 @@
 //! - [`call`]: the life of one call as its own task: create or find it, follow it to its end.
 //! - [`dialer`]: the pipeline itself, tying the stages together for `run`.
 //! - [`export`]: the journal as CSV, one row per contact.
+//! - [`plan`]: the choices a run would make, without calling anyone.
 //! - [`report`]: what status and summaries print, from the journal.
 //! - [`progress`]: live progress: bars on a terminal (indicatif), plain lines otherwise.
 //! - [`sandbox`]: a local, stateful simulator of the vendor APIs (axum).
@@ -36,6 +37,7 @@ pub mod export;
 pub mod journal;
 pub mod pacing;
 pub mod phone;
+pub mod plan;
 pub mod progress;
 pub mod report;
 pub mod rotation;

@@ -6,6 +6,7 @@ mod demo;
 mod export;
 mod numbers;
 mod output;
+mod plan;
 mod pool;
 mod run;
 mod sandbox;
@@ -60,6 +61,8 @@ pub enum Command {
     Resume(run::RunArgs),
     /// Progress from the journal (works while a run is going)
     Status(status::StatusArgs),
+    /// What a run would do, calling nobody: load per number, coverage gaps, windows
+    Plan(plan::PlanArgs),
     /// One CSV row per contact: state, call id, caller ID, attempts, outcome
     Export(export::ExportArgs),
     /// Serve a local simulator of the Synthflow and Flowyte APIs
@@ -83,6 +86,7 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
         Command::Resume(args) => run::run(args, &cli.global, run::Journaling::ResumeOnly).await,
         Command::Status(args) => status::run(args, &cli.global).await,
         Command::Export(args) => export::run(args, &cli.global).await,
+        Command::Plan(args) => plan::run(args, &cli.global).await,
         Command::Sandbox(args) => sandbox::run(args).await,
         Command::Demo => demo::run(&cli.global).await,
         Command::Pool(args) => pool::run(args, &cli.global).await,

@@ -1,0 +1,158 @@
+//! `outdial plan`: what a run would do, calling nobody.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::Global;
+use crate::api::Synthflow;
+use crate::dialer;
+use crate::error::Error;
+use crate::plan::{Plan, plan};
+use crate::rotation::Match;
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The campaign file (TOML)
+    pub campaign: PathBuf,
+    /// Print the plan as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub async fn run(args: PlanArgs, global: &Global) -> Result<u8, Error> {
+    let campaign = super::load(&args.campaign, global)?;
+    dialer::survey(&campaign).await?;
+    // The pool comes from the agent unless the campaign lists it: only then is a key needed.
+    let pool = if campaign.rotation.numbers.is_empty() {
+        let api = Synthflow::new(&campaign.api.base_url, campaign.api.key(&campaign.file)?)?;
+        dialer::resolve_pool(&campaign, &api).await?
+    } else {
+        campaign.rotation.numbers.clone()
+    };
+    let planned =
+        tokio::task::spawn_blocking(move || plan(&campaign, &pool, jiff::Timestamp::now()))
+            .await
+            .expect("planning does not panic")?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&planned).expect("plans serialise")
+        );
+    } else {
+        print!("{}", describe(&planned));
+    }
+    Ok(0)
+}
+
+fn describe(plan: &Plan) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "plan for campaign {}: {} contacts to call (calling nobody now)",
+        plan.campaign, plan.contacts
+    );
+    if plan.skipped_rows > 0 || plan.do_not_call > 0 {
+        let _ = writeln!(
+            out,
+            "  not dialled: {} CSV rows (bad or duplicate phone), {} on a do-not-call list",
+            plan.skipped_rows, plan.do_not_call
+        );
+    }
+    let planned: u64 = plan.matches.values().sum();
+    if planned > 0 {
+        let shares: Vec<String> = [
+            Match::AreaCode,
+            Match::Region,
+            Match::TimeZone,
+            Match::Other,
+        ]
+        .iter()
+        .map(|m| {
+            format!(
+                "{:.1}% {}",
+                100.0 * plan.matches.get(m).copied().unwrap_or(0) as f64 / planned as f64,
+                m.name()
+            )
+        })
+        .collect();
+        let _ = writeln!(
+            out,
+            "  local presence (caller ID shares the callee's …): {}",
+            shares.join(", ")
+        );
+    }
+    let _ = writeln!(
+        out,
+        "  planned load per caller ID (of which same area code):"
+    );
+    for (number, load) in &plan.load {
+        let days = load
+            .days_at_cap
+            .map_or(String::new(), |d| format!("  {d} day(s) at the daily cap"));
+        let _ = writeln!(
+            out,
+            "    {number:<16} {:>6}  ({}){days}",
+            load.calls.calls, load.calls.local
+        );
+    }
+    describe_gaps(plan, &mut out);
+    let w = &plan.window;
+    let _ = write!(
+        out,
+        "  calling window: {} can be called now, {} wait",
+        w.open_now, w.waiting
+    );
+    match &w.next_opening {
+        Some(opening) => {
+            let _ = writeln!(out, " (next window opens {opening})");
+        }
+        None => out.push('\n'),
+    }
+    if w.never > 0 {
+        let _ = writeln!(
+            out,
+            "  outside every window (never callable as configured): {}",
+            w.never
+        );
+    }
+    out
+}
+
+fn describe_gaps(plan: &Plan, out: &mut String) {
+    if plan.gaps.is_empty() {
+        let _ = writeln!(
+            out,
+            "  coverage: every callee's area code has a number in the pool"
+        );
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "  coverage gaps (area codes with contacts but no number of their own):"
+    );
+    for gap in &plan.gaps {
+        let region = gap
+            .region
+            .as_ref()
+            .map_or("-".to_owned(), |r| r.to_string());
+        let _ = writeln!(
+            out,
+            "    {} {region:<6} {:>6} contacts   → {}",
+            gap.area_code, gap.contacts, gap.search
+        );
+    }
+    if !plan.regions_without_a_number.is_empty() {
+        let regions: Vec<String> = plan
+            .regions_without_a_number
+            .iter()
+            .map(|g| format!("{} {}", g.region, g.contacts))
+            .collect();
+        let _ = writeln!(
+            out,
+            "  states/provinces with no number at all: {}",
+            regions.join(", ")
+        );
+    }
+}

@@ -1,0 +1,248 @@
+//! `outdial plan`: the choices `run` would make, without calling anyone. The contacts are read
+//! in the same order and given caller IDs by the same rotation, so the planned load per number is
+//! what a first run places; on top come what a campaign manager needs before launching: where
+//! the pool has no local number (and the search that would find one), and who cannot be called
+//! now or ever under the window.
+//!
+//! The plan covers the whole contacts file, as a first run would: it does not read the journal,
+//! and it does not model caps over time (it says how many days each number's cap stretches over).
+
+use std::collections::{BTreeMap, HashSet};
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use crate::area_codes::{AreaCode, Region};
+use crate::campaign::Campaign;
+use crate::contacts::{ContactReader, ContactsError, Row};
+use crate::phone::Phone;
+use crate::report::CallerTally;
+use crate::rotation::{Callee, Locale, Match, Rotation};
+use crate::suppression::{DoNotCall, SuppressionError};
+use crate::window::{CalleeZones, CallingHours};
+
+/// What a run of the campaign would do.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Plan {
+    pub campaign: String,
+    /// Contacts that would be dialled.
+    pub contacts: u64,
+    /// CSV rows that are not contacts (bad phone, duplicate).
+    pub skipped_rows: u64,
+    /// Contacts on a do-not-call list.
+    pub do_not_call: u64,
+    /// Planned first calls per caller ID.
+    pub load: BTreeMap<String, PlannedLoad>,
+    /// Planned calls per local-presence match.
+    pub matches: BTreeMap<Match, u64>,
+    /// Share of planned calls from a number with the callee's area code.
+    pub local_match_rate: Option<f64>,
+    /// Area codes with contacts but no number of that area code in the pool, most contacts first.
+    pub gaps: Vec<Gap>,
+    /// States or provinces with contacts but no number there, most contacts first.
+    pub regions_without_a_number: Vec<RegionGap>,
+    pub window: WindowOutlook,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PlannedLoad {
+    #[serde(flatten)]
+    pub calls: CallerTally,
+    /// Days of calling this load needs at `max_calls_per_number_per_day`, when a cap is set.
+    pub days_at_cap: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Gap {
+    pub area_code: AreaCode,
+    pub region: Option<Region>,
+    pub contacts: u64,
+    /// The command that finds numbers to fill the gap.
+    pub search: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RegionGap {
+    pub region: Region,
+    pub contacts: u64,
+}
+
+/// Who the window lets be called, seen from the moment of planning.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct WindowOutlook {
+    pub open_now: u64,
+    /// Closed now, opening later.
+    pub waiting: u64,
+    /// The earliest opening among those waiting.
+    pub next_opening: Option<String>,
+    /// Contacts whose window never opens (within 400 days): outside every window.
+    pub never: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error(transparent)]
+    Contacts(#[from] ContactsError),
+    #[error(transparent)]
+    DoNotCall(#[from] SuppressionError),
+}
+
+/// Plans `campaign` over `pool`, as seen at `now`.
+pub fn plan(campaign: &Campaign, pool: &[Phone], now: Timestamp) -> Result<Plan, PlanError> {
+    let mut planner = Planner {
+        rotation: Rotation::new(campaign.rotation.strategy, pool),
+        hours: CallingHours::new(&campaign.window),
+        do_not_call: DoNotCall::load(&campaign.suppress, campaign.default_country)?,
+        seen: HashSet::new(),
+        campaign,
+        now,
+        plan: Plan {
+            campaign: campaign.name.clone(),
+            ..Plan::default()
+        },
+        area_code_gaps: BTreeMap::new(),
+        region_gaps: BTreeMap::new(),
+        earliest_opening: None,
+    };
+    for row in ContactReader::open(&campaign.contacts, campaign.default_country)? {
+        planner.take(row?);
+    }
+    Ok(planner.finish(pool))
+}
+
+struct Planner<'a> {
+    campaign: &'a Campaign,
+    rotation: Rotation,
+    hours: CallingHours,
+    do_not_call: DoNotCall,
+    /// Phones seen so far, to skip duplicate rows as `run` does (the journal's job there).
+    seen: HashSet<Phone>,
+    now: Timestamp,
+    plan: Plan,
+    area_code_gaps: BTreeMap<AreaCode, (Option<Region>, u64)>,
+    region_gaps: BTreeMap<Region, u64>,
+    earliest_opening: Option<(Timestamp, CalleeZones)>,
+}
+
+impl Planner<'_> {
+    fn take(&mut self, row: Row) {
+        let contact = match row {
+            Row::Contact(contact) if self.seen.insert(contact.phone.clone()) => contact,
+            _ => {
+                self.plan.skipped_rows += 1;
+                return;
+            }
+        };
+        if self.do_not_call.lists(&contact.phone).is_some() {
+            self.plan.do_not_call += 1;
+            return;
+        }
+        self.plan.contacts += 1;
+        let table = Locale::of_number(&contact.phone).time_zones;
+        let zones = CalleeZones::of(
+            contact.time_zone.as_deref(),
+            &table,
+            &self.campaign.window.fallback_time_zone,
+        );
+        self.outlook(zones);
+        let callee = Callee {
+            locale: Locale::of_contact(&contact),
+            previous: None,
+        };
+        if let Some(choice) = self.rotation.choose(&callee, |_| true) {
+            let load = self
+                .plan
+                .load
+                .entry(choice.caller_id.to_string())
+                .or_default();
+            load.calls.calls += 1;
+            load.calls.local += u64::from(choice.local_match == Match::AreaCode);
+            *self.plan.matches.entry(choice.local_match).or_default() += 1;
+            self.note_gap(&callee.locale, choice.local_match);
+        }
+    }
+
+    fn outlook(&mut self, zones: CalleeZones) {
+        let window = &mut self.plan.window;
+        if self.hours.is_open(&zones, self.now) {
+            window.open_now += 1;
+            return;
+        }
+        match self.hours.next_opening(&zones, self.now) {
+            Some(opening) => {
+                window.waiting += 1;
+                if self
+                    .earliest_opening
+                    .as_ref()
+                    .is_none_or(|(at, _)| opening < *at)
+                {
+                    self.earliest_opening = Some((opening, zones));
+                }
+            }
+            None => window.never += 1,
+        }
+    }
+
+    /// A contact whose caller ID is not of its area code shows a gap in the pool.
+    fn note_gap(&mut self, callee: &Locale, matched: Match) {
+        if matched == Match::AreaCode {
+            return;
+        }
+        if let Some(code) = callee.area_code {
+            self.area_code_gaps
+                .entry(code)
+                .or_insert((callee.region.clone(), 0))
+                .1 += 1;
+        }
+        if matched != Match::Region
+            && let Some(region) = &callee.region
+        {
+            *self.region_gaps.entry(region.clone()).or_default() += 1;
+        }
+    }
+
+    fn finish(mut self, pool: &[Phone]) -> Plan {
+        let pooled: HashSet<AreaCode> = pool.iter().filter_map(Phone::area_code).collect();
+        let mut gaps: Vec<Gap> = self
+            .area_code_gaps
+            .into_iter()
+            .filter(|(code, _)| !pooled.contains(code))
+            .map(|(area_code, (region, contacts))| Gap {
+                area_code,
+                region,
+                contacts,
+                search: format!("outdial numbers search --area-code {area_code}"),
+            })
+            .collect();
+        gaps.sort_by(|a, b| {
+            b.contacts
+                .cmp(&a.contacts)
+                .then(a.area_code.cmp(&b.area_code))
+        });
+        let mut regions: Vec<RegionGap> = self
+            .region_gaps
+            .into_iter()
+            .map(|(region, contacts)| RegionGap { region, contacts })
+            .collect();
+        regions.sort_by(|a, b| b.contacts.cmp(&a.contacts).then(a.region.cmp(&b.region)));
+        let planned: u64 = self.plan.matches.values().sum();
+        let local = self
+            .plan
+            .matches
+            .get(&Match::AreaCode)
+            .copied()
+            .unwrap_or(0);
+        self.plan.local_match_rate = (planned > 0).then(|| local as f64 / planned as f64);
+        self.plan.gaps = gaps;
+        self.plan.regions_without_a_number = regions;
+        self.plan.window.next_opening = self
+            .earliest_opening
+            .map(|(at, zones)| self.hours.describe_opening(&zones, at, self.now));
+        if let Some(cap) = self.campaign.rotation.max_calls_per_number_per_day {
+            for load in self.plan.load.values_mut() {
+                load.days_at_cap = Some(load.calls.calls.div_ceil(u64::from(cap.get())));
+            }
+        }
+        self.plan
+    }
+}
