@@ -440,12 +440,7 @@ impl<'a> Dialer<'a> {
 
     /// The zones the callee may be in; the window must be open in all of them.
     fn zones(&self, entry: &Entry) -> CalleeZones {
-        let table = Locale::of_number(entry.phone()).time_zones;
-        CalleeZones::of(
-            entry.contact.time_zone.as_deref(),
-            &table,
-            &self.campaign.window.fallback_time_zone,
-        )
+        CalleeZones::of_contact(&entry.contact, &self.campaign.window.fallback_time_zone)
     }
 
     /// Starts a call task and counts it live until it reports `Finished`.
@@ -702,6 +697,7 @@ impl<'a> Dialer<'a> {
             tally: self.tally.clone(),
             uncertain: Vec::new(),
             live: None,
+            next: None,
             elapsed: Some(self.started.elapsed()),
         }
     }

@@ -138,12 +138,7 @@ impl Planner<'_> {
             return;
         }
         self.plan.contacts += 1;
-        let table = Locale::of_number(&contact.phone).time_zones;
-        let zones = CalleeZones::of(
-            contact.time_zone.as_deref(),
-            &table,
-            &self.campaign.window.fallback_time_zone,
-        );
+        let zones = CalleeZones::of_contact(&contact, &self.campaign.window.fallback_time_zone);
         self.outlook(zones);
         let callee = Callee {
             locale: Locale::of_contact(&contact),

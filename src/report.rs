@@ -46,6 +46,9 @@ pub struct Report {
     pub uncertain: Vec<String>,
     /// Set while a run is going: who runs it and how fresh these figures are.
     pub live: Option<String>,
+    /// When the next waiting contact is due, and why ("next window opens 09:00 America/Chicago…").
+    #[serde(default)]
+    pub next: Option<String>,
     #[serde(with = "seconds", default)]
     pub elapsed: Option<Duration>,
 }
@@ -149,6 +152,7 @@ impl Report {
             tally,
             uncertain,
             live: None,
+            next: None,
             elapsed: None,
         })
     }
@@ -220,6 +224,9 @@ impl fmt::Display for Report {
                 "  CSV rows not dialled (bad or duplicate phone): {}",
                 t.skipped_rows
             )?;
+        }
+        if let Some(next) = &self.next {
+            writeln!(f, "  {next}")?;
         }
         if !self.uncertain.is_empty() {
             writeln!(

@@ -44,6 +44,13 @@ impl CalleeZones {
         CalleeZones(zones.unwrap_or_else(|| vec![TimeZone::UTC]))
     }
 
+    /// The zones of a contact: its CSV `timezone`, else its area code's, else `fallback`.
+    pub fn of_contact(contact: &crate::contacts::Contact, fallback: &str) -> CalleeZones {
+        let place = contact.phone.area_code().and_then(crate::area_codes::place);
+        let table = place.map_or(&[][..], |p| p.time_zones.as_slice());
+        CalleeZones::of(contact.time_zone.as_deref(), table, fallback)
+    }
+
     /// IANA names, in the order given, for messages and `status`.
     pub fn names(&self) -> Vec<String> {
         self.0.iter().map(zone_name).collect()

@@ -116,3 +116,52 @@ async fn round_robin_spreads_calls_evenly() {
         "uneven: {counts:?}"
     );
 }
+
+/// A caller ID the API refuses (listed in the campaign but not attached to the agent) leaves the
+/// rotation with a warning naming it; its contacts are called from the other numbers, nobody lost.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_caller_id_leaves_the_rotation_with_a_warning() {
+    let phones = numbers_in(415, 0, 30);
+    let scenario = Scenario::start(&["+12125550101"], Settings::default(), &csv_of(&phones)).await;
+    let campaign = std::fs::read_to_string(scenario.campaign_file()).unwrap();
+    let listed = campaign.replace(
+        "strategy = \"region\"",
+        "strategy = \"region\"\nnumbers = [\"+14155550102\", \"+12125550101\"]",
+    );
+    std::fs::write(scenario.campaign_file(), listed).unwrap();
+
+    let out = scenario
+        .outdial(&["run", scenario.campaign_file().to_str().unwrap()])
+        .output()
+        .await
+        .unwrap();
+
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.matches("caller ID +14155550102 refused").count(),
+        1,
+        "{stderr}"
+    );
+    // Requests already in flight when the first refusal came back may meet it too; none after.
+    let refused = scenario
+        .sandbox
+        .received()
+        .await
+        .iter()
+        .filter(|c| c.status == 400)
+        .count();
+    assert!(
+        (1..=Settings::default().max_live_calls as usize).contains(&refused),
+        "{refused} refusals"
+    );
+    scenario.assert_each_called_once(&phones).await;
+    assert_eq!(
+        scenario.calls_per_caller_id().await.get("+12125550101"),
+        Some(&30)
+    );
+}

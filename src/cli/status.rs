@@ -6,9 +6,13 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::Global;
+use jiff::Timestamp;
+
+use crate::campaign::Campaign;
 use crate::error::Error;
 use crate::journal::{Journal, JournalError};
 use crate::report::Report;
+use crate::window::{CalleeZones, CallingHours};
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
@@ -22,7 +26,11 @@ pub struct StatusArgs {
 pub async fn run(args: StatusArgs, global: &Global) -> Result<u8, Error> {
     let campaign = super::load(&args.campaign, global)?;
     let report = match Journal::open_existing(&campaign.journal_dir, &campaign.name) {
-        Ok(journal) => Report::of_journal(&campaign.name, &journal)?,
+        Ok(journal) => {
+            let mut report = Report::of_journal(&campaign.name, &journal)?;
+            report.next = next_due(&campaign, &journal)?;
+            report
+        }
         Err(JournalError::Locked { owner, .. }) => {
             match Report::load_snapshot(&campaign.journal_dir) {
                 Some(snapshot) => snapshot,
@@ -53,4 +61,28 @@ pub async fn run(args: StatusArgs, global: &Global) -> Result<u8, Error> {
         print!("{report}");
     }
     Ok(0)
+}
+
+/// What the earliest waiting contact waits for: its window, or a redial, look-up or cap.
+fn next_due(campaign: &Campaign, journal: &Journal) -> Result<Option<String>, Error> {
+    let Some(entry) = journal.next_due()? else {
+        return Ok(None);
+    };
+    let Some(due) = entry.due_at else {
+        return Ok(None);
+    };
+    let now = Timestamp::now();
+    let hours = CallingHours::new(&campaign.window);
+    let zones = CalleeZones::of_contact(&entry.contact, &campaign.window.fallback_time_zone);
+    Ok(Some(if !hours.is_open(&zones, now) && due > now {
+        format!(
+            "next window opens {}",
+            hours.describe_opening(&zones, due, now)
+        )
+    } else {
+        format!(
+            "next call due {} (a redial, a look-up or a cap)",
+            due.strftime("%Y-%m-%d %H:%M:%S UTC")
+        )
+    }))
 }
