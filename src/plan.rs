@@ -220,14 +220,7 @@ impl Planner<'_> {
             .map(|(region, contacts)| RegionGap { region, contacts })
             .collect();
         regions.sort_by(|a, b| b.contacts.cmp(&a.contacts).then(a.region.cmp(&b.region)));
-        let planned: u64 = self.plan.matches.values().sum();
-        let local = self
-            .plan
-            .matches
-            .get(&Match::AreaCode)
-            .copied()
-            .unwrap_or(0);
-        self.plan.local_match_rate = (planned > 0).then(|| local as f64 / planned as f64);
+        self.plan.local_match_rate = crate::report::local_match_rate(&self.plan.matches);
         self.plan.gaps = gaps;
         self.plan.regions_without_a_number = regions;
         self.plan.window.next_opening = self

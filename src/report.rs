@@ -125,10 +125,7 @@ impl Tally {
 
     /// Share of placed calls that went out from a number with the callee's area code.
     pub fn local_match_rate(&self) -> Option<f64> {
-        let placed: u64 = self.matches.values().sum();
-        (placed > 0).then(|| {
-            self.matches.get(&Match::AreaCode).copied().unwrap_or(0) as f64 / placed as f64
-        })
+        local_match_rate(&self.matches)
     }
 }
 
@@ -251,27 +248,13 @@ impl fmt::Display for Report {
 
 impl Report {
     fn fmt_local_presence(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let placed: u64 = self.tally.matches.values().sum();
-        if placed == 0 {
-            return Ok(());
+        match local_presence(&self.tally.matches) {
+            Some(shares) => writeln!(
+                f,
+                "  local presence (caller ID shares the callee's …): {shares}"
+            ),
+            None => Ok(()),
         }
-        let shares: Vec<String> = [
-            Match::AreaCode,
-            Match::Region,
-            Match::TimeZone,
-            Match::Other,
-        ]
-        .iter()
-        .map(|m| {
-            let n = self.tally.matches.get(m).copied().unwrap_or(0);
-            format!("{:.1}% {}", 100.0 * n as f64 / placed as f64, m.name())
-        })
-        .collect();
-        writeln!(
-            f,
-            "  local presence (caller ID shares the callee's …): {}",
-            shares.join(", ")
-        )
     }
 
     fn fmt_callers(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -288,6 +271,31 @@ impl Report {
         }
         Ok(())
     }
+}
+
+/// "35.9% area code, 40.8% state/province, …" for calls per match, or `None` for no calls.
+pub fn local_presence(matches: &BTreeMap<Match, u64>) -> Option<String> {
+    let calls: u64 = matches.values().sum();
+    let share = |m: &Match| 100.0 * matches.get(m).copied().unwrap_or(0) as f64 / calls as f64;
+    let levels = [
+        Match::AreaCode,
+        Match::Region,
+        Match::TimeZone,
+        Match::Other,
+    ];
+    (calls > 0).then(|| {
+        levels
+            .iter()
+            .map(|m| format!("{:.1}% {}", share(m), m.name()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    })
+}
+
+/// Share of calls from a number with the callee's area code, or `None` for no calls.
+pub fn local_match_rate(matches: &BTreeMap<Match, u64>) -> Option<f64> {
+    let calls: u64 = matches.values().sum();
+    (calls > 0).then(|| matches.get(&Match::AreaCode).copied().unwrap_or(0) as f64 / calls as f64)
 }
 
 /// `Option<Duration>` as fractional seconds in JSON.

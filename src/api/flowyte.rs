@@ -18,10 +18,6 @@ use crate::phone::Phone;
 
 pub const DEFAULT_BASE_URL: &str = "https://builder.flowyte.com/api/v1";
 
-/// Same reasoning as the Synthflow client: unreachable hosts fail fast, slow answers are bounded.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
-
 /// A Flowyte organisation, reached at `base` (`…/api/v1`) with one key. Cheap to clone.
 #[derive(Clone)]
 pub struct Flowyte {
@@ -261,12 +257,7 @@ impl fmt::Display for Problem {
 
 impl Flowyte {
     pub fn new(base: &Url, key: ApiKey) -> Result<Flowyte, FlowyteError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(REQUEST_TIMEOUT)
-            .user_agent(concat!("outdial/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| FlowyteError::Transport(e.to_string()))?;
+        let http = super::http_client().map_err(|e| FlowyteError::Transport(e.to_string()))?;
         Ok(Flowyte {
             http,
             base: base.clone(),

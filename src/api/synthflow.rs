@@ -16,11 +16,6 @@ pub use pool::{Attach, Slug, SlugError};
 
 pub const DEFAULT_BASE_URL: &str = "https://api.synthflow.ai/v2";
 
-/// Connecting should take well under a second anywhere; longer means the host is unreachable.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// Every request ends by then. A create request that times out is *uncertain* (the call may exist),
-/// so this is long enough for a slow but healthy API and short enough to keep the run moving.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 /// `GET /v2/calls` page size when looking for a call whose creation is uncertain.
 const PAGE: usize = 100;
 
@@ -165,17 +160,29 @@ fn account_advice(status: u16) -> &'static str {
 
 impl Synthflow {
     pub fn new(base: &Url, key: ApiKey) -> Result<Synthflow, ApiError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(REQUEST_TIMEOUT)
-            .user_agent(concat!("outdial/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| ApiError::Transport(e.to_string()))?;
+        let http = super::http_client().map_err(|e| ApiError::Transport(e.to_string()))?;
         Ok(Synthflow {
             http,
             base: base.clone(),
             key,
         })
+    }
+
+    /// An authenticated `GET`, its answer decoded or sorted into an [`ApiError`].
+    async fn get<T: serde::de::DeserializeOwned>(
+        &self,
+        url: Url,
+        query: &[(&str, String)],
+    ) -> Result<T, ApiError> {
+        read(
+            self.http
+                .get(url)
+                .bearer_auth(self.key.expose())
+                .query(query)
+                .send()
+                .await,
+        )
+        .await
     }
 
     /// The base URL with `segments` appended, each percent-encoded as a path segment.
@@ -205,14 +212,7 @@ impl Synthflow {
             attached_phone_numbers: Vec<AttachedNumber>,
         }
         let url = self.endpoint(&["assistants", model_id]);
-        let body: Body = read(
-            self.http
-                .get(url)
-                .bearer_auth(self.key.expose())
-                .send()
-                .await,
-        )
-        .await?;
+        let body: Body = self.get(url, &[]).await?;
         let assistant =
             body.response
                 .assistants
@@ -263,14 +263,7 @@ impl Synthflow {
             calls: Vec<CallState>,
         }
         let url = self.endpoint(&["calls", call_id]);
-        let body: Body = read(
-            self.http
-                .get(url)
-                .bearer_auth(self.key.expose())
-                .send()
-                .await,
-        )
-        .await?;
+        let body: Body = self.get(url, &[]).await?;
         body.response
             .calls
             .into_iter()
@@ -309,14 +302,7 @@ impl Synthflow {
                 ("limit", PAGE.to_string()),
                 ("offset", calls.len().to_string()),
             ];
-            let sent = self
-                .http
-                .get(url.clone())
-                .bearer_auth(self.key.expose())
-                .query(&query)
-                .send()
-                .await;
-            let page: Body = read(sent).await?;
+            let page: Body = self.get(url.clone(), &query).await?;
             let got = page.response.calls.len();
             calls.extend(page.response.calls);
             if got == 0 || calls.len() >= page.response.pagination.total_records {

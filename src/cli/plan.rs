@@ -10,7 +10,7 @@ use crate::api::Synthflow;
 use crate::dialer;
 use crate::error::Error;
 use crate::plan::{Plan, plan};
-use crate::rotation::Match;
+use crate::report::local_presence;
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {
@@ -60,27 +60,10 @@ fn describe(plan: &Plan) -> String {
             plan.skipped_rows, plan.do_not_call
         );
     }
-    let planned: u64 = plan.matches.values().sum();
-    if planned > 0 {
-        let shares: Vec<String> = [
-            Match::AreaCode,
-            Match::Region,
-            Match::TimeZone,
-            Match::Other,
-        ]
-        .iter()
-        .map(|m| {
-            format!(
-                "{:.1}% {}",
-                100.0 * plan.matches.get(m).copied().unwrap_or(0) as f64 / planned as f64,
-                m.name()
-            )
-        })
-        .collect();
+    if let Some(shares) = local_presence(&plan.matches) {
         let _ = writeln!(
             out,
-            "  local presence (caller ID shares the callee's …): {}",
-            shares.join(", ")
+            "  local presence (caller ID shares the callee's …): {shares}"
         );
     }
     let _ = writeln!(
