@@ -69,11 +69,14 @@ impl Calls {
         let calls = self.clone();
         tokio::spawn(async move {
             let result = match durable.await {
-                Ok(()) => calls
-                    .api
-                    .create_call(&request(&calls.agent, &entry))
-                    .await
-                    .map_err(CreateError::Api),
+                Ok(()) => {
+                    calls.pacer.send_turn().await;
+                    calls
+                        .api
+                        .create_call(&request(&calls.agent, &entry))
+                        .await
+                        .map_err(CreateError::Api)
+                }
                 Err(e) => Err(CreateError::NotSent(e)),
             };
             let created = result.as_ref().ok().cloned();

@@ -37,6 +37,10 @@ pub struct Pacer {
     polls: DefaultDirectRateLimiter,
     /// The configured interval between starts: the unit the slow-down is counted in.
     interval: Duration,
+    /// When the latest create request may leave (reserved in turn): the schedule above spaces
+    /// the *decisions*, but a request leaves only once its mark is on disk, and fsyncs take
+    /// uneven time; this keeps the requests themselves spaced, as the account counts them.
+    next_send: Mutex<Option<Instant>>,
     throttle: Mutex<Throttle>,
 }
 
@@ -65,6 +69,7 @@ impl Pacer {
             slots: Arc::new(Semaphore::new(pacing.max_live_calls.get() as usize)),
             polls: RateLimiter::direct(Quota::per_second(poll_budget(pacing.max_live_calls))),
             interval,
+            next_send: Mutex::new(None),
             throttle: Mutex::new(Throttle::default()),
         }
     }
@@ -87,6 +92,24 @@ impl Pacer {
         self.schedule.until_ready().await;
         self.throttle().last_start = Some(Instant::now());
         Slot(permit)
+    }
+
+    /// Waits until this create request may leave: at least one interval (and 1%, for the
+    /// network's jitter) after the previous one. Turns are reserved in order, so concurrent
+    /// requests queue rather than race.
+    pub async fn send_turn(&self) {
+        let gap = self.interval.mul_f64(1.01);
+        let turn = {
+            let mut next = self
+                .next_send
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let now = Instant::now();
+            let turn = next.map_or(now, |at| at.max(now));
+            *next = Some(turn + gap);
+            turn
+        };
+        tokio::time::sleep_until(turn).await;
     }
 
     /// A live slot for a call that already exists (found on resume): no place in the schedule.
