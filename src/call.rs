@@ -21,6 +21,8 @@ const MAX_POLL_GAP: Duration = Duration::from_secs(5);
 
 /// What a call task tells the dialer.
 pub enum Report {
+    /// The create request is leaving now, from this caller ID.
+    Sending { caller: Phone, at: jiff::Timestamp },
     /// The create request was answered (or could not be sent).
     Created {
         entry: Entry,
@@ -71,6 +73,12 @@ impl Calls {
             let result = match durable.await {
                 Ok(()) => {
                     calls.pacer.send_turn().await;
+                    if let Some(caller) = entry.caller_id.clone() {
+                        calls.report(Report::Sending {
+                            caller,
+                            at: jiff::Timestamp::now(),
+                        });
+                    }
                     calls
                         .api
                         .create_call(&request(&calls.agent, &entry))

@@ -49,6 +49,14 @@ impl Caps {
         }
     }
 
+    /// The call recorded last for `number` actually left at `at` (a moment after it was decided,
+    /// once its mark was on disk): the cooldown runs from then, as the API counts it.
+    pub fn sent(&mut self, number: &Phone, at: Timestamp) {
+        if let Some(usage) = self.usage.get_mut(number) {
+            usage.last = usage.last.max(at);
+        }
+    }
+
     /// Earlier use (from the journal on resume), or a call just started: one call from `number`
     /// at `at`. Calls may be recorded in any order; one on a UTC day before the latest changes
     /// nothing, as no call can start on that day any more.

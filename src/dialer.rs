@@ -451,6 +451,10 @@ impl<'a> Dialer<'a> {
 
     fn handle(&mut self, report: CallReport) -> Result<(), Error> {
         match report {
+            CallReport::Sending { caller, at } => {
+                self.caps.sent(&caller, at);
+                Ok(())
+            }
             CallReport::Created { entry, result } => self.settle_create(entry, result),
             CallReport::Found { entry, result } => self.settle_search(entry, result),
             CallReport::Ended { phone, result } => self.settle_end(&phone, result),

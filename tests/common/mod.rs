@@ -252,3 +252,151 @@ fn init_test_log() {
             .try_init();
     }
 }
+
+// ---- Runs that must be watched while they go (live_calls, redials, rules_in_a_run) ----------
+
+/// A progress display that keeps every note the dialer makes ("nobody can be called now: …",
+/// "caller ID … taken out of rotation"), so a test can wait on what the run itself says instead
+/// of guessing how long to wait.
+#[derive(Default)]
+pub struct Notes(std::sync::Mutex<Vec<String>>);
+
+impl outdial::progress::Progress for Notes {
+    fn update(&self, _: &outdial::report::Tally) {}
+
+    fn note(&self, message: &str) {
+        self.0.lock().unwrap().push(message.to_owned());
+    }
+
+    fn finish(&self) {}
+}
+
+impl Notes {
+    pub fn all(&self) -> Vec<String> {
+        self.0.lock().unwrap().clone()
+    }
+
+    /// Waits (bounded) until a note contains `needle`, and returns that note.
+    pub async fn wait_for(&self, needle: &str) -> String {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(note) = self.all().into_iter().find(|n| n.contains(needle)) {
+                return note;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the run never said {needle:?}; it said {:?}",
+                self.all()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Resolves once a note contains `needle`: a shutdown signal for [`Scenario::run_noting`].
+    pub async fn said(&self, needle: &str) {
+        self.wait_for(needle).await;
+    }
+}
+
+/// The test agent with `pool` attached, for sandboxes configured by hand.
+pub fn agent_with(pool: &[&str]) -> Vec<AgentSpec> {
+    vec![AgentSpec {
+        id: AGENT.into(),
+        numbers: pool.iter().map(|n| phone(n)).collect(),
+    }]
+}
+
+/// A campaign file over `contacts.csv` for the test agent; `tables` is written after the
+/// top-level keys, verbatim (`[pacing]`, `[rotation]`, `[window]`, `[retry]`, `[suppress]`).
+pub fn campaign_text(tables: &str) -> String {
+    format!(
+        "name = \"test-campaign\"\nagent = \"{AGENT}\"\ncontacts = \"contacts.csv\"\n\n{tables}"
+    )
+}
+
+/// A calling window that is open at every instant of every day.
+pub const ALWAYS_OPEN: &str = r#"[window]
+start = "00:00"
+end = "23:59:59"
+days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+"#;
+
+impl Scenario {
+    /// A sandbox started from `config` and a campaign file written verbatim (see [`campaign_text`]).
+    pub async fn start_with(config: SandboxConfig, campaign: &str, csv: &str) -> Scenario {
+        init_test_log();
+        let sandbox = Sandbox::start(config)
+            .await
+            .expect("the sandbox starts on 127.0.0.1:0");
+        let scenario = Scenario {
+            dir: TempDir::new().unwrap(),
+            sandbox,
+        };
+        std::fs::write(scenario.campaign_file(), campaign).unwrap();
+        scenario.write_contacts(csv);
+        scenario
+    }
+
+    /// Runs the campaign in-process as `launch` does, telling `notes` what the dialer says,
+    /// until every contact is settled or `shutdown` resolves.
+    pub async fn run_noting(&self, notes: &Notes, shutdown: impl Future<Output = ()>) -> Finish {
+        let campaign = self.campaign();
+        let journal = open_journal(&campaign).await;
+        dialer::survey(&campaign)
+            .await
+            .expect("the contacts file is valid");
+        let api = outdial::api::Synthflow::new(&campaign.api.base_url, ApiKey::new("test-key"))
+            .expect("the sandbox URL is valid");
+        let pool = dialer::resolve_pool(&campaign, &api)
+            .await
+            .expect("the pool resolves");
+        dialer::Dialer::new(&campaign, api, &journal, &pool, notes)
+            .expect("the dialer starts")
+            .run(shutdown)
+            .await
+            .expect("the run succeeds")
+    }
+
+    /// The journal's entries, by E.164 phone (no run may be holding the journal).
+    pub async fn journal_entries(&self) -> HashMap<String, outdial::journal::Entry> {
+        let journal = open_journal(&self.campaign()).await;
+        journal
+            .entries()
+            .map(|entry| {
+                let entry = entry.expect("the journal reads");
+                (entry.phone().to_string(), entry)
+            })
+            .collect()
+    }
+
+    /// `outdial export` of this campaign: one map of column → value per contact, by phone.
+    pub async fn export_rows(&self) -> HashMap<String, HashMap<String, String>> {
+        let out = self
+            .outdial(&["export", self.campaign_file().to_str().unwrap()])
+            .output()
+            .await
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "export failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut reader = csv::Reader::from_reader(out.stdout.as_slice());
+        let header = reader.headers().unwrap().clone();
+        let mut rows = HashMap::new();
+        for record in reader.records() {
+            let record = record.unwrap();
+            let row: HashMap<String, String> = header
+                .iter()
+                .zip(record.iter())
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect();
+            let phone = row["phone"].clone();
+            assert!(
+                rows.insert(phone.clone(), row).is_none(),
+                "{phone} exported twice"
+            );
+        }
+        rows
+    }
+}
