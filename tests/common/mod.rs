@@ -371,11 +371,21 @@ impl Scenario {
 
     /// `outdial export` of this campaign: one map of column → value per contact, by phone.
     pub async fn export_rows(&self) -> HashMap<String, HashMap<String, String>> {
-        let out = self
-            .outdial(&["export", self.campaign_file().to_str().unwrap()])
-            .output()
-            .await
-            .unwrap();
+        // Retried (bounded) while a run that ended in this process still holds the journal: its
+        // group-commit task lets go of the store only once it is scheduled again.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let out = loop {
+            let out = self
+                .outdial(&["export", self.campaign_file().to_str().unwrap()])
+                .output()
+                .await
+                .unwrap();
+            if out.status.success() || tokio::time::Instant::now() >= deadline {
+                break out;
+            }
+            tracing::debug!("export again: {}", String::from_utf8_lossy(&out.stderr));
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
         assert!(
             out.status.success(),
             "export failed: {}",
