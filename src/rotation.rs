@@ -168,11 +168,6 @@ impl Rotation {
         });
     }
 
-    /// The pool, in order.
-    pub fn pool(&self) -> impl Iterator<Item = &Phone> {
-        self.numbers.iter().map(|n| &n.phone)
-    }
-
     /// The numbers not retired, in order.
     pub fn active(&self) -> impl Iterator<Item = &Phone> {
         self.numbers.iter().filter(|n| !n.retired).map(|n| &n.phone)
