@@ -1,5 +1,6 @@
-//! The campaign pipeline behind `outdial run`: contacts → eligibility (journal) → caller-ID
-//! choice → pacing → create call → follow it to its outcome → journal.
+//! The campaign pipeline behind `outdial run`: contacts → eligibility (journal, do-not-call,
+//! calling window) → caller-ID choice (rotation under caps) → pacing → create the call → follow it
+//! to its outcome → journal.
 //!
 //! One task, the [`Dialer`], owns the journal writes, the rotation and the tally. Each call lives
 //! in its own task ([`crate::call`]) and reports back over a channel, so a slow request never
