@@ -243,8 +243,7 @@ impl<'a> Dialer<'a> {
     /// and contacts whose create request may have made a call (looked up once their grace is over).
     fn take_up_earlier_runs(&mut self) -> Result<(), Error> {
         let mut latest: BTreeMap<Phone, Timestamp> = BTreeMap::new();
-        let grace = SignedDuration::try_from(self.campaign.retry.reconcile_grace)
-            .unwrap_or(SignedDuration::MAX);
+        let grace = span(self.campaign.retry.reconcile_grace);
         for entry in self.journal.entries() {
             let mut entry = entry?;
             if let (Some(caller), Some(at)) = (&entry.caller_id, entry.dialed_at) {
@@ -270,20 +269,16 @@ impl<'a> Dialer<'a> {
         }
         self.rotation.restore(latest);
         // A day and a cooldown back are all the caps can need.
+        let lookback =
+            SignedDuration::from_hours(48).max(span(self.campaign.rotation.min_gap_per_number));
         let since = Timestamp::now()
-            .checked_sub(SignedDuration::from_hours(48))
+            .checked_sub(lookback)
             .unwrap_or(Timestamp::MIN);
-        let since = since.min(self.after_now_minus(self.campaign.rotation.min_gap_per_number));
         for start in self.journal.starts_since(since) {
             let (caller, at) = start?;
             self.caps.record(&caller, at);
         }
         Ok(())
-    }
-
-    fn after_now_minus(&self, back: Duration) -> Timestamp {
-        let back = SignedDuration::try_from(back).unwrap_or(SignedDuration::MAX);
-        Timestamp::now().checked_sub(back).unwrap_or(Timestamp::MIN)
     }
 
     /// Streams the CSV from a blocking thread; the channel's bound keeps memory flat.
@@ -629,9 +624,8 @@ impl<'a> Dialer<'a> {
     }
 
     fn after(&self, wait: Duration) -> Timestamp {
-        let wait = SignedDuration::try_from(wait).unwrap_or(SignedDuration::MAX);
         let now = Timestamp::now();
-        now.saturating_add(wait).unwrap_or(now)
+        now.saturating_add(span(wait)).unwrap_or(now)
     }
 
     /// When the run has nothing to do but wait, says until when and why (once per wait).
@@ -741,16 +735,18 @@ fn undo_attempt(entry: &mut Entry, why: String) {
     entry.set(State::Pending);
 }
 
+/// A configured wait as jiff counts it; waits too long for jiff are "forever".
+fn span(wait: Duration) -> SignedDuration {
+    SignedDuration::try_from(wait).unwrap_or(SignedDuration::MAX)
+}
+
 /// Sleeps until `wake`, or forever without one (the branch is then disabled anyway).
 async fn sleep_until(wake: Option<Timestamp>) {
     match wake {
         Some(at) => {
-            let wait = Timestamp::now().duration_until(at).unsigned_abs();
-            let wait = if at > Timestamp::now() {
-                wait
-            } else {
-                Duration::ZERO
-            };
+            // A moment already past converts to no `Duration`: no wait.
+            let wait =
+                Duration::try_from(Timestamp::now().duration_until(at)).unwrap_or(Duration::ZERO);
             tokio::time::sleep(wait).await
         }
         None => std::future::pending().await,

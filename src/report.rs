@@ -54,16 +54,6 @@ pub struct Report {
 }
 
 impl Tally {
-    /// Counts every contact of a journal (a pass over the disk, little memory).
-    pub fn of_journal(journal: &Journal) -> Result<Tally, JournalError> {
-        let mut tally = Tally::default();
-        for entry in journal.entries() {
-            tally.count(&entry?);
-        }
-        tally.skipped_rows = journal.skipped_rows().count() as u64;
-        Ok(tally)
-    }
-
     pub fn count(&mut self, entry: &Entry) {
         self.add(entry, 1);
     }

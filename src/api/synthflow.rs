@@ -59,8 +59,6 @@ pub struct ListedCall {
     /// Epoch milliseconds, sent as a string.
     #[serde(default)]
     pub start_time: Option<StringOrNumber>,
-    #[serde(default)]
-    pub call_status: Option<String>,
 }
 
 /// A call's state as `GET /v2/calls/{id}` reports it.
