@@ -23,7 +23,6 @@ pub struct PlanArgs {
 
 pub async fn run(args: PlanArgs, global: &Global) -> Result<u8, Error> {
     let campaign = super::load(&args.campaign, global)?;
-    dialer::survey(&campaign).await?;
     // The pool comes from the agent unless the campaign lists it: only then is a key needed.
     let pool = if campaign.rotation.numbers.is_empty() {
         let api = Synthflow::new(&campaign.api.base_url, campaign.api.key(&campaign.file)?)?;
