@@ -81,8 +81,9 @@ fn dialing(i: usize) -> Entry {
         region: None,
         custom_variables: vec![],
     };
-    let mut entry = Entry::new(contact, 1);
-    entry.set(State::Dialing);
+    let now = jiff::Timestamp::now();
+    let mut entry = Entry::new(contact, 1, now);
+    entry.set(State::Dialing, now);
     entry
 }
 

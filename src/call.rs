@@ -6,8 +6,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
 
 use crate::api::{ApiError, CallRequest, CallState, Synthflow};
+use crate::clock::Clock;
 use crate::journal::{Entry, JournalError};
 use crate::pacing::{Pacer, Slot};
 use crate::phone::Phone;
@@ -38,8 +40,6 @@ pub enum Report {
         phone: Phone,
         result: Result<CallState, ApiError>,
     },
-    /// The task is over and its live slot is free. Always the task's last report.
-    Finished,
 }
 
 pub enum CreateError {
@@ -58,25 +58,28 @@ pub struct Calls {
     /// Turns true when the run stops: following and searching end at once (the journal keeps
     /// their contacts `placed` or `uncertain` for the next run); create requests still finish.
     pub stop: watch::Receiver<bool>,
+    pub clock: Clock,
 }
 
 impl Calls {
-    /// Sends the create request once `durable` resolves, then follows the call.
+    /// Sends the create request once `durable` resolves, then follows the call; the task is
+    /// owned by `tasks`.
     pub fn create(
         &self,
+        tasks: &mut JoinSet<()>,
         entry: Entry,
         durable: impl Future<Output = Result<(), JournalError>> + Send + 'static,
         slot: Slot,
     ) {
         let calls = self.clone();
-        tokio::spawn(async move {
+        tasks.spawn(async move {
             let result = match durable.await {
                 Ok(()) => {
                     calls.pacer.send_turn().await;
                     if let Some(caller) = entry.caller_id.clone() {
                         calls.report(Report::Sending {
                             caller,
-                            at: jiff::Timestamp::now(),
+                            at: calls.clock.now(),
                         });
                     }
                     calls
@@ -90,25 +93,26 @@ impl Calls {
             let created = result.as_ref().ok().cloned();
             let phone = entry.phone().clone();
             calls.report(Report::Created { entry, result });
+            #[cfg(debug_assertions)]
+            panic_when_asked(created.is_some());
             if let Some(call_id) = created {
                 calls.follow_to_end(phone, &call_id).await;
             }
             drop(slot);
-            calls.report(Report::Finished);
         });
     }
 
     /// Looks for the call of a contact whose creation was uncertain (only calls started at or
     /// after its `dialing` mark count), then follows it if found.
-    pub fn find(&self, entry: Entry) {
+    pub fn find(&self, tasks: &mut JoinSet<()>, entry: Entry) {
         let calls = self.clone();
-        tokio::spawn(async move {
+        tasks.spawn(async move {
             let slot = calls.pacer.live_slot().await;
             let since_ms = entry.dialed_at.map_or(i64::MIN, |t| t.as_millisecond());
             let search = calls.api.calls_to(&calls.agent, entry.phone());
             let result = tokio::select! {
                 result = search => result,
-                () = stopped(calls.stop.clone()) => { drop(slot); return calls.report(Report::Finished); }
+                () = stopped(calls.stop.clone()) => { drop(slot); return; }
             };
             // A listed call without a start time may still be queued: count it, never call twice.
             let found = result.map(|listed| {
@@ -127,14 +131,13 @@ impl Calls {
                 calls.follow_to_end(phone, &call_id).await;
             }
             drop(slot);
-            calls.report(Report::Finished);
         });
     }
 
     /// Follows a call created by an earlier run.
-    pub fn follow(&self, entry: Entry) {
+    pub fn follow(&self, tasks: &mut JoinSet<()>, entry: Entry) {
         let calls = self.clone();
-        tokio::spawn(async move {
+        tasks.spawn(async move {
             let slot = calls.pacer.live_slot().await;
             if let Some(call_id) = &entry.call_id {
                 calls
@@ -142,7 +145,6 @@ impl Calls {
                     .await;
             }
             drop(slot);
-            calls.report(Report::Finished);
         });
     }
 
@@ -185,6 +187,16 @@ impl Calls {
     fn report(&self, report: Report) {
         // The dialer outlives every task it starts; a closed channel means it has already failed.
         let _ = self.reports.send(report);
+    }
+}
+
+/// The test hook behind `tests/task_panic.rs` (debug builds only): with
+/// `OUTDIAL_TEST_PANIC_AFTER_CREATE` set, a create task panics once its call is created, as a bug
+/// in a call task would, so the test can show that the run ends loudly instead of hanging.
+#[cfg(debug_assertions)]
+fn panic_when_asked(created: bool) {
+    if created && std::env::var_os("OUTDIAL_TEST_PANIC_AFTER_CREATE").is_some() {
+        panic!("OUTDIAL_TEST_PANIC_AFTER_CREATE is set: a call task panics on purpose");
     }
 }
 

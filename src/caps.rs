@@ -79,6 +79,17 @@ impl Caps {
         usage.last = usage.last.max(at);
     }
 
+    /// Takes back a call recorded at `at` whose create request made no call (a 429, a refusal):
+    /// caps count calls, not refusals. The cooldown keeps running from the latest attempt (only
+    /// the latest is kept), which can only delay the number, never exceed a cap.
+    pub fn forget(&mut self, number: &Phone, at: Timestamp) {
+        if let Some(usage) = self.usage.get_mut(number)
+            && utc_day(usage.last) == utc_day(at)
+        {
+            usage.calls_that_day = usage.calls_that_day.saturating_sub(1);
+        }
+    }
+
     /// Whether a call from `number` may start at `at` without exceeding a cap.
     pub fn allows(&self, number: &Phone, at: Timestamp) -> bool {
         self.next_allowed(number, at) == at

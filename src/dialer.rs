@@ -8,17 +8,18 @@
 //! run. Work that must wait (a redial, an uncertain call's look-up) sits in the journal's due
 //! queue, on disk, so memory does not grow with the campaign.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use jiff::{SignedDuration, Timestamp};
 use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
 
 use crate::api::{ApiError, CallState, Synthflow};
 use crate::call::{Calls, CreateError, Report as CallReport};
 use crate::campaign::{ApiKey, Campaign};
-use crate::caps::Caps;
+use crate::clock::Clock;
 use crate::contacts::{ContactReader, ContactsError, Row};
 use crate::error::Error;
 use crate::journal::{Entry, Journal, SkippedRow, State};
@@ -26,9 +27,7 @@ use crate::pacing::{Pacer, Slot};
 use crate::phone::Phone;
 use crate::progress::{Display, Progress};
 use crate::report::{Report, Tally};
-use crate::rotation::{Callee, Choice, Locale, Rotation};
-use crate::suppression::DoNotCall;
-use crate::window::{CalleeZones, CallingHours};
+use crate::rules::{Listing, REMOVED, Rules, Verdict, WindowCheck};
 
 /// How a run ended, when it did not fail.
 #[derive(Debug)]
@@ -39,6 +38,46 @@ pub enum Ending {
     Interrupted,
     /// The account refused (401/402/403); the remaining contacts stay pending.
     AccountRefused(ApiError),
+    /// The same refusal hit create request after create request: the campaign file (its agent
+    /// or its base URL) is wrong, not the contacts. They stay pending.
+    CampaignRefused(CampaignMistake),
+}
+
+/// A refusal that hit every create request of a run alike, and what to fix for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CampaignMistake {
+    pub status: u16,
+    pub detail: String,
+    pub agent: String,
+    /// How many create requests it refused before the run stopped.
+    pub refused: usize,
+}
+
+impl std::fmt::Display for CampaignMistake {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let CampaignMistake {
+            status,
+            detail,
+            agent,
+            refused,
+        } = self;
+        let names_agent =
+            detail.contains(agent.as_str()) || detail.to_lowercase().contains("agent");
+        let fix = match status {
+            404 if names_agent => format!(
+                "the API does not know agent `{agent}`: check `agent` in the campaign file (and that the key is of the agent's workspace)"
+            ),
+            404 => "the API has no such route: check `api.base_url` in the campaign file (the wrong region's base URL, or a wrong path such as /v3?)".to_owned(),
+            _ if names_agent => format!(
+                "the API refuses agent `{agent}`: check `agent` in the campaign file"
+            ),
+            _ => "check the campaign file's `agent`, `api.base_url` and `[rotation] numbers` against the message".to_owned(),
+        };
+        write!(
+            f,
+            "the Synthflow API refused {refused} create requests in a row the same way ({status}: {detail}), so the campaign is at fault, not the contacts: {fix}"
+        )
+    }
 }
 
 /// The result of `run`: how it ended and the figures for the summary.
@@ -115,19 +154,67 @@ pub async fn survey(campaign: &Campaign) -> Result<u64, Error> {
     Ok(counted.await.expect("the survey does not panic")?)
 }
 
-/// The pipeline's one owner of journal writes, rotation and tally.
+/// Identical refusals of create requests in a row, with no call created in between. A refusal
+/// that hits [`CAMPAIGN_WIDE`] contacts alike is the campaign's (a wrong agent id, a wrong base
+/// URL), not theirs: its contacts are kept pending until the streak proves one or the other.
+#[derive(Default)]
+struct Streak {
+    /// The status and text every create of the streak was refused with.
+    refusal: Option<(u16, String)>,
+    /// The contacts refused in the streak, as they were when refused (`dialing`); pending in the
+    /// journal meanwhile.
+    refused: Vec<Entry>,
+}
+
+/// Identical refusals in a row that make a refusal campaign-wide.
+const CAMPAIGN_WIDE: usize = 3;
+
+impl Streak {
+    /// One more refusal; returns the contacts of a streak it breaks (a different refusal).
+    fn refused(&mut self, status: u16, detail: &str, entry: Entry) -> Vec<Entry> {
+        let same = self
+            .refusal
+            .as_ref()
+            .is_some_and(|(s, d)| *s == status && d == detail);
+        let broken = if same { Vec::new() } else { self.broken() };
+        self.refusal = Some((status, detail.to_owned()));
+        self.refused.push(entry);
+        broken
+    }
+
+    /// A call was created, or another answer came: the refused contacts were refused for
+    /// themselves.
+    fn broken(&mut self) -> Vec<Entry> {
+        self.refusal = None;
+        std::mem::take(&mut self.refused)
+    }
+
+    fn mistake(&self, agent: &str) -> Option<CampaignMistake> {
+        let (status, detail) = self.refusal.clone()?;
+        (self.refused.len() >= CAMPAIGN_WIDE).then(|| CampaignMistake {
+            status,
+            detail,
+            agent: agent.to_owned(),
+            refused: self.refused.len(),
+        })
+    }
+}
+
+/// The pipeline's one owner of journal writes, the rules' state and the tally.
 pub struct Dialer<'a> {
     campaign: &'a Campaign,
     journal: &'a Journal,
-    rotation: Rotation,
-    hours: CallingHours,
-    caps: Caps,
-    do_not_call: DoNotCall,
+    rules: Rules,
+    /// Every instant the run reads; the system clock but in tests.
+    clock: Clock,
     /// The due moment last announced as idle time, so it is said once.
     announced: Option<Timestamp>,
     pacer: Arc<Pacer>,
     calls: Calls,
     reports: mpsc::UnboundedReceiver<CallReport>,
+    /// Every call task, owned: a task that panics ends the run loudly instead of leaving it
+    /// waiting for a report that never comes.
+    tasks: JoinSet<()>,
     /// Set to true when the run stops: live calls stop being followed.
     stop_following: watch::Sender<bool>,
     progress: &'a dyn Progress,
@@ -141,9 +228,9 @@ pub struct Dialer<'a> {
     held: Option<Entry>,
     /// Contacts to send again soon (after a 429, a refused caller ID, a call not found).
     again: VecDeque<Entry>,
-    /// Call tasks alive; each ends with [`CallReport::Finished`].
-    live: usize,
-    /// Set when dispatching must stop (Ctrl-C, account refused).
+    /// Refusals that may be the campaign's rather than the contacts'.
+    streak: Streak,
+    /// Set when dispatching must stop (Ctrl-C, account refused, campaign refused).
     stopping: Option<Ending>,
 }
 
@@ -158,27 +245,25 @@ impl<'a> Dialer<'a> {
         let (reports_tx, reports) = mpsc::unbounded_channel();
         let (stop_following, stop) = watch::channel(false);
         let pacer = Arc::new(Pacer::new(&campaign.pacing));
+        let clock = Clock::System;
         let calls = Calls {
             api,
             agent: campaign.agent.clone(),
             pacer: pacer.clone(),
             reports: reports_tx,
             stop,
+            clock,
         };
         Ok(Dialer {
             campaign,
             journal,
-            rotation: Rotation::new(campaign.rotation.strategy, pool),
-            hours: CallingHours::new(&campaign.window),
-            caps: Caps::new(
-                campaign.rotation.max_calls_per_number_per_day,
-                campaign.rotation.min_gap_per_number,
-            ),
-            do_not_call: DoNotCall::load(&campaign.suppress, campaign.default_country)?,
+            rules: Rules::new(campaign, pool)?,
+            clock,
             announced: None,
             pacer,
             calls,
             reports,
+            tasks: JoinSet::new(),
             stop_following,
             progress,
             run: journal.begin_run()?,
@@ -188,12 +273,21 @@ impl<'a> Dialer<'a> {
             rows: None,
             held: None,
             again: VecDeque::new(),
-            live: 0,
+            streak: Streak::default(),
             stopping: None,
         })
     }
 
-    /// Runs the campaign to its end, or until `shutdown` resolves (Ctrl-C).
+    /// Reads every instant from `clock` instead of the system's.
+    pub fn with_clock(mut self, clock: Clock) -> Dialer<'a> {
+        self.clock = clock;
+        self.calls.clock = clock;
+        self
+    }
+
+    /// Runs the campaign to its end, or until `shutdown` resolves (Ctrl-C). A call task that
+    /// panics ends the run with [`Error::TaskPanicked`]; its contact stays `dialing` in the
+    /// journal, so the next run looks its call up before dialling anyone again.
     pub async fn run(mut self, shutdown: impl Future<Output = ()>) -> Result<Finish, Error> {
         tokio::pin!(shutdown);
         self.take_up_earlier_runs()?;
@@ -202,12 +296,12 @@ impl<'a> Dialer<'a> {
             if self.held.is_none() && self.stopping.is_none() {
                 self.held = self.next_work().await?;
                 if let Some(uncertain) = self.held.take_if(|e| e.state != State::Pending) {
-                    self.spawn(|calls| calls.find(uncertain));
+                    self.calls.find(&mut self.tasks, uncertain);
                     continue;
                 }
             }
             if self.held.is_none()
-                && self.live == 0
+                && self.tasks.is_empty()
                 && (self.stopping.is_some() || self.all_done()?)
             {
                 break;
@@ -218,6 +312,8 @@ impl<'a> Dialer<'a> {
             };
             let wake = waiting.as_ref().and_then(|e| e.due_at);
             self.say_when_idle(waiting.as_ref());
+            // Biased, reports before joins: a task's reports are queued before it ends, so a
+            // task is joined only once all it said has been handled.
             tokio::select! {
                 biased;
                 () = shutdown.as_mut(), if self.stopping.is_none() => {
@@ -225,11 +321,12 @@ impl<'a> Dialer<'a> {
                     self.stop(Ending::Interrupted);
                 }
                 Some(report) = self.reports.recv() => self.handle(report)?,
+                Some(joined) = self.tasks.join_next() => self.joined(joined)?,
                 slot = self.pacer.slot(), if self.held.is_some() && self.stopping.is_none() => {
                     let entry = self.held.take().expect("guarded by the branch condition");
                     self.dial(entry, slot)?;
                 }
-                () = sleep_until(wake), if wake.is_some() && self.stopping.is_none() => {}
+                () = sleep_until(self.clock, wake), if wake.is_some() && self.stopping.is_none() => {}
             }
             if self.stopping.is_some() {
                 self.held = None; // still `pending` in the journal: the next run takes it up
@@ -237,6 +334,23 @@ impl<'a> Dialer<'a> {
             self.show_progress();
         }
         self.finish()
+    }
+
+    /// A call task ended; one that panicked ends the run (the journal is saved first).
+    fn joined(&mut self, joined: Result<(), tokio::task::JoinError>) -> Result<(), Error> {
+        let Err(error) = joined else { return Ok(()) };
+        let message = match error.try_into_panic() {
+            Ok(panic) => panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic without a message".to_owned()),
+            Err(cancelled) => cancelled.to_string(),
+        };
+        let _ = self.stop_following.send(true);
+        self.tasks.abort_all();
+        self.journal.flush()?;
+        Err(Error::TaskPanicked(message))
     }
 
     /// Picks up where earlier runs left: the tally, the rotation's order, calls still to follow,
@@ -252,7 +366,7 @@ impl<'a> Dialer<'a> {
             }
             self.tally.count(&entry);
             match entry.state {
-                State::Placed => self.spawn(|calls| calls.follow(entry)),
+                State::Placed => self.calls.follow(&mut self.tasks, entry),
                 State::Dialing | State::Uncertain { .. } => {
                     let dialed = entry.dialed_at.unwrap_or(Timestamp::UNIX_EPOCH);
                     entry.due_at = Some(
@@ -267,16 +381,18 @@ impl<'a> Dialer<'a> {
                 _ => {}
             }
         }
-        self.rotation.restore(latest);
+        self.rules.restore(latest);
         // A day and a cooldown back are all the caps can need.
         let lookback =
             SignedDuration::from_hours(48).max(span(self.campaign.rotation.min_gap_per_number));
-        let since = Timestamp::now()
+        let since = self
+            .clock
+            .now()
             .checked_sub(lookback)
             .unwrap_or(Timestamp::MIN);
         for start in self.journal.starts_since(since) {
             let (caller, at) = start?;
-            self.caps.record(&caller, at);
+            self.rules.record_call(&caller, at);
         }
         Ok(())
     }
@@ -302,12 +418,15 @@ impl<'a> Dialer<'a> {
         if let Some(entry) = self.again.pop_front() {
             return Ok(Some(entry));
         }
-        if let Some(entry) = self.journal.take_due(Timestamp::now())? {
+        if let Some(entry) = self.journal.take_due(self.clock.now())? {
             return Ok(Some(entry));
         }
         while let Some(rows) = &mut self.rows {
             match rows.recv().await {
-                None => self.rows = None,
+                None => {
+                    self.rows = None;
+                    self.settle_removed()?;
+                }
                 Some(row) => {
                     if let Some(entry) = self.admit(row?)? {
                         return Ok(Some(entry));
@@ -323,6 +442,27 @@ impl<'a> Dialer<'a> {
         Ok(self.rows.is_none() && self.again.is_empty() && self.journal.next_due()?.is_none())
     }
 
+    /// A copy of an entry kept while a task ran or while it waited in a queue misses a listing
+    /// by this run's CSV made meanwhile: take it from the journal, so that the copy's write does
+    /// not undo it (and the contact is not taken for removed).
+    fn refresh(&self, entry: &mut Entry) -> Result<(), Error> {
+        if let Some(stored) = self.journal.get(entry.phone())?
+            && stored.run > entry.run
+        {
+            entry.listed(stored.contact, stored.run);
+        }
+        Ok(())
+    }
+
+    /// Whether this run's CSV lists `entry`: known for sure only once the CSV is read.
+    fn listing(&self, entry: &Entry) -> Listing {
+        match (entry.run == self.run, self.rows.is_some()) {
+            (true, _) => Listing::Listed,
+            (false, true) => Listing::NotYetKnown,
+            (false, false) => Listing::Removed,
+        }
+    }
+
     /// Brings one CSV row into the journal; returns the entry when it is to be dialled now.
     fn admit(&mut self, row: Row) -> Result<Option<Entry>, Error> {
         let contact = match row {
@@ -334,7 +474,7 @@ impl<'a> Dialer<'a> {
         };
         match self.journal.get(&contact.phone)? {
             None => {
-                let entry = Entry::new(contact, self.run);
+                let entry = Entry::new(contact, self.run, self.clock.now());
                 self.journal.put(&entry)?;
                 self.tally.count(&entry);
                 Ok(Some(entry))
@@ -345,8 +485,8 @@ impl<'a> Dialer<'a> {
                 Ok(None)
             }
             Some(mut known) => {
-                known.contact = contact;
-                known.run = self.run;
+                known.listed(contact, self.run);
+                // A contact waiting for a moment is queued again by this write.
                 self.journal.put(&known)?;
                 Ok((known.state == State::Pending && known.due_at.is_none()).then_some(known))
             }
@@ -368,96 +508,43 @@ impl<'a> Dialer<'a> {
     /// called; then makes the `dialing` mark and starts the call's task, which sends the create
     /// request once the mark is durable.
     fn dial(&mut self, mut entry: Entry, slot: Slot) -> Result<(), Error> {
+        self.refresh(&mut entry)?;
         let before = entry.clone();
-        let now = Timestamp::now();
-        let choice = match self.verdict(&entry, now)? {
+        let now = self.clock.now();
+        let listing = self.listing(&entry);
+        let choice = match self.rules.verdict(&entry, listing, now) {
             Verdict::Dial(choice) => choice,
             Verdict::Wait(until) => {
-                entry.due_at = Some(until);
+                entry.wait_until(until, now);
                 return self.record(&before, &entry);
             }
+            // Unchanged in the journal: the CSV queues it again when it lists it, and the end of
+            // the CSV settles it as removed when it does not.
+            Verdict::Hold => return Ok(()),
             Verdict::Skip(reason) => {
-                entry.set(State::Skipped { reason });
+                entry.skip(reason, now);
                 return self.record(&before, &entry);
             }
+            Verdict::PoolExhausted => return Err(Error::PoolExhausted),
         };
-        self.caps.record(&choice.caller_id, now);
+        self.rules.record_call(&choice.caller_id, now);
         self.journal.note_start(&choice.caller_id, now)?;
-        entry.attempts += 1;
-        entry.caller_id = Some(choice.caller_id);
-        entry.local_match = Some(choice.local_match);
-        entry.dialed_at = Some(now);
-        entry.due_at = None;
-        entry.call_id = None;
-        entry.set(State::Dialing);
+        entry.dialing(&choice, now);
         self.record(&before, &entry)?;
         let durable = self.journal.durable();
-        self.spawn(|calls| calls.create(entry, durable, slot));
+        self.calls.create(&mut self.tasks, entry, durable, slot);
         Ok(())
-    }
-
-    /// The rules, checked right before each dial: do-not-call lists (re-read when they change),
-    /// the callee's calling hours, and a caller ID under its caps.
-    fn verdict(&mut self, entry: &Entry, now: Timestamp) -> Result<Verdict, Error> {
-        if let Some(list) = self.do_not_call.lists(entry.phone()) {
-            return Ok(Verdict::Skip(format!(
-                "on the do-not-call list {}",
-                list.display()
-            )));
-        }
-        let zones = self.zones(entry);
-        if !self.hours.is_open(&zones, now) {
-            return Ok(match self.hours.next_opening(&zones, now) {
-                Some(opening) => Verdict::Wait(opening),
-                None => Verdict::Skip(format!(
-                    "the calling window never opens in {} within 400 days",
-                    zones.names().join(", ")
-                )),
-            });
-        }
-        let callee = Callee {
-            locale: Locale::of_contact(&entry.contact),
-            previous: entry.caller_id.clone(),
-        };
-        let caps = &self.caps;
-        if let Some(choice) = self
-            .rotation
-            .choose(&callee, |number| caps.allows(number, now))
-        {
-            return Ok(Verdict::Dial(choice));
-        }
-        let free_again = self
-            .rotation
-            .active()
-            .map(|number| caps.next_allowed(number, now))
-            .min();
-        free_again.map(Verdict::Wait).ok_or(Error::PoolExhausted)
-    }
-
-    /// The zones the callee may be in; the window must be open in all of them.
-    fn zones(&self, entry: &Entry) -> CalleeZones {
-        CalleeZones::of_contact(&entry.contact, &self.campaign.window.fallback_time_zone)
-    }
-
-    /// Starts a call task and counts it live until it reports `Finished`.
-    fn spawn(&mut self, start: impl FnOnce(&Calls)) {
-        self.live += 1;
-        start(&self.calls);
     }
 
     fn handle(&mut self, report: CallReport) -> Result<(), Error> {
         match report {
             CallReport::Sending { caller, at } => {
-                self.caps.sent(&caller, at);
+                self.rules.sent(&caller, at);
                 Ok(())
             }
             CallReport::Created { entry, result } => self.settle_create(entry, result),
             CallReport::Found { entry, result } => self.settle_search(entry, result),
             CallReport::Ended { phone, result } => self.settle_end(&phone, result),
-            CallReport::Finished => {
-                self.live -= 1;
-                Ok(())
-            }
         }
     }
 
@@ -467,21 +554,25 @@ impl<'a> Dialer<'a> {
         mut entry: Entry,
         result: Result<String, CreateError>,
     ) -> Result<(), Error> {
+        self.refresh(&mut entry)?;
         let before = entry.clone();
+        let now = self.clock.now();
+        if created_nothing(&result) {
+            self.forget_start(&entry)?;
+        }
         let outcome = match result {
             Ok(call_id) => {
                 self.pacer.accepted();
-                entry.call_id = Some(call_id);
-                entry.last_error = None;
-                entry.set(State::Placed);
+                self.settle_streak_as_failed()?;
+                entry.placed(call_id, now);
                 Ok(())
             }
             Err(CreateError::NotSent(e)) => {
-                undo_attempt(&mut entry, e.to_string());
+                entry.undo_attempt(e.to_string(), now);
                 Err(Error::Journal(e))
             }
             Err(CreateError::Api(e)) => {
-                self.settle_refusal(&mut entry, e);
+                self.settle_refusal(&mut entry, e)?;
                 Ok(())
             }
         };
@@ -489,49 +580,84 @@ impl<'a> Dialer<'a> {
         outcome
     }
 
+    /// A create request that made no call does not use up its caller ID's caps.
+    fn forget_start(&mut self, entry: &Entry) -> Result<(), Error> {
+        if let (Some(caller), Some(at)) = (&entry.caller_id, entry.dialed_at) {
+            self.rules.forget_call(caller, at);
+            self.journal.forget_start(caller, at)?;
+        }
+        Ok(())
+    }
+
     /// An API error for one create request: decide what it means for the contact and the run.
-    fn settle_refusal(&mut self, entry: &mut Entry, error: ApiError) {
+    fn settle_refusal(&mut self, entry: &mut Entry, error: ApiError) -> Result<(), Error> {
         let phone = entry.phone().masked().to_string();
+        let now = self.clock.now();
         match &error {
             e if e.may_have_created() => {
                 tracing::warn!(%phone, "create request uncertain: {e}");
-                entry.last_error = Some(e.to_string());
-                entry.due_at = Some(self.after(self.campaign.retry.reconcile_grace));
-                entry.set(State::Uncertain {
-                    reason: e.to_string(),
-                });
+                let look_up = self.after(self.campaign.retry.reconcile_grace);
+                entry.uncertain(e.to_string(), look_up, now);
             }
             ApiError::Account { .. } => {
-                undo_attempt(entry, error.to_string());
+                entry.undo_attempt(error.to_string(), now);
                 self.stop(Ending::AccountRefused(error));
             }
             ApiError::RateLimited { retry_after } => {
                 let pause = self.pacer.rate_limited(*retry_after);
                 tracing::info!(?pause, "429 from the API: pausing and slowing down");
-                undo_attempt(entry, error.to_string());
+                entry.undo_attempt(error.to_string(), now);
                 self.again.push_back(entry.clone());
             }
             ApiError::Refused { detail, .. } if refuses_caller_id(detail) => {
                 let caller = entry
                     .caller_id
-                    .take()
+                    .clone()
                     .expect("a dialled entry has a caller ID");
-                if self.rotation.retire(&caller) {
+                if self.rules.retire(&caller) {
                     self.progress.note(&format!(
                         "caller ID {caller} refused by the API and taken out of rotation: {detail}"
                     ));
                 }
-                undo_attempt(entry, error.to_string());
+                entry.undo_attempt(error.to_string(), now);
                 self.again.push_back(entry.clone());
+            }
+            ApiError::Refused { status, detail } => {
+                tracing::warn!(%phone, "call refused: {error}");
+                let refused = entry.clone();
+                entry.undo_attempt(error.to_string(), now);
+                let broken = self.streak.refused(*status, detail, refused);
+                self.settle_as_failed(broken)?;
+                if let Some(mistake) = self.streak.mistake(&self.campaign.agent) {
+                    self.stop(Ending::CampaignRefused(mistake));
+                }
             }
             _ => {
                 tracing::warn!(%phone, "call refused: {error}");
-                entry.last_error = Some(error.to_string());
-                entry.set(State::Failed {
-                    reason: error.to_string(),
-                });
+                entry.fail(error.to_string(), now);
             }
         }
+        Ok(())
+    }
+
+    /// A call was created: the refusals before it were the contacts' own.
+    fn settle_streak_as_failed(&mut self) -> Result<(), Error> {
+        let refused = self.streak.broken();
+        self.settle_as_failed(refused)
+    }
+
+    /// Contacts refused for themselves: `failed`, with the refusal as the reason.
+    fn settle_as_failed(&mut self, refused: Vec<Entry>) -> Result<(), Error> {
+        let now = self.clock.now();
+        for mut entry in refused {
+            let Some(before) = self.journal.get(entry.phone())? else {
+                continue;
+            };
+            let reason = before.last_error.clone().unwrap_or_default();
+            entry.fail(reason, now);
+            self.record(&before, &entry)?;
+        }
+        Ok(())
     }
 
     /// Settles a contact whose creation was uncertain from what the search found.
@@ -540,26 +666,24 @@ impl<'a> Dialer<'a> {
         mut entry: Entry,
         result: Result<Option<String>, ApiError>,
     ) -> Result<(), Error> {
+        self.refresh(&mut entry)?;
         let before = entry.clone();
+        let now = self.clock.now();
         match result {
-            Ok(Some(call_id)) => {
-                entry.call_id = Some(call_id);
-                entry.due_at = None;
-                entry.set(State::Placed);
-            }
+            Ok(Some(call_id)) => entry.placed(call_id, now),
             Ok(None) if entry.attempts >= self.campaign.retry.max_attempts.get() => {
                 let reason = format!("no call was created in {} attempts", entry.attempts);
-                entry.set(State::Failed { reason });
+                entry.fail(reason, now);
             }
             Ok(None) => {
-                entry.due_at = None;
-                entry.set(State::Pending);
+                entry.not_found(now);
                 self.again.push_back(entry.clone());
             }
             Err(e @ ApiError::Account { .. }) => self.stop(Ending::AccountRefused(e)),
             Err(e) => {
                 tracing::warn!(phone = %entry.phone().masked(), "could not look the call up: {e}");
-                entry.due_at = Some(self.after(self.campaign.retry.reconcile_grace));
+                let look_up = self.after(self.campaign.retry.reconcile_grace);
+                entry.wait_until(look_up, now);
             }
         }
         self.record(&before, &entry)
@@ -575,27 +699,17 @@ impl<'a> Dialer<'a> {
             return Ok(());
         };
         let before = entry.clone();
+        let now = self.clock.now();
         match result {
             Ok(call)
                 if call.is_unanswered()
                     && entry.attempts < self.campaign.retry.max_attempts.get() =>
             {
-                entry.last_error = Some(format!("attempt {}: {}", entry.attempts, call.status));
-                entry.due_at = Some(self.after(self.campaign.retry.redial_after));
-                entry.set(State::Pending);
+                let why = format!("attempt {}: {}", entry.attempts, call.status);
+                let when = self.after(self.campaign.retry.redial_after);
+                entry.redial_at(when, why, now);
             }
-            Ok(call) => {
-                let CallState {
-                    status,
-                    end_call_reason,
-                    duration,
-                } = call;
-                entry.set(State::Done {
-                    status,
-                    end_call_reason,
-                    duration_s: duration,
-                });
-            }
+            Ok(call) => entry.done(call, now),
             Err(e @ ApiError::Account { .. }) => self.stop(Ending::AccountRefused(e)),
             Err(e) => {
                 tracing::warn!(phone = %phone.masked(), "call not followed to its end: {e}");
@@ -615,8 +729,12 @@ impl<'a> Dialer<'a> {
     /// Stops dispatching (the first reason wins) and stops following live calls.
     fn stop(&mut self, ending: Ending) {
         if self.stopping.is_none() {
-            if let Ending::AccountRefused(error) = &ending {
-                self.progress.note(&format!("stopping: {error}"));
+            match &ending {
+                Ending::AccountRefused(error) => self.progress.note(&format!("stopping: {error}")),
+                Ending::CampaignRefused(mistake) => {
+                    self.progress.note(&format!("stopping: {mistake}"));
+                }
+                Ending::Complete | Ending::Interrupted => {}
             }
             self.stopping = Some(ending);
             let _ = self.stop_following.send(true);
@@ -624,7 +742,7 @@ impl<'a> Dialer<'a> {
     }
 
     fn after(&self, wait: Duration) -> Timestamp {
-        let now = Timestamp::now();
+        let now = self.clock.now();
         now.saturating_add(span(wait)).unwrap_or(now)
     }
 
@@ -633,14 +751,14 @@ impl<'a> Dialer<'a> {
         let Some((entry, wake)) = waiting.and_then(|e| Some((e, e.due_at?))) else {
             return;
         };
-        let now = Timestamp::now();
+        let now = self.clock.now();
         let soon = now.duration_until(wake) < SignedDuration::from_secs(3);
-        if self.live > 0 || self.announced == Some(wake) || soon {
+        if !self.tasks.is_empty() || self.announced == Some(wake) || soon {
             return;
         }
         self.announced = Some(wake);
-        let zones = self.zones(entry);
-        let message = if self.hours.is_open(&zones, now) {
+        let zones = self.rules.zones(&entry.contact);
+        let message = if self.rules.window(&zones, now) == WindowCheck::Open {
             let wait = SignedDuration::from_secs(now.duration_until(wake).as_secs());
             format!(
                 "nobody to call now: the next call is due in {wait:#} (a redial, or a number under its caps)"
@@ -648,27 +766,32 @@ impl<'a> Dialer<'a> {
         } else {
             format!(
                 "nobody can be called now: next window opens {}",
-                self.hours.describe_opening(&zones, wake, now)
+                self.rules.describe_opening(&zones, wake, now)
             )
         };
         self.progress.note(&message);
     }
 
-    /// Contacts that earlier runs knew but this run's CSV no longer lists, and that were never
-    /// dialled, are settled as skipped, so that every contact ends in one terminal state.
+    /// Once this run's CSV is read: contacts of earlier runs it no longer lists, and that wait to
+    /// be dialled (new, or waiting for a window, a cap or a redial), are settled as skipped, so
+    /// that nobody removed is called and every contact ends in one terminal state. Those in the
+    /// send-again queue are settled when they come up; calls that may exist are still looked up.
     fn settle_removed(&mut self) -> Result<(), Error> {
+        let queued: HashSet<&Phone> = self.again.iter().map(Entry::phone).collect();
         let mut removed = Vec::new();
         for entry in self.journal.entries() {
             let entry = entry?;
-            if entry.run != self.run && entry.state == State::Pending && entry.due_at.is_none() {
+            if entry.run != self.run
+                && entry.state == State::Pending
+                && !queued.contains(entry.phone())
+            {
                 removed.push(entry);
             }
         }
+        let now = self.clock.now();
         for mut entry in removed {
             let before = entry.clone();
-            entry.set(State::Skipped {
-                reason: "no longer in the contacts file".into(),
-            });
+            entry.skip(REMOVED.into(), now);
             self.record(&before, &entry)?;
         }
         Ok(())
@@ -677,7 +800,8 @@ impl<'a> Dialer<'a> {
     fn finish(mut self) -> Result<Finish, Error> {
         let ending = self.stopping.take().unwrap_or(Ending::Complete);
         if matches!(ending, Ending::Complete) {
-            self.settle_removed()?;
+            // Fewer refusals than make one campaign-wide: the contacts' own.
+            self.settle_streak_as_failed()?;
         }
         self.journal.flush()?;
         let report = self.report();
@@ -710,8 +834,8 @@ impl<'a> Dialer<'a> {
             report.live = Some(format!(
                 "pid {}, {} call(s) live, figures of {}",
                 std::process::id(),
-                self.live,
-                Timestamp::now().strftime("%H:%M:%S UTC")
+                self.tasks.len(),
+                self.clock.now().strftime("%H:%M:%S UTC")
             ));
             if let Err(e) = report.save_snapshot(self.journal.dir()) {
                 tracing::debug!("status snapshot not written: {e}");
@@ -720,19 +844,14 @@ impl<'a> Dialer<'a> {
     }
 }
 
-/// What the rules say of a contact at the moment of dialling.
-enum Verdict {
-    Dial(Choice),
-    /// Not before this moment (its window opens, or a caller ID comes off its caps).
-    Wait(Timestamp),
-    Skip(String),
-}
-
-/// The API said no call was created: the attempt does not count.
-fn undo_attempt(entry: &mut Entry, why: String) {
-    entry.attempts = entry.attempts.saturating_sub(1);
-    entry.last_error = Some(why);
-    entry.set(State::Pending);
+/// The API answered that no call was created (or the request never left): a 429, a refusal,
+/// the account. Not so for an answer that may have created one.
+fn created_nothing(result: &Result<String, CreateError>) -> bool {
+    match result {
+        Ok(_) => false,
+        Err(CreateError::NotSent(_)) => true,
+        Err(CreateError::Api(e)) => !e.may_have_created(),
+    }
 }
 
 /// A configured wait as jiff counts it; waits too long for jiff are "forever".
@@ -740,13 +859,13 @@ fn span(wait: Duration) -> SignedDuration {
     SignedDuration::try_from(wait).unwrap_or(SignedDuration::MAX)
 }
 
-/// Sleeps until `wake`, or forever without one (the branch is then disabled anyway).
-async fn sleep_until(wake: Option<Timestamp>) {
+/// Sleeps until `wake` as `clock` reads it, or forever without one (the branch is then
+/// disabled anyway).
+async fn sleep_until(clock: Clock, wake: Option<Timestamp>) {
     match wake {
         Some(at) => {
             // A moment already past converts to no `Duration`: no wait.
-            let wait =
-                Duration::try_from(Timestamp::now().duration_until(at)).unwrap_or(Duration::ZERO);
+            let wait = Duration::try_from(clock.now().duration_until(at)).unwrap_or(Duration::ZERO);
             tokio::time::sleep(wait).await
         }
         None => std::future::pending().await,

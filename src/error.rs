@@ -28,6 +28,10 @@ pub enum Error {
         "every caller ID of the pool was refused by the API: check the agent's attached numbers, then resume"
     )]
     PoolExhausted,
+    #[error(
+        "a call task panicked ({0}): this is a bug in outdial, please report it; the run stopped and the journal is saved, so `outdial resume` looks up the call of any contact left `dialing` before dialling again"
+    )]
+    TaskPanicked(String),
     #[error(transparent)]
     Api(#[from] ApiError),
     #[error("{0}")]
@@ -80,7 +84,11 @@ impl Error {
                 source: ApiError::Refused { .. },
                 ..
             } => 2,
-            Error::Agent { .. } | Error::Api(_) | Error::PoolExhausted | Error::Io { .. } => 1,
+            Error::Agent { .. }
+            | Error::Api(_)
+            | Error::PoolExhausted
+            | Error::TaskPanicked(_)
+            | Error::Io { .. } => 1,
             Error::Pool {
                 source: ApiError::Account { .. },
                 ..

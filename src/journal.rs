@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::contacts::Contact;
 use crate::phone::Phone;
-use crate::rotation::Match;
+use crate::rotation::{Choice, Match};
 
 const FORMAT: &str = "outdial-journal/1";
 /// What a journal directory may hold; anything else means it is not ours.
@@ -125,24 +125,72 @@ pub enum JournalError {
 }
 
 impl State {
+    /// Which of SPEC §5's states this is, without its details.
+    pub fn kind(&self) -> StateKind {
+        match self {
+            State::Pending => StateKind::Pending,
+            State::Dialing => StateKind::Dialing,
+            State::Placed => StateKind::Placed,
+            State::Done { .. } => StateKind::Done,
+            State::Failed { .. } => StateKind::Failed,
+            State::Skipped { .. } => StateKind::Skipped,
+            State::Uncertain { .. } => StateKind::Uncertain,
+        }
+    }
+
     /// Short name for tallies and status output.
     pub fn name(&self) -> &'static str {
-        match self {
-            State::Pending => "pending",
-            State::Dialing => "dialing",
-            State::Placed => "placed",
-            State::Done { .. } => "done",
-            State::Failed { .. } => "failed",
-            State::Skipped { .. } => "skipped",
-            State::Uncertain { .. } => "uncertain",
-        }
+        self.kind().name()
     }
 
     /// Terminal for this run: nothing more will be sent for the contact.
     pub fn is_terminal(&self) -> bool {
+        self.kind().is_terminal()
+    }
+}
+
+/// A state without its details: what tallies count by. Ordered as a contact's life goes, so a
+/// summary lists them in that order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StateKind {
+    Pending,
+    Dialing,
+    Placed,
+    Done,
+    Uncertain,
+    Failed,
+    Skipped,
+}
+
+impl StateKind {
+    pub const ALL: [StateKind; 7] = [
+        StateKind::Pending,
+        StateKind::Dialing,
+        StateKind::Placed,
+        StateKind::Done,
+        StateKind::Uncertain,
+        StateKind::Failed,
+        StateKind::Skipped,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            StateKind::Pending => "pending",
+            StateKind::Dialing => "dialing",
+            StateKind::Placed => "placed",
+            StateKind::Done => "done",
+            StateKind::Failed => "failed",
+            StateKind::Skipped => "skipped",
+            StateKind::Uncertain => "uncertain",
+        }
+    }
+
+    /// Nothing more will be sent for a contact in this state.
+    pub fn is_terminal(self) -> bool {
         matches!(
             self,
-            State::Placed | State::Done { .. } | State::Failed { .. } | State::Skipped { .. }
+            StateKind::Placed | StateKind::Done | StateKind::Failed | StateKind::Skipped
         )
     }
 }
@@ -154,17 +202,12 @@ fn time_key(at: Timestamp, phone: &Phone) -> Vec<u8> {
     key
 }
 
+/// A contact's transitions (SPEC §5). The dialer decides *when*; these say *what* each step
+/// changes, so that a state is never half-set by poking fields, and each stamps `updated_at`
+/// with the instant the dialer's clock gave.
 impl Entry {
-    /// Waiting for its `due_at`: a pending contact to dial, or a call to look up.
-    pub fn is_waiting(&self) -> bool {
-        matches!(
-            self.state,
-            State::Pending | State::Uncertain { .. } | State::Dialing
-        )
-    }
-
-    /// A contact seen for the first time.
-    pub fn new(contact: Contact, run: u64) -> Entry {
+    /// A contact seen for the first time, listed by run `run`.
+    pub fn new(contact: Contact, run: u64, at: Timestamp) -> Entry {
         Entry {
             contact,
             state: State::Pending,
@@ -173,21 +216,116 @@ impl Entry {
             local_match: None,
             call_id: None,
             dialed_at: None,
-            updated_at: Timestamp::now(),
+            updated_at: at,
             last_error: None,
             run,
             due_at: None,
         }
     }
 
+    /// Waiting for its `due_at`: a pending contact to dial, or a call to look up.
+    pub fn is_waiting(&self) -> bool {
+        matches!(
+            self.state,
+            State::Pending | State::Uncertain { .. } | State::Dialing
+        )
+    }
+
     pub fn phone(&self) -> &Phone {
         &self.contact.phone
     }
 
+    /// Listed again by the CSV of run `run`, as `contact` now writes it.
+    pub fn listed(&mut self, contact: Contact, run: u64) {
+        self.contact = contact;
+        self.run = run;
+    }
+
+    /// Not to be dialled before `until` (its window opens, a caller ID comes off its caps).
+    pub fn wait_until(&mut self, until: Timestamp, at: Timestamp) {
+        self.due_at = Some(until);
+        self.updated_at = at;
+    }
+
+    /// The `dialing` mark: an attempt from `choice`'s caller ID starts at `at`. Written (and
+    /// durable) before the create request leaves.
+    pub fn dialing(&mut self, choice: &Choice, at: Timestamp) {
+        self.attempts += 1;
+        self.caller_id = Some(choice.caller_id.clone());
+        self.local_match = Some(choice.local_match);
+        self.dialed_at = Some(at);
+        self.due_at = None;
+        self.call_id = None;
+        self.set(State::Dialing, at);
+    }
+
+    /// The vendor created the call `call_id` (answered, or found by a look-up).
+    pub fn placed(&mut self, call_id: String, at: Timestamp) {
+        self.call_id = Some(call_id);
+        self.last_error = None;
+        self.due_at = None;
+        self.set(State::Placed, at);
+    }
+
+    /// The API said no call was created: the attempt does not count, the contact is pending.
+    pub fn undo_attempt(&mut self, why: String, at: Timestamp) {
+        self.attempts = self.attempts.saturating_sub(1);
+        self.last_error = Some(why);
+        self.set(State::Pending, at);
+    }
+
+    /// The create request may have made a call: look it up at `look_up_at`.
+    pub fn uncertain(&mut self, why: String, look_up_at: Timestamp, at: Timestamp) {
+        self.last_error = Some(why.clone());
+        self.due_at = Some(look_up_at);
+        self.set(State::Uncertain { reason: why }, at);
+    }
+
+    /// A look-up found no call for the attempt: the contact may be dialled again now (the
+    /// attempt still counts, as the request may have reached the vendor).
+    pub fn not_found(&mut self, at: Timestamp) {
+        self.due_at = None;
+        self.set(State::Pending, at);
+    }
+
+    /// Nobody took the call: dial again at `when`.
+    pub fn redial_at(&mut self, when: Timestamp, why: String, at: Timestamp) {
+        self.last_error = Some(why);
+        self.due_at = Some(when);
+        self.set(State::Pending, at);
+    }
+
+    /// The call reached a terminal status.
+    pub fn done(&mut self, call: crate::api::CallState, at: Timestamp) {
+        let crate::api::CallState {
+            status,
+            end_call_reason,
+            duration,
+        } = call;
+        let state = State::Done {
+            status,
+            end_call_reason,
+            duration_s: duration,
+        };
+        self.set(state, at);
+    }
+
+    /// Nothing more will be tried: the vendor refused, or attempts ran out.
+    pub fn fail(&mut self, reason: String, at: Timestamp) {
+        self.last_error = Some(reason.clone());
+        self.set(State::Failed { reason }, at);
+    }
+
+    /// Never to be dialled: a do-not-call list, a window that never opens, gone from the CSV.
+    pub fn skip(&mut self, reason: String, at: Timestamp) {
+        self.due_at = None;
+        self.set(State::Skipped { reason }, at);
+    }
+
     /// Moves to `state`, stamping the time.
-    pub fn set(&mut self, state: State) {
+    pub fn set(&mut self, state: State, at: Timestamp) {
         self.state = state;
-        self.updated_at = Timestamp::now();
+        self.updated_at = at;
     }
 }
 
@@ -301,6 +439,15 @@ impl Journal {
     pub fn note_start(&self, caller: &Phone, at: Timestamp) -> Result<(), JournalError> {
         self.starts
             .insert(time_key(at, caller), &[])
+            .map_err(|e| self.storage(e))?;
+        Ok(())
+    }
+
+    /// Takes back a start noted by [`Journal::note_start`] whose create request made no call (a
+    /// 429, a refusal): caps count calls, not refusals.
+    pub fn forget_start(&self, caller: &Phone, at: Timestamp) -> Result<(), JournalError> {
+        self.starts
+            .remove(time_key(at, caller))
             .map_err(|e| self.storage(e))?;
         Ok(())
     }

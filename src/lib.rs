@@ -7,10 +7,12 @@
 //! - [`contacts`]: the contacts CSV, streamed row by row into [`contacts::Contact`]s.
 //! - [`phone`]: E.164 phone numbers, parsed once at the edge.
 //! - [`area_codes`]: the bundled NANP table (area code → state/province, time zones).
+//! - [`clock`]: the time the dialer, its rules and the plan read, passed in.
 //! - [`window`]: calling hours in the callee's local time, exact across DST and several zones.
 //! - [`suppression`]: do-not-call lists, re-read when they change while a campaign runs.
 //! - [`rotation`]: which caller ID each call goes out from (plain synchronous code).
 //! - [`caps`]: per-caller-ID daily caps and cooldown, bounded by the pool's size.
+//! - [`rules`]: the rules checked before every dial, one home for `run` and `plan`.
 //! - [`pacing`]: call-creation rate (governor) and the bound on requests in flight.
 //! - [`api`]: the Synthflow HTTP client (reqwest).
 //! - [`journal`]: the crash-safe record of every contact (sled).
@@ -30,6 +32,7 @@ pub mod call;
 pub mod campaign;
 pub mod caps;
 pub mod cli;
+pub mod clock;
 pub mod contacts;
 pub mod dialer;
 pub mod error;
@@ -41,6 +44,7 @@ pub mod plan;
 pub mod progress;
 pub mod report;
 pub mod rotation;
+pub mod rules;
 pub mod sandbox;
 pub mod suppression;
 pub mod window;

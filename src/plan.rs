@@ -4,8 +4,10 @@
 //! the pool has no local number (and the search that would find one), and who cannot be called
 //! now or ever under the window.
 //!
-//! The plan covers the whole contacts file, as a first run would: it does not read the journal,
-//! and it does not model caps over time (it says how many days each number's cap stretches over).
+//! Every rule is asked of [`crate::rules::Rules`], the same checks `run` makes before a dial, so
+//! the two cannot drift apart. The plan covers the whole contacts file, as a first run would: it
+//! does not read the journal, and it records no call to the caps (it says how many days each
+//! number's cap stretches over instead).
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -17,9 +19,10 @@ use crate::campaign::Campaign;
 use crate::contacts::{ContactReader, ContactsError, Row};
 use crate::phone::Phone;
 use crate::report::CallerTally;
-use crate::rotation::{Callee, Locale, Match, Rotation};
-use crate::suppression::{DoNotCall, SuppressionError};
-use crate::window::{CalleeZones, CallingHours};
+use crate::rotation::{Callee, Locale, Match};
+use crate::rules::{CallerCheck, DoNotCallCheck, Rules, WindowCheck};
+use crate::suppression::SuppressionError;
+use crate::window::CalleeZones;
 
 /// What a run of the campaign would do.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -90,9 +93,7 @@ pub enum PlanError {
 /// Plans `campaign` over `pool`, as seen at `now`.
 pub fn plan(campaign: &Campaign, pool: &[Phone], now: Timestamp) -> Result<Plan, PlanError> {
     let mut planner = Planner {
-        rotation: Rotation::new(campaign.rotation.strategy, pool),
-        hours: CallingHours::new(&campaign.window),
-        do_not_call: DoNotCall::load(&campaign.suppress, campaign.default_country)?,
+        rules: Rules::new(campaign, pool)?,
         seen: HashSet::new(),
         campaign,
         now,
@@ -112,9 +113,7 @@ pub fn plan(campaign: &Campaign, pool: &[Phone], now: Timestamp) -> Result<Plan,
 
 struct Planner<'a> {
     campaign: &'a Campaign,
-    rotation: Rotation,
-    hours: CallingHours,
-    do_not_call: DoNotCall,
+    rules: Rules,
     /// Phones seen so far, to skip duplicate rows as `run` does (the journal's job there).
     seen: HashSet<Phone>,
     now: Timestamp,
@@ -133,18 +132,18 @@ impl Planner<'_> {
                 return;
             }
         };
-        if self.do_not_call.lists(&contact.phone).is_some() {
+        if let DoNotCallCheck::Listed(_) = self.rules.do_not_call(&contact.phone) {
             self.plan.do_not_call += 1;
             return;
         }
         self.plan.contacts += 1;
-        let zones = CalleeZones::of_contact(&contact, &self.campaign.window.fallback_time_zone);
+        let zones = self.rules.zones(&contact);
         self.outlook(zones);
         let callee = Callee {
             locale: Locale::of_contact(&contact),
             previous: None,
         };
-        if let Some(choice) = self.rotation.choose(&callee, |_| true) {
+        if let CallerCheck::Free(choice) = self.rules.caller_id(&callee, self.now) {
             let load = self
                 .plan
                 .load
@@ -159,12 +158,9 @@ impl Planner<'_> {
 
     fn outlook(&mut self, zones: CalleeZones) {
         let window = &mut self.plan.window;
-        if self.hours.is_open(&zones, self.now) {
-            window.open_now += 1;
-            return;
-        }
-        match self.hours.next_opening(&zones, self.now) {
-            Some(opening) => {
+        match self.rules.window(&zones, self.now) {
+            WindowCheck::Open => window.open_now += 1,
+            WindowCheck::OpensAt(opening) => {
                 window.waiting += 1;
                 if self
                     .earliest_opening
@@ -174,7 +170,7 @@ impl Planner<'_> {
                     self.earliest_opening = Some((opening, zones));
                 }
             }
-            None => window.never += 1,
+            WindowCheck::Never => window.never += 1,
         }
     }
 
@@ -225,7 +221,7 @@ impl Planner<'_> {
         self.plan.regions_without_a_number = regions;
         self.plan.window.next_opening = self
             .earliest_opening
-            .map(|(at, zones)| self.hours.describe_opening(&zones, at, self.now));
+            .map(|(at, zones)| self.rules.describe_opening(&zones, at, self.now));
         if let Some(cap) = self.campaign.rotation.max_calls_per_number_per_day {
             for load in self.plan.load.values_mut() {
                 load.days_at_cap = Some(load.calls.calls.div_ceil(u64::from(cap.get())));

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::journal::StateKind;
 use crate::report::Tally;
 
 /// What the dialer tells as it goes.
@@ -74,8 +75,8 @@ impl Progress for Bar {
         self.0.set_message(format!(
             "placed {} · uncertain {} · failed {}{local}",
             tally.placed(),
-            tally.state("uncertain"),
-            tally.state("failed")
+            tally.state(StateKind::Uncertain),
+            tally.state(StateKind::Failed)
         ));
     }
 
@@ -115,8 +116,8 @@ impl Progress for Lines {
             tally.settled() + tally.skipped_rows,
             self.total,
             tally.placed(),
-            tally.state("uncertain"),
-            tally.state("failed")
+            tally.state(StateKind::Uncertain),
+            tally.state(StateKind::Failed)
         );
     }
 

@@ -8,14 +8,14 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::journal::{Entry, Journal, JournalError, State};
+use crate::journal::{Entry, Journal, JournalError, State, StateKind};
 use crate::rotation::Match;
 
 /// Counts over a campaign's contacts; small whatever the number of contacts (bounded by the pool).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Tally {
-    /// Contacts per state name.
-    pub states: BTreeMap<String, u64>,
+    /// Contacts per state.
+    pub states: BTreeMap<StateKind, u64>,
     /// Placed calls per caller ID.
     pub callers: BTreeMap<String, CallerTally>,
     /// Placed calls per local-presence match.
@@ -66,11 +66,7 @@ impl Tally {
 
     fn add(&mut self, entry: &Entry, sign: i64) {
         let apply = |n: &mut u64| *n = n.saturating_add_signed(sign);
-        apply(
-            self.states
-                .entry(entry.state.name().to_owned())
-                .or_default(),
-        );
+        apply(self.states.entry(entry.state.kind()).or_default());
         self.attempts = self
             .attempts
             .saturating_add_signed(sign * i64::from(entry.attempts));
@@ -92,8 +88,8 @@ impl Tally {
         }
     }
 
-    pub fn state(&self, name: &str) -> u64 {
-        self.states.get(name).copied().unwrap_or(0)
+    pub fn state(&self, kind: StateKind) -> u64 {
+        self.states.get(&kind).copied().unwrap_or(0)
     }
 
     pub fn contacts(&self) -> u64 {
@@ -102,14 +98,15 @@ impl Tally {
 
     /// Calls placed (created), whatever their outcome since.
     pub fn placed(&self) -> u64 {
-        self.state("placed") + self.state("done")
+        self.state(StateKind::Placed) + self.state(StateKind::Done)
     }
 
     /// Contacts that need no more work in this campaign.
     pub fn settled(&self) -> u64 {
-        ["placed", "done", "failed", "skipped"]
-            .iter()
-            .map(|s| self.state(s))
+        StateKind::ALL
+            .into_iter()
+            .filter(|kind| kind.is_terminal())
+            .map(|kind| self.state(kind))
             .sum()
     }
 
@@ -173,19 +170,11 @@ impl fmt::Display for Report {
         if let Some(live) = &self.live {
             writeln!(f, "  running: {live}")?;
         }
-        let states: Vec<String> = [
-            "pending",
-            "dialing",
-            "placed",
-            "done",
-            "uncertain",
-            "failed",
-            "skipped",
-        ]
-        .iter()
-        .filter(|s| t.state(s) > 0)
-        .map(|s| format!("{s} {}", t.state(s)))
-        .collect();
+        let states: Vec<String> = StateKind::ALL
+            .into_iter()
+            .filter(|kind| t.state(*kind) > 0)
+            .map(|kind| format!("{} {}", kind.name(), t.state(kind)))
+            .collect();
         writeln!(
             f,
             "  {}",

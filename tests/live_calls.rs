@@ -132,7 +132,10 @@ async fn calls_live_at_a_stop_are_followed_by_the_next_run_inside_the_live_limit
 
     assert!(matches!(stopped.ending, Ending::Interrupted));
     assert_eq!(
-        stopped.report.tally.state("placed"),
+        stopped
+            .report
+            .tally
+            .state(outdial::journal::StateKind::Placed),
         5,
         "{:?}",
         stopped.report.tally

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use common::{ALWAYS_OPEN, Notes, Scenario, agent_with, campaign_text, csv_of, numbers_in};
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp, ToSpan};
+use outdial::clock::Clock;
 use outdial::dialer::Ending;
 use outdial::journal::State;
 use outdial::sandbox::SandboxConfig;
@@ -34,6 +35,11 @@ fn campaign(calls_per_second: f64, more_tables: &str) -> String {
     ))
 }
 
+/// A UTC noon for the dialer's clock, far from the midnight when daily caps reset.
+fn noon() -> Timestamp {
+    "2026-06-10T12:00:00Z".parse().unwrap()
+}
+
 fn utc_day(at: Timestamp) -> jiff::civil::Date {
     at.to_zoned(TimeZone::UTC).date()
 }
@@ -55,11 +61,8 @@ fn next_utc_midnight(at: Timestamp) -> Timestamp {
 /// first run's calls from the journal and makes no call either.
 #[tokio::test(flavor = "multi_thread")]
 async fn daily_caps_are_never_exceeded_even_across_a_restart() {
-    let started = Timestamp::now();
-    if started.duration_until(next_utc_midnight(started)) < SignedDuration::from_secs(60) {
-        eprintln!("skipped: within a minute of UTC midnight, when the daily caps reset");
-        return;
-    }
+    // Noon UTC on the dialer's clock: the day cannot roll over during the test.
+    let started = noon();
     let phones = numbers_in(212, 0, 10);
     let rules = format!(
         "[rotation]\nstrategy = \"region\"\nmax_calls_per_number_per_day = 3\n\n{ALWAYS_OPEN}"
@@ -69,7 +72,11 @@ async fn daily_caps_are_never_exceeded_even_across_a_restart() {
 
     let first = Notes::default();
     let finish = scenario
-        .run_noting(&first, first.said("nobody to call now"))
+        .run_noting_at(
+            &first,
+            Clock::starting_at(started),
+            first.said("nobody to call now"),
+        )
         .await;
 
     assert!(matches!(finish.ending, Ending::Interrupted));
@@ -87,14 +94,14 @@ async fn daily_caps_are_never_exceeded_even_across_a_restart() {
 
     let second = Notes::default();
     let resumed = scenario
-        .run_noting(&second, second.said("nobody to call now"))
+        .run_noting_at(
+            &second,
+            Clock::starting_at(started.checked_add(SignedDuration::from_mins(1)).unwrap()),
+            second.said("nobody to call now"),
+        )
         .await;
 
     assert!(matches!(resumed.ending, Ending::Interrupted));
-    if utc_day(Timestamp::now()) != utc_day(started) {
-        eprintln!("crossed UTC midnight: the resumed run may call again, as it should");
-        return;
-    }
     assert_eq!(
         scenario.sandbox.received().await.len(),
         6,
@@ -181,11 +188,8 @@ async fn creates_from_one_number_reach_the_api_at_least_the_cooldown_apart() {
 /// the run waits for the caps to reset, both contacts `pending` until the next UTC midnight.
 #[tokio::test(flavor = "multi_thread")]
 async fn redials_count_toward_the_daily_cap() {
-    let started = Timestamp::now();
-    if started.duration_until(next_utc_midnight(started)) < SignedDuration::from_secs(60) {
-        eprintln!("skipped: within a minute of UTC midnight, when the daily caps reset");
-        return;
-    }
+    // Noon UTC on the dialer's clock: the day cannot roll over during the test.
+    let started = noon();
     let phones = numbers_in(212, 0, 2);
     let mut config = sandbox(&[A]);
     config.outcomes = "no-answer=1".parse().unwrap();
@@ -197,7 +201,11 @@ async fn redials_count_toward_the_daily_cap() {
     let notes = Notes::default();
 
     let finish = scenario
-        .run_noting(&notes, notes.said("nobody to call now"))
+        .run_noting_at(
+            &notes,
+            Clock::starting_at(started),
+            notes.said("nobody to call now"),
+        )
         .await;
 
     assert!(matches!(finish.ending, Ending::Interrupted));

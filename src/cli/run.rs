@@ -83,5 +83,13 @@ pub fn conclude(campaign: &Campaign, finish: &Finish) -> u8 {
             );
             3
         }
+        Ending::CampaignRefused(mistake) => {
+            eprintln!("error: {mistake}");
+            println!(
+                "stopped: nobody was called twice and the refused contacts are still pending; after fixing the campaign file, `{}`",
+                campaign.resume_command()
+            );
+            2
+        }
     }
 }

@@ -340,6 +340,18 @@ impl Scenario {
     /// Runs the campaign in-process as `launch` does, telling `notes` what the dialer says,
     /// until every contact is settled or `shutdown` resolves.
     pub async fn run_noting(&self, notes: &Notes, shutdown: impl Future<Output = ()>) -> Finish {
+        self.run_noting_at(notes, outdial::clock::Clock::System, shutdown)
+            .await
+    }
+
+    /// [`Scenario::run_noting`] with the dialer reading `clock` (e.g. one that starts at noon
+    /// UTC, so a test about daily caps never meets a UTC midnight).
+    pub async fn run_noting_at(
+        &self,
+        notes: &Notes,
+        clock: outdial::clock::Clock,
+        shutdown: impl Future<Output = ()>,
+    ) -> Finish {
         let campaign = self.campaign();
         let journal = open_journal(&campaign).await;
         dialer::survey(&campaign)
@@ -352,6 +364,7 @@ impl Scenario {
             .expect("the pool resolves");
         dialer::Dialer::new(&campaign, api, &journal, &pool, notes)
             .expect("the dialer starts")
+            .with_clock(clock)
             .run(shutdown)
             .await
             .expect("the run succeeds")

@@ -1,0 +1,210 @@
+//! The rules checked before every dial, in one home: do-not-call lists, whether this run's
+//! contacts file still lists the contact, the callee's calling window, and a caller ID under its
+//! caps (rotation). `run` asks [`Rules::verdict`] at the moment of dialling; `plan` asks the
+//! same checks of every contact. So plan and run agree by construction: neither re-implements a
+//! rule.
+//!
+//! The checks are in the order a person would give them: a number on a do-not-call list is never
+//! called, whatever else holds; one the contacts file no longer lists is not called either; then
+//! comes the question of when (window) and from which number (caps, rotation).
+
+use std::path::PathBuf;
+
+use jiff::Timestamp;
+
+use crate::campaign::Campaign;
+use crate::caps::Caps;
+use crate::contacts::Contact;
+use crate::journal::Entry;
+use crate::phone::Phone;
+use crate::rotation::{Callee, Choice, Locale, Rotation};
+use crate::suppression::{DoNotCall, SuppressionError};
+use crate::window::{CalleeZones, CallingHours};
+
+/// The campaign's rules and the state they keep (caps usage, rotation order, list contents).
+pub struct Rules {
+    do_not_call: DoNotCall,
+    hours: CallingHours,
+    caps: Caps,
+    rotation: Rotation,
+    /// The zone of a callee whose zones are not known otherwise (`window.timezone`).
+    fallback_zone: String,
+}
+
+/// What the do-not-call lists say of a phone. (A list that cannot be read is a third answer
+/// the dialer must wait on: it belongs here, beside these two.)
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DoNotCallCheck {
+    Clear,
+    /// On this list (the first in campaign order that has it).
+    Listed(PathBuf),
+}
+
+/// Whether this run's contacts file lists a contact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listing {
+    /// This run's CSV has listed it.
+    Listed,
+    /// Not listed so far, and the CSV is still being read: it may come further down.
+    NotYetKnown,
+    /// The CSV has been read to its end without it: it was removed.
+    Removed,
+}
+
+/// What the calling window says at an instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WindowCheck {
+    Open,
+    OpensAt(Timestamp),
+    /// Not within the next 400 days.
+    Never,
+}
+
+/// Which caller ID may call now.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CallerCheck {
+    Free(Choice),
+    /// Every active number is at a cap until this moment.
+    FreeAt(Timestamp),
+    /// No number is left in rotation (all refused by the API).
+    PoolExhausted,
+}
+
+/// What the rules say of a contact at the moment of dialling.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    Dial(Choice),
+    /// Not before this moment (its window opens, or a caller ID comes off its caps).
+    Wait(Timestamp),
+    /// Not until this run's CSV lists it: it is taken up again when it does, and skipped as
+    /// removed if the CSV ends without it.
+    Hold,
+    Skip(String),
+    /// Nobody can be called: every caller ID was refused.
+    PoolExhausted,
+}
+
+/// Why a contact the CSV no longer lists is never called.
+pub const REMOVED: &str = "no longer in the contacts file";
+
+impl Rules {
+    pub fn new(campaign: &Campaign, pool: &[Phone]) -> Result<Rules, SuppressionError> {
+        Ok(Rules {
+            do_not_call: DoNotCall::load(&campaign.suppress, campaign.default_country)?,
+            hours: CallingHours::new(&campaign.window),
+            caps: Caps::new(
+                campaign.rotation.max_calls_per_number_per_day,
+                campaign.rotation.min_gap_per_number,
+            ),
+            rotation: Rotation::new(campaign.rotation.strategy, pool),
+            fallback_zone: campaign.window.fallback_time_zone.clone(),
+        })
+    }
+
+    /// Every rule, in order, for `entry` at `at`.
+    pub fn verdict(&mut self, entry: &Entry, listing: Listing, at: Timestamp) -> Verdict {
+        if let DoNotCallCheck::Listed(list) = self.do_not_call(entry.phone()) {
+            return Verdict::Skip(format!("on the do-not-call list {}", list.display()));
+        }
+        match listing {
+            Listing::Listed => {}
+            Listing::NotYetKnown => return Verdict::Hold,
+            Listing::Removed => return Verdict::Skip(REMOVED.into()),
+        }
+        let zones = self.zones(&entry.contact);
+        match self.window(&zones, at) {
+            WindowCheck::Open => {}
+            WindowCheck::OpensAt(opening) => return Verdict::Wait(opening),
+            WindowCheck::Never => {
+                return Verdict::Skip(format!(
+                    "the calling window never opens in {} within 400 days",
+                    zones.names().join(", ")
+                ));
+            }
+        }
+        let callee = Callee {
+            locale: Locale::of_contact(&entry.contact),
+            previous: entry.caller_id.clone(),
+        };
+        match self.caller_id(&callee, at) {
+            CallerCheck::Free(choice) => Verdict::Dial(choice),
+            CallerCheck::FreeAt(moment) => Verdict::Wait(moment),
+            CallerCheck::PoolExhausted => Verdict::PoolExhausted,
+        }
+    }
+
+    /// The do-not-call lists, re-read first when they changed.
+    pub fn do_not_call(&mut self, phone: &Phone) -> DoNotCallCheck {
+        match self.do_not_call.lists(phone) {
+            Some(list) => DoNotCallCheck::Listed(list.to_owned()),
+            None => DoNotCallCheck::Clear,
+        }
+    }
+
+    /// The zones the callee may be in; the window must be open in all of them.
+    pub fn zones(&self, contact: &Contact) -> CalleeZones {
+        CalleeZones::of_contact(contact, &self.fallback_zone)
+    }
+
+    pub fn window(&self, zones: &CalleeZones, at: Timestamp) -> WindowCheck {
+        if self.hours.is_open(zones, at) {
+            return WindowCheck::Open;
+        }
+        match self.hours.next_opening(zones, at) {
+            Some(opening) => WindowCheck::OpensAt(opening),
+            None => WindowCheck::Never,
+        }
+    }
+
+    /// A caller ID for `callee` under its caps at `at`, as the rotation orders the pool.
+    pub fn caller_id(&mut self, callee: &Callee, at: Timestamp) -> CallerCheck {
+        let caps = &self.caps;
+        if let Some(choice) = self
+            .rotation
+            .choose(callee, |number| caps.allows(number, at))
+        {
+            return CallerCheck::Free(choice);
+        }
+        let free_again = self
+            .rotation
+            .active()
+            .map(|number| caps.next_allowed(number, at))
+            .min();
+        free_again.map_or(CallerCheck::PoolExhausted, CallerCheck::FreeAt)
+    }
+
+    /// How a person should read an opening (see [`CallingHours::describe_opening`]).
+    pub fn describe_opening(
+        &self,
+        zones: &CalleeZones,
+        opening: Timestamp,
+        now: Timestamp,
+    ) -> String {
+        self.hours.describe_opening(zones, opening, now)
+    }
+
+    /// A call from `caller` starts at `at` (or started, in an earlier run): it counts to caps.
+    pub fn record_call(&mut self, caller: &Phone, at: Timestamp) {
+        self.caps.record(caller, at);
+    }
+
+    /// The call recorded at `at` was never created: it does not count to caps.
+    pub fn forget_call(&mut self, caller: &Phone, at: Timestamp) {
+        self.caps.forget(caller, at);
+    }
+
+    /// The create request of the call recorded last for `caller` left at `at`.
+    pub fn sent(&mut self, caller: &Phone, at: Timestamp) {
+        self.caps.sent(caller, at);
+    }
+
+    /// Takes a caller ID the API refuses out of rotation; true the first time.
+    pub fn retire(&mut self, caller: &Phone) -> bool {
+        self.rotation.retire(caller)
+    }
+
+    /// The rotation's order as earlier runs left it: each number's latest call.
+    pub fn restore(&mut self, latest: impl IntoIterator<Item = (Phone, Timestamp)>) {
+        self.rotation.restore(latest);
+    }
+}
