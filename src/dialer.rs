@@ -61,8 +61,7 @@ impl std::fmt::Display for CampaignMistake {
             agent,
             refused,
         } = self;
-        let names_agent =
-            detail.contains(agent.as_str()) || detail.to_lowercase().contains("agent");
+        let names_agent = names_agent(detail, agent);
         let fix = match status {
             404 if names_agent => format!(
                 "the API does not know agent `{agent}`: check `agent` in the campaign file (and that the key is of the agent's workspace)"
@@ -152,6 +151,19 @@ pub async fn survey(campaign: &Campaign) -> Result<u64, Error> {
         Ok::<u64, ContactsError>(rows)
     });
     Ok(counted.await.expect("the survey does not panic")?)
+}
+
+/// Whether a refusal's text is about the agent (its id, or the words the vendor uses for it).
+fn names_agent(detail: &str, agent: &str) -> bool {
+    let lower = detail.to_lowercase();
+    detail.contains(agent) || lower.contains("agent") || lower.contains("model_id")
+}
+
+/// A refusal that can be the campaign's rather than the contact's: a 404 (no such agent, no
+/// such route: no contact makes a create request 404), or one whose text names the agent. A
+/// 400 about the callee is the contact's own, however many contacts get the same text.
+fn may_be_campaign_wide(status: u16, detail: &str, agent: &str) -> bool {
+    status == 404 || names_agent(detail, agent)
 }
 
 /// Identical refusals of create requests in a row, with no call created in between. A refusal
@@ -622,7 +634,9 @@ impl<'a> Dialer<'a> {
                 entry.undo_attempt(error.to_string(), now);
                 self.again.push_back(entry.clone());
             }
-            ApiError::Refused { status, detail } => {
+            ApiError::Refused { status, detail }
+                if may_be_campaign_wide(*status, detail, &self.campaign.agent) =>
+            {
                 tracing::warn!(%phone, "call refused: {error}");
                 let refused = entry.clone();
                 entry.undo_attempt(error.to_string(), now);

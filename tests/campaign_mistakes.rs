@@ -115,3 +115,54 @@ async fn a_wrong_base_path_stops_the_run_and_the_right_one_calls_everyone_once()
     assert_eq!(code, 0, "{stdout}{stderr}");
     scenario.assert_each_called_once(&phones).await;
 }
+
+/// Refusals that are the contacts' own (a 400 "cannot be reached", the same text for each, from
+/// the sandbox's `unreachable` fault) never stop the run, even many in a row or all of them:
+/// those contacts end `failed` with the vendor's reason after one request each, the others are
+/// called once, and the run completes.
+#[tokio::test(flavor = "multi_thread")]
+async fn refusals_of_the_contacts_own_fail_only_those_contacts() {
+    for share in [0.4, 1.0] {
+        let phones = numbers_in(212, 0, 30);
+        let mut config = SandboxConfig {
+            agents: agent_with(POOL),
+            call_duration: std::time::Duration::ZERO.into(),
+            seed: 11,
+            ..SandboxConfig::default()
+        };
+        config.faults.unreachable = outdial::sandbox::Share::new(share).unwrap();
+        let scenario = Scenario::start_with(config, &campaign(AGENT), &csv_of(&phones)).await;
+
+        let finish = scenario.run().await;
+
+        assert!(
+            matches!(finish.ending, outdial::dialer::Ending::Complete),
+            "share {share}: {:?}",
+            finish.ending
+        );
+        let received = scenario.sandbox.received().await;
+        let refused: Vec<String> = received
+            .iter()
+            .filter(|c| c.status == 400)
+            .filter_map(|c| c.phone.clone())
+            .collect();
+        assert!(!refused.is_empty(), "share {share}: nothing was refused");
+        assert_eq!(
+            received.len(),
+            phones.len(),
+            "share {share}: one request each"
+        );
+        let entries = scenario.journal_entries().await;
+        for phone in &phones {
+            let entry = &entries[phone];
+            if refused.contains(phone) {
+                let State::Failed { reason } = &entry.state else {
+                    panic!("share {share}: {entry:?}");
+                };
+                assert!(reason.contains("cannot be reached"), "{reason}");
+            } else {
+                assert!(matches!(entry.state, State::Done { .. }), "{entry:?}");
+            }
+        }
+    }
+}

@@ -73,6 +73,10 @@ pub struct FaultArgs {
     /// Share of creates that create the call, then answer after --slow-ms
     #[arg(long, value_name = "SHARE")]
     pub slow: Option<Share>,
+    /// Share of creates refused 400 because the callee cannot be reached (the contact's own
+    /// refusal, the same text for everyone)
+    #[arg(long, value_name = "SHARE")]
+    pub unreachable: Option<Share>,
     /// How late a slow answer comes, in ms (default: 20000, past the dialer's 15 s timeout)
     #[arg(long, value_name = "MS")]
     pub slow_ms: Option<u64>,
@@ -104,6 +108,7 @@ impl FaultArgs {
             (&mut faults.server_errors, self.server_errors),
             (&mut faults.dropped, self.dropped),
             (&mut faults.slow, self.slow),
+            (&mut faults.unreachable, self.unreachable),
             (&mut faults.tail.share, self.tail),
             (&mut faults.bursts.chance, self.bursts),
         ];
@@ -124,7 +129,9 @@ impl FaultArgs {
         faults.bursts.retry_after = self.burst_retry_after;
         faults.refuse = self.refuse;
         faults.check().map_err(|error| {
-            Error::Usage(format!("--server-errors, --dropped, --slow: {error}"))
+            Error::Usage(format!(
+                "--server-errors, --dropped, --slow, --unreachable: {error}"
+            ))
         })?;
         Ok(faults)
     }

@@ -194,6 +194,9 @@ pub struct Faults {
     pub dropped: Share,
     /// Creates that create the call, then answer only after `slow_delay`.
     pub slow: Share,
+    /// Creates refused 400 because the callee cannot be reached: a refusal that is the
+    /// contact's own, not the campaign's, with the same text for every contact.
+    pub unreachable: Share,
     /// Above the client's 15 s timeout by default, so a slow answer is a timeout to the dialer.
     #[serde(rename = "slow_ms", with = "millis")]
     pub slow_delay: Duration,
@@ -209,6 +212,7 @@ impl Default for Faults {
             server_errors: Share::NEVER,
             dropped: Share::NEVER,
             slow: Share::NEVER,
+            unreachable: Share::NEVER,
             slow_delay: Duration::from_secs(20),
             bursts: Bursts::default(),
             refuse: None,
@@ -221,13 +225,15 @@ impl Default for Faults {
 pub enum FaultsError {
     #[error(
         "the create fault shares add up to {total} (500s {server_errors} + dropped {dropped} + \
-         slow {slow}): they share one roll, so keep the sum at 1 or below"
+         slow {slow} + unreachable {unreachable}): they share one roll, so keep the sum at 1 or \
+         below"
     )]
     SharesOverOne {
         total: f64,
         server_errors: f64,
         dropped: f64,
         slow: f64,
+        unreachable: f64,
     },
 }
 
@@ -235,7 +241,8 @@ impl Faults {
     /// Refuses shares that cannot all hold at once.
     pub fn check(&self) -> Result<(), FaultsError> {
         let (server_errors, dropped, slow) = (self.server_errors.0, self.dropped.0, self.slow.0);
-        let total = server_errors + dropped + slow;
+        let unreachable = self.unreachable.0;
+        let total = server_errors + dropped + slow + unreachable;
         // A little slack so that 0.7 + 0.2 + 0.1 is not refused for its rounding.
         if total > 1.0 + 1e-9 {
             return Err(FaultsError::SharesOverOne {
@@ -243,6 +250,7 @@ impl Faults {
                 server_errors,
                 dropped,
                 slow,
+                unreachable,
             });
         }
         Ok(())
@@ -261,6 +269,10 @@ impl Faults {
         edge += self.slow.0;
         if roll < edge {
             return Fate::Slow(self.slow_delay);
+        }
+        edge += self.unreachable.0;
+        if roll < edge {
+            return Fate::Unreachable;
         }
         Fate::Plain
     }
@@ -285,6 +297,8 @@ pub enum Fault {
     Slow,
     /// 402 or 403 from an account refusal; nothing created.
     Refused,
+    /// 400: the callee cannot be reached; nothing created.
+    Unreachable,
 }
 
 /// What a create request's dice decided.
@@ -294,6 +308,7 @@ pub(crate) enum Fate {
     ServerError,
     Dropped,
     Slow(Duration),
+    Unreachable,
     Plain,
 }
 

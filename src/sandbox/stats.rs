@@ -23,6 +23,9 @@ pub struct Stats {
     pub slow: u64,
     /// Creates refused with 402 or 403 by an account refusal.
     pub refused: u64,
+    /// Creates refused 400 because the callee cannot be reached.
+    #[serde(default)]
+    pub unreachable: u64,
     /// The most calls live (created, not yet terminal) at any one moment.
     pub max_live: u64,
 }
@@ -59,6 +62,7 @@ impl Stats {
             Fault::Dropped => &mut self.dropped,
             Fault::Slow => &mut self.slow,
             Fault::Refused => &mut self.refused,
+            Fault::Unreachable => &mut self.unreachable,
         };
         *counter += 1;
     }

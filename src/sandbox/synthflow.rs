@@ -248,6 +248,13 @@ async fn inject_faults(State(app): State<App>, request: Request, next: Next) -> 
     match fate {
         Fate::Burst { retry_after } => burst_answer(&app, retry_after),
         Fate::ServerError => refuse(&app, ApiError::server_error()),
+        Fate::Unreachable => {
+            let description = "the callee cannot be reached: its carrier rejects the call";
+            refuse(
+                &app,
+                ApiError::bad_request(description).caused_by(Fault::Unreachable),
+            )
+        }
         Fate::Plain => next.run(request).await,
         Fate::Dropped => mark_created(next.run(request).await, Fault::Dropped, Delivery::Severed),
         Fate::Slow(pause) => {
