@@ -105,3 +105,49 @@ impl Synthflow {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn listed(fields: Value) -> AgentCall {
+        let mut call = serde_json::json!({ "call_id": "c-1" });
+        call.as_object_mut()
+            .unwrap()
+            .extend(fields.as_object().unwrap().clone());
+        serde_json::from_value(call).unwrap()
+    }
+
+    /// `lead_phone_number` names the caller or the callee: a call whose lead is the number it
+    /// came from is not a call *to* that number, and `phone_number_to` wins when given.
+    #[test]
+    fn the_callee_is_never_the_caller() {
+        let pool = "+12125550101";
+        let contact = "+14155550102";
+        let from_pool = listed(serde_json::json!({
+            "lead_phone_number": pool, "phone_number_from": pool,
+        }));
+        assert_eq!(from_pool.callee(), None);
+        let agent_side = listed(serde_json::json!({
+            "lead_phone_number": pool, "agent_phone_number": pool,
+        }));
+        assert_eq!(agent_side.callee(), None);
+        let explicit = listed(serde_json::json!({
+            "lead_phone_number": pool, "phone_number_from": pool, "phone_number_to": contact,
+        }));
+        assert_eq!(explicit.callee().unwrap().as_str(), contact);
+        let plain = listed(serde_json::json!({ "lead_phone_number": contact }));
+        assert_eq!(plain.callee().unwrap().as_str(), contact);
+    }
+
+    /// Odd fields never make a call unreadable: a numeric start, a missing one, a null phone.
+    #[test]
+    fn listed_calls_are_read_leniently() {
+        let call = listed(serde_json::json!({
+            "start_time": 1_764_000_000_000i64, "lead_phone_number": null, "duration": 1.5,
+        }));
+        assert_eq!(call.start().unwrap().as_millisecond(), 1_764_000_000_000);
+        assert_eq!(call.callee(), None);
+        assert_eq!(listed(serde_json::json!({})).start(), None);
+    }
+}
