@@ -83,19 +83,7 @@ pub async fn repair(
     mode: Mode,
 ) -> Result<Repair, Error> {
     let dir = &campaign.journal_dir;
-    let (journal, condition) = match Journal::open_existing(dir, &campaign.name) {
-        Ok(journal) => match known_entries(&journal) {
-            Ok(_) => (Some(journal), Condition::Healthy),
-            Err(JournalError::Corrupt { why, .. }) => {
-                journal.close().await;
-                (None, Condition::Damaged { why })
-            }
-            Err(e) => return Err(e.into()),
-        },
-        Err(JournalError::Corrupt { why, .. }) => (None, Condition::Damaged { why }),
-        Err(JournalError::Missing { .. }) => (None, Condition::Missing),
-        Err(e) => return Err(e.into()),
-    };
+    let (journal, condition) = inspect(campaign).await?;
     let began = match &journal {
         Some(journal) => Some(journal.began()),
         None => Journal::began_in(dir),
@@ -132,9 +120,9 @@ pub async fn repair(
             Some(journal) => journal.get(phone)?,
             None => None,
         };
-        if let Some(update) = update(contact, known.as_ref(), calls) {
-            report.changes.push(update.1);
-            updates.push((update.0, calls.clone()));
+        if let Some((entry, change)) = update(contact, known.as_ref(), calls) {
+            report.changes.push(change);
+            updates.push((entry, calls.clone()));
         }
     }
     let nothing_to_do = matches!(report.condition, Condition::Healthy) && updates.is_empty();
@@ -144,6 +132,23 @@ pub async fn repair(
         journal.close().await;
     }
     Ok(report)
+}
+
+/// Opens the journal to see what state it is in; a readable one stays open (and locked).
+async fn inspect(campaign: &Campaign) -> Result<(Option<Journal>, Condition), Error> {
+    match Journal::open_existing(&campaign.journal_dir, &campaign.name) {
+        Ok(journal) => match known_entries(&journal) {
+            Ok(_) => Ok((Some(journal), Condition::Healthy)),
+            Err(JournalError::Corrupt { why, .. }) => {
+                journal.close().await;
+                Ok((None, Condition::Damaged { why }))
+            }
+            Err(e) => Err(e.into()),
+        },
+        Err(JournalError::Corrupt { why, .. }) => Ok((None, Condition::Damaged { why })),
+        Err(JournalError::Missing { .. }) => Ok((None, Condition::Missing)),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// `at`, earlier by the clock margin.
@@ -194,11 +199,11 @@ fn update(
     let newest = calls.last()?;
     if let Some(entry) = known {
         let knows_newest = entry.call_id.as_deref() == Some(newest.call_id.as_str());
-        let marked_after = match (entry.dialed_at, newest.start()) {
+        let marked_since_newest = match (entry.dialed_at, newest.start()) {
             (Some(mark), Some(start)) => start < less_margin(mark),
             _ => false,
         };
-        if knows_newest || marked_after || matches!(entry.state, State::Skipped { .. }) {
+        if knows_newest || marked_since_newest || matches!(entry.state, State::Skipped { .. }) {
             return None;
         }
     }
