@@ -29,7 +29,7 @@ pub struct Campaign {
     pub window: Window,
     pub retry: RetryPolicy,
     pub suppress: Vec<PathBuf>,
-    /// `.outdial/<name>/` beside the campaign file.
+    /// `.outdial/<name>/` beside the campaign file, wherever the path it was given by leads.
     pub journal_dir: PathBuf,
 }
 
@@ -302,6 +302,15 @@ struct RawSuppress {
     files: Vec<Spanned<String>>,
 }
 
+/// The directory the campaign file really lives in, through symlinks and relative paths: its
+/// journal, lock, contacts and lists are found from there, so that every path to the same file
+/// is the same campaign. A file that cannot be resolved (text checked without a file) is taken
+/// as written.
+fn home_of(file: &Path) -> PathBuf {
+    let real = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_owned());
+    real.parent().unwrap_or(Path::new(".")).to_owned()
+}
+
 // ---- checking -------------------------------------------------------------------------------
 
 /// Turns raw values into checked ones, locating each error in the file.
@@ -312,7 +321,7 @@ struct Checker<'a> {
 
 impl Checker<'_> {
     fn campaign(&self, raw: RawCampaign, overrides: &Overrides) -> Result<Campaign, ConfigError> {
-        let dir = self.file.parent().unwrap_or(Path::new(".")).to_owned();
+        let dir = home_of(self.file);
         let name = match raw.name {
             Some(name) => self.name(name)?,
             None => self.stem()?,

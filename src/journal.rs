@@ -1,25 +1,40 @@
 //! The journal (SPEC §5): a sled database beside the campaign file, keyed by the contact's E.164
 //! phone, holding each contact's state. It is what makes a campaign resumable after `kill -9`:
 //! a contact is marked `dialing` and that mark is on disk *before* its create request leaves.
+//! Every flush that makes such marks durable is a numbered commit, recorded both inside sled and
+//! in a [witness](witness) file beside it, so a journal that lost durable writes is refused.
+
+mod witness;
 
 use std::fs::{self, File, TryLockError};
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
 
 use crate::contacts::Contact;
 use crate::phone::Phone;
 use crate::rotation::{Choice, Match};
+use witness::Witness;
 
 const FORMAT: &str = "outdial-journal/1";
 /// What a journal directory may hold; anything else means it is not ours.
-const OWN_FILES: [&str; 4] = ["lock", "sled", "status.json", "status.json.tmp"];
+const OWN_FILES: [&str; 6] = [
+    "lock",
+    "sled",
+    "status.json",
+    "status.json.tmp",
+    witness::FILE,
+    witness::SCRATCH,
+];
+/// sled's copy of the commit number (big-endian u64) that the witness must not exceed.
+const COMMIT_KEY: &str = "commit";
 
 /// One campaign's journal, open and locked by this process.
 pub struct Journal {
@@ -36,6 +51,11 @@ pub struct Journal {
     starts: sled::Tree,
     /// Group commit: callers queue here; one flush answers everyone queued before it started.
     flush_requests: mpsc::UnboundedSender<oneshot::Sender<Result<(), String>>>,
+    /// The group-commit task, joined by [`Journal::close`]: it holds the database, and with it
+    /// sled's lock, until it ends.
+    flusher: JoinHandle<()>,
+    /// Makes the numbered commits and keeps the witness; shared with the group-commit task.
+    committer: Arc<Committer>,
     /// How many fsyncs the group commit has made, to show what durability costs.
     flushes: Arc<AtomicU64>,
     dir: PathBuf,
@@ -112,7 +132,7 @@ pub enum JournalError {
     )]
     Foreign { dir: PathBuf, why: String },
     #[error(
-        "the journal at {dir} is damaged ({why}); it was left as is: restore it from a backup, or move it away to start the campaign afresh"
+        "the journal at {dir} is damaged ({why}); it was left as is: run `outdial repair CAMPAIGN.toml` to rebuild it from the vendor's call records (the damaged one is moved aside), or restore it from a backup"
     )]
     Corrupt { dir: PathBuf, why: String },
     #[error("journal at {dir}: {source}")]
@@ -332,6 +352,16 @@ impl Entry {
 impl Journal {
     /// Opens the campaign's journal, creating it on the first run.
     pub fn open(dir: &Path, campaign: &str) -> Result<Journal, JournalError> {
+        Self::open_or_create(dir, campaign, Timestamp::now())
+    }
+
+    /// Creates a journal for a campaign that began at `began` (`outdial repair` rebuilding one),
+    /// or opens the one already there.
+    pub fn open_or_create(
+        dir: &Path,
+        campaign: &str,
+        began: Timestamp,
+    ) -> Result<Journal, JournalError> {
         let io = |source| JournalError::Io {
             dir: dir.to_owned(),
             source,
@@ -342,36 +372,38 @@ impl Journal {
             .create(dir)
             .map_err(io)?;
         fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(io)?;
-        Self::open_dir(dir, campaign)
+        Self::open_dir(dir, campaign, began)
     }
 
     /// Opens a journal that must already exist (`outdial resume`, `outdial status`).
     pub fn open_existing(dir: &Path, campaign: &str) -> Result<Journal, JournalError> {
-        if !dir.join("sled").exists() {
+        if !dir.join("sled").exists() && !dir.join(witness::FILE).exists() {
             return Err(JournalError::Missing {
                 campaign: campaign.to_owned(),
                 dir: dir.to_owned(),
             });
         }
-        Self::open_dir(dir, campaign)
+        Self::open_dir(dir, campaign, Timestamp::now())
     }
 
-    fn open_dir(dir: &Path, campaign: &str) -> Result<Journal, JournalError> {
+    /// `began` is the campaign's start, written into the witness if the journal is new.
+    fn open_dir(dir: &Path, campaign: &str, began: Timestamp) -> Result<Journal, JournalError> {
         check_own_directory(dir)?;
         let lock = lock(dir, campaign)?;
-        let existed = dir.join("sled").exists();
-        let db = open_sled(dir)?;
+        let witness = witness_of(dir, campaign, began)?;
+        let db = open_sled_as_witnessed(dir, &witness)?;
         let storage = |e: sled::Error| JournalError::Storage {
             dir: dir.to_owned(),
             why: e.to_string(),
         };
-        check_identity(&db, dir, campaign, existed)?;
+        check_identity(&db, dir, campaign, witness.commit > 0)?;
+        let committer = Arc::new(Committer::check(db.clone(), dir, witness)?);
         let contacts = db.open_tree("contacts").map_err(storage)?;
         let rows = db.open_tree("rows").map_err(storage)?;
         let due = db.open_tree("due").map_err(storage)?;
         let starts = db.open_tree("starts").map_err(storage)?;
         let flushes = Arc::new(AtomicU64::new(0));
-        let flush_requests = spawn_group_commit(db.clone(), flushes.clone());
+        let (flush_requests, flusher) = spawn_group_commit(committer.clone(), flushes.clone());
         Ok(Journal {
             db,
             contacts,
@@ -379,10 +411,59 @@ impl Journal {
             due,
             starts,
             flush_requests,
+            flusher,
+            committer,
             flushes,
             dir: dir.to_owned(),
             _lock: lock,
         })
+    }
+
+    /// Moves the journal in `dir` aside, to `<dir>.damaged-<UTC time>` beside it, so that a
+    /// new one can be built in its place; returns where it went. Refused while a run holds it.
+    pub fn set_aside(dir: &Path, campaign: &str) -> Result<PathBuf, JournalError> {
+        let _lock = lock(dir, campaign)?;
+        let stamp = Timestamp::now().strftime("%Y%m%dT%H%M%SZ");
+        let mut name = dir.file_name().unwrap_or_default().to_owned();
+        name.push(format!(".damaged-{stamp}"));
+        let aside = dir.with_file_name(name);
+        fs::rename(dir, &aside).map_err(|source| JournalError::Io {
+            dir: dir.to_owned(),
+            source,
+        })?;
+        Ok(aside)
+    }
+
+    /// When the campaign whose journal is in `dir` began, as its witness says, if it can be read
+    /// (also from a journal that is otherwise damaged).
+    pub fn began_in(dir: &Path) -> Option<Timestamp> {
+        Witness::read(dir).ok().flatten().map(|w| w.began)
+    }
+
+    /// When this campaign began: its first run.
+    pub fn began(&self) -> Timestamp {
+        self.committer.witness().began
+    }
+
+    /// Closes the journal: the group-commit task is joined and the database dropped, so when
+    /// this returns the OS locks are free and another open succeeds at once.
+    pub async fn close(self) {
+        let Journal {
+            db,
+            contacts,
+            rows,
+            due,
+            starts,
+            flush_requests,
+            flusher,
+            committer,
+            _lock,
+            ..
+        } = self;
+        drop(flush_requests);
+        let _ = flusher.await;
+        drop((committer, contacts, rows, due, starts, db));
+        drop(_lock);
     }
 
     pub fn dir(&self) -> &Path {
@@ -534,10 +615,14 @@ impl Journal {
         }
     }
 
-    /// Flushes now, waiting for the disk (end of run, interrupt).
+    /// Commits now, waiting for the disk (end of run, interrupt).
     pub fn flush(&self) -> Result<(), JournalError> {
-        self.db.flush().map_err(|e| self.storage(e))?;
-        Ok(())
+        self.committer
+            .commit()
+            .map_err(|why| JournalError::Storage {
+                dir: self.dir.clone(),
+                why,
+            })
     }
 
     /// fsyncs made by the group commit so far.
@@ -712,29 +797,151 @@ fn check_identity(
 }
 
 /// The group-commit task: waits for a request, takes every request queued meanwhile, makes one
-/// flush for all of them. Requests queued during a flush wait for the next one, which covers them.
+/// commit for all of them. Requests queued during a commit wait for the next one, which covers
+/// them. It ends when the journal's sender is dropped ([`Journal::close`]).
 fn spawn_group_commit(
-    db: sled::Db,
+    committer: Arc<Committer>,
     flushes: Arc<AtomicU64>,
-) -> mpsc::UnboundedSender<oneshot::Sender<Result<(), String>>> {
+) -> (
+    mpsc::UnboundedSender<oneshot::Sender<Result<(), String>>>,
+    JoinHandle<()>,
+) {
     let (requests, mut queue) = mpsc::unbounded_channel::<oneshot::Sender<Result<(), String>>>();
-    tokio::spawn(async move {
+    let flusher = tokio::spawn(async move {
         while let Some(first) = queue.recv().await {
             let mut waiting = vec![first];
             while let Ok(more) = queue.try_recv() {
                 waiting.push(more);
             }
-            let db = db.clone();
-            let result = match tokio::task::spawn_blocking(move || db.flush()).await {
-                Ok(Ok(_)) => Ok(()),
-                Ok(Err(e)) => Err(e.to_string()),
-                Err(e) => Err(e.to_string()),
-            };
+            let committer = committer.clone();
+            let result = tokio::task::spawn_blocking(move || committer.commit())
+                .await
+                .unwrap_or_else(|e| Err(e.to_string()));
             flushes.fetch_add(1, Ordering::Relaxed);
             for waiter in waiting {
                 let _ = waiter.send(result.clone());
             }
         }
     });
-    requests
+    (requests, flusher)
+}
+
+/// The journal's witness: read and checked against the campaign, or written first thing for a
+/// new journal, before sled exists, so that a database without a witness is never a crash's
+/// leftover but a damaged (or foreign) journal.
+fn witness_of(dir: &Path, campaign: &str, began: Timestamp) -> Result<Witness, JournalError> {
+    let corrupt = |why: String| JournalError::Corrupt {
+        dir: dir.to_owned(),
+        why,
+    };
+    match Witness::read(dir).map_err(corrupt)? {
+        Some(witness) if witness.campaign == campaign => Ok(witness),
+        Some(witness) => Err(JournalError::Foreign {
+            dir: dir.to_owned(),
+            why: format!("it belongs to campaign `{}`", witness.campaign),
+        }),
+        None if dir.join("sled").exists() => Err(corrupt(
+            "its witness file is missing, so writes it may have lost cannot be ruled out".into(),
+        )),
+        None => {
+            let witness = Witness::new(campaign, began);
+            witness.write(dir).map_err(|source| JournalError::Io {
+                dir: dir.to_owned(),
+                source,
+            })?;
+            Ok(witness)
+        }
+    }
+}
+
+/// Opens sled as the witness allows. Before the first commit nothing can have been dialled, so a
+/// database a crash left half-made is started afresh; after it, a missing or unreadable one is
+/// damage.
+fn open_sled_as_witnessed(dir: &Path, witness: &Witness) -> Result<sled::Db, JournalError> {
+    let path = dir.join("sled");
+    if witness.commit > 0 && !path.exists() {
+        return Err(JournalError::Corrupt {
+            dir: dir.to_owned(),
+            why: format!(
+                "its database is gone, though {} commits were made durable",
+                witness.commit
+            ),
+        });
+    }
+    match open_sled(dir) {
+        Err(JournalError::Corrupt { .. }) if witness.commit == 0 => {
+            fs::remove_dir_all(&path).map_err(|source| JournalError::Io {
+                dir: dir.to_owned(),
+                source,
+            })?;
+            open_sled(dir)
+        }
+        opened => opened,
+    }
+}
+
+/// Makes numbered commits: the number goes into sled, sled flushes, then the witness records it.
+struct Committer {
+    db: sled::Db,
+    dir: PathBuf,
+    /// The latest witness written; the lock also keeps two commits from writing it at once.
+    witness: Mutex<Witness>,
+}
+
+impl Committer {
+    /// Checks that sled holds at least the commit its witness records: fewer means durable writes
+    /// were lost, and the journal is refused before anything reads it.
+    fn check(db: sled::Db, dir: &Path, mut witness: Witness) -> Result<Committer, JournalError> {
+        let corrupt = |why: String| JournalError::Corrupt {
+            dir: dir.to_owned(),
+            why,
+        };
+        let held = match db.get(COMMIT_KEY) {
+            Ok(None) => 0,
+            Ok(Some(bytes)) => <[u8; 8]>::try_from(bytes.as_ref())
+                .map(u64::from_be_bytes)
+                .map_err(|_| corrupt("its commit number is damaged".into()))?,
+            Err(e) => return Err(corrupt(e.to_string())),
+        };
+        if held < witness.commit {
+            return Err(corrupt(format!(
+                "its database holds commit {held} but its witness saw commit {} made durable: \
+                 writes were lost (a truncated or damaged file, or an older copy restored)",
+                witness.commit
+            )));
+        }
+        witness.commit = held;
+        Ok(Committer {
+            db,
+            dir: dir.to_owned(),
+            witness: Mutex::new(witness),
+        })
+    }
+
+    /// A copy of the latest witness.
+    fn witness(&self) -> Witness {
+        self.lock().clone()
+    }
+
+    /// Makes everything written so far durable as the next commit, then records it in the
+    /// witness. Only then are the callers answered, so a create request never leaves before the
+    /// witness can tell its mark's loss.
+    fn commit(&self) -> Result<(), String> {
+        let mut witness = self.lock();
+        let next = witness.commit + 1;
+        self.db
+            .insert(COMMIT_KEY, &next.to_be_bytes())
+            .map_err(|e| e.to_string())?;
+        self.db.flush().map_err(|e| e.to_string())?;
+        witness.commit = next;
+        witness
+            .write(&self.dir)
+            .map_err(|e| format!("its witness could not be written: {e}"))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Witness> {
+        self.witness
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
 }

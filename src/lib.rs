@@ -22,6 +22,7 @@
 //! - [`plan`]: the choices a run would make, without calling anyone.
 //! - [`report`]: what status and summaries print, from the journal.
 //! - [`progress`]: live progress: bars on a terminal (indicatif), plain lines otherwise.
+//! - [`repair`]: a journal checked against, or rebuilt from, the vendor's call records.
 //! - [`sandbox`]: a local, stateful simulator of the vendor APIs (axum).
 //! - [`cli`]: command-line types and one `run` per command.
 //! - [`error`]: the top-level error and its exit codes.
@@ -42,6 +43,7 @@ pub mod pacing;
 pub mod phone;
 pub mod plan;
 pub mod progress;
+pub mod repair;
 pub mod report;
 pub mod rotation;
 pub mod rules;

@@ -28,6 +28,6 @@ pub use flowyte::{
     Reservation, SearchQuery, Wallet,
 };
 pub use synthflow::{
-    Agent, ApiError, Attach, AttachedNumber, CallRequest, CallState, DEFAULT_BASE_URL, ListedCall,
-    Slug, SlugError, StringOrNumber, Synthflow,
+    Agent, AgentCall, ApiError, Attach, AttachedNumber, CallRequest, CallState, DEFAULT_BASE_URL,
+    ListedCall, Slug, SlugError, StringOrNumber, Synthflow,
 };

@@ -11,7 +11,9 @@ use crate::campaign::ApiKey;
 use crate::contacts::CustomVariable;
 use crate::phone::Phone;
 
+mod list;
 mod pool;
+pub use list::AgentCall;
 pub use pool::{Attach, Slug, SlugError};
 
 pub const DEFAULT_BASE_URL: &str = "https://api.synthflow.ai/v2";

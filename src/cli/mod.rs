@@ -8,6 +8,7 @@ mod numbers;
 mod output;
 mod plan;
 mod pool;
+mod repair;
 mod run;
 mod sandbox;
 mod status;
@@ -65,6 +66,8 @@ pub enum Command {
     Plan(plan::PlanArgs),
     /// One CSV row per contact: state, call id, caller ID, attempts, outcome
     Export(export::ExportArgs),
+    /// Check a journal against the vendor's call records, or rebuild a damaged or lost one
+    Repair(repair::RepairArgs),
     /// Serve a local simulator of the Synthflow and Flowyte APIs
     Sandbox(sandbox::SandboxArgs),
     /// Run the demo campaign against an in-process sandbox
@@ -87,6 +90,7 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
         Command::Status(args) => status::run(args, &cli.global).await,
         Command::Export(args) => export::run(args, &cli.global).await,
         Command::Plan(args) => plan::run(args, &cli.global).await,
+        Command::Repair(args) => repair::run(args, &cli.global).await,
         Command::Sandbox(args) => sandbox::run(args).await,
         Command::Demo => demo::run(&cli.global).await,
         Command::Pool(args) => pool::run(args, &cli.global).await,

@@ -43,7 +43,9 @@ pub async fn launch(
         Journaling::StartOrResume => Journal::open(&campaign.journal_dir, &campaign.name)?,
         Journaling::ResumeOnly => Journal::open_existing(&campaign.journal_dir, &campaign.name)?,
     };
-    dialer::launch(campaign, &journal, key, display, interrupt()).await
+    let finish = dialer::launch(campaign, &journal, key, display, interrupt()).await;
+    journal.close().await;
+    finish
 }
 
 /// Resolves at the first Ctrl-C; a second one ends the process at once (the journal is
