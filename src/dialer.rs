@@ -161,6 +161,7 @@ impl<'a> Dialer<'a> {
         let calls = Calls {
             api,
             agent: campaign.agent.clone(),
+            max_call: campaign.retry.max_call,
             pacer: pacer.clone(),
             reports: reports_tx,
             stop,
@@ -388,7 +389,7 @@ impl<'a> Dialer<'a> {
         entry.local_match = Some(choice.local_match);
         entry.dialed_at = Some(now);
         entry.due_at = None;
-        entry.call_id = None;
+        entry.earlier_calls.extend(entry.call_id.take());
         entry.set(State::Dialing);
         self.record(&before, &entry)?;
         let durable = self.journal.durable();
@@ -548,7 +549,7 @@ impl<'a> Dialer<'a> {
                 entry.set(State::Placed);
             }
             Ok(None) if entry.attempts >= self.campaign.retry.max_attempts.get() => {
-                let reason = format!("no call was created in {} attempts", entry.attempts);
+                let reason = no_call_reason(&entry);
                 entry.set(State::Failed { reason });
             }
             Ok(None) => {
@@ -733,6 +734,18 @@ fn undo_attempt(entry: &mut Entry, why: String) {
     entry.attempts = entry.attempts.saturating_sub(1);
     entry.last_error = Some(why);
     entry.set(State::Pending);
+}
+
+/// Why attempts ran out without a call found for the latest: true to what the journal knows of
+/// the earlier ones ("no call was created" only when none was).
+fn no_call_reason(entry: &Entry) -> String {
+    match entry.earlier_calls.len() {
+        0 => format!("no call was created in {} attempts", entry.attempts),
+        made => format!(
+            "the latest of {} attempts made no call; {made} earlier attempt(s) made calls nobody answered",
+            entry.attempts
+        ),
+    }
 }
 
 /// A configured wait as jiff counts it; waits too long for jiff are "forever".

@@ -64,6 +64,10 @@ pub struct Entry {
     /// Not to be taken up before this moment (redial, look-up after the grace period, window).
     #[serde(default)]
     pub due_at: Option<Timestamp>,
+    /// The calls of this contact's earlier attempts: a look-up for the latest attempt must never
+    /// take one of them for its own.
+    #[serde(default)]
+    pub earlier_calls: Vec<String>,
 }
 
 /// SPEC §5's states. `Dialing` and `Uncertain` are never terminal: a run reconciles them.
@@ -177,6 +181,7 @@ impl Entry {
             last_error: None,
             run,
             due_at: None,
+            earlier_calls: Vec::new(),
         }
     }
 
