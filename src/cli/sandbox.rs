@@ -108,6 +108,9 @@ pub struct FaultArgs {
     /// How a call's duration is written: whole (the vendor's), float, string or negative
     #[arg(long, value_name = "SHAPE")]
     pub duration_shape: Option<DurationShape>,
+    /// Every refusal quotes the request's bearer token back (to test that clients scrub it)
+    #[arg(long)]
+    pub quote_key: bool,
 }
 
 impl FaultArgs {
@@ -140,6 +143,7 @@ impl FaultArgs {
         faults.clock_skew_ms = self.clock_skew_ms.unwrap_or(0);
         faults.stuck = self.stuck_status;
         faults.forget_calls = self.forget_calls;
+        faults.quote_key = self.quote_key;
         faults.duration_shape = self.duration_shape.unwrap_or_default();
         faults.check().map_err(|error| {
             Error::Usage(format!("--server-errors, --dropped, --slow: {error}"))

@@ -292,6 +292,9 @@ pub struct Faults {
     pub forget_calls: bool,
     /// How `duration` is written.
     pub duration_shape: DurationShape,
+    /// Every refusal (4xx, 5xx) quotes the request's bearer token back, as careless servers do:
+    /// the client must keep it out of its logs, journal and exports.
+    pub quote_key: bool,
 }
 
 impl Default for Faults {
@@ -308,6 +311,7 @@ impl Default for Faults {
             stuck: None,
             forget_calls: false,
             duration_shape: DurationShape::Whole,
+            quote_key: false,
         }
     }
 }

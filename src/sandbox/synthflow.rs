@@ -65,6 +65,29 @@ pub(super) fn routes(app: &App) -> Router<App> {
         .route("/calls", create)
         .route_layer(from_fn_with_state(app.clone(), delay_answer))
         .route_layer(from_fn_with_state(app.clone(), skewed_date))
+        .route_layer(from_fn_with_state(app.clone(), quote_key))
+}
+
+/// With the `quote_key` fault, rewrites every refusal to quote the bearer token it came with.
+async fn quote_key(State(app): State<App>, request: Request, next: Next) -> Response {
+    let token = bearer_token(request.headers()).map(str::to_owned);
+    let response = next.run(request).await;
+    let quoting = app.world().faults().quote_key;
+    let refused = response.status().is_client_error() || response.status().is_server_error();
+    match token {
+        Some(token) if quoting && refused => {
+            let description = format!(
+                "request refused (Authorization: Bearer {token}); key {token} was used"
+            );
+            let detail = json!({ "status": "error", "description": description });
+            let (parts, _) = response.into_parts();
+            let body = Body::from(json!({ "detail": detail }).to_string());
+            let mut quoted = Response::from_parts(parts, body);
+            quoted.headers_mut().remove(axum::http::header::CONTENT_LENGTH);
+            quoted
+        }
+        _ => response,
+    }
 }
 
 /// Dates every answer by the vendor's clock, skewed by the `clock_skew_ms` fault (hyper adds
