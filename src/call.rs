@@ -185,7 +185,7 @@ impl Calls {
                     let since = *unknown_since.get_or_insert_with(Instant::now);
                     if since.elapsed() >= NOT_FOUND_GRACE.min(self.max_call) {
                         let why = format!(
-                            "the API has not known call {call_id} for {:#}",
+                            "the API has answered 404 for call {call_id} for {:#}",
                             whole_seconds(since.elapsed())
                         );
                         return Ok(CallState::unknown(why));

@@ -71,7 +71,10 @@ async fn each_called_once_with_skew(skew_ms: i64, slow: bool) {
         .iter()
         .filter(|c| c.fault.is_some())
         .count();
-    assert!(lost >= 5, "only {lost} create answers were lost: nothing was reconciled");
+    assert!(
+        lost >= 5,
+        "only {lost} create answers were lost: nothing was reconciled"
+    );
     assert_settled_with_own_calls(&scenario).await;
 }
 
@@ -90,7 +93,10 @@ async fn assert_settled_with_own_calls(scenario: &Scenario) {
             "{phone}: {:?}",
             entry.state
         );
-        let call_id = entry.call_id.as_deref().expect("a done contact has its call");
+        let call_id = entry
+            .call_id
+            .as_deref()
+            .expect("a done contact has its call");
         assert_eq!(
             callee_of.get(call_id),
             Some(&phone),
@@ -161,13 +167,18 @@ async fn a_redial_is_never_matched_to_the_earlier_attempts_call() {
         if let State::Done { status, .. } = &entry.state {
             if status == "completed" {
                 assert!(
-                    !entry.earlier_calls.contains(entry.call_id.as_ref().unwrap()),
+                    !entry
+                        .earlier_calls
+                        .contains(entry.call_id.as_ref().unwrap()),
                     "{phone} settled with an earlier call"
                 );
             }
         }
     }
-    let redialled = entries.values().filter(|e| !e.earlier_calls.is_empty()).count();
+    let redialled = entries
+        .values()
+        .filter(|e| !e.earlier_calls.is_empty())
+        .count();
     assert!(redialled >= 5, "only {redialled} contacts were redialled");
     assert_settled_with_own_calls(&scenario).await;
 }

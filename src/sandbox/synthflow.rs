@@ -76,14 +76,15 @@ async fn quote_key(State(app): State<App>, request: Request, next: Next) -> Resp
     let refused = response.status().is_client_error() || response.status().is_server_error();
     match token {
         Some(token) if quoting && refused => {
-            let description = format!(
-                "request refused (Authorization: Bearer {token}); key {token} was used"
-            );
+            let description =
+                format!("request refused (Authorization: Bearer {token}); key {token} was used");
             let detail = json!({ "status": "error", "description": description });
             let (parts, _) = response.into_parts();
             let body = Body::from(json!({ "detail": detail }).to_string());
             let mut quoted = Response::from_parts(parts, body);
-            quoted.headers_mut().remove(axum::http::header::CONTENT_LENGTH);
+            quoted
+                .headers_mut()
+                .remove(axum::http::header::CONTENT_LENGTH);
             quoted
         }
         _ => response,
