@@ -10,7 +10,7 @@ use clap::Args;
 use crate::error::Error;
 use crate::sandbox::{
     self, AccountRefusal, AgentSpec, CallLength, DEFAULT_INVENTORY, DurationShape, Faults, Latency,
-    Limits, OutcomeMix, SandboxConfig, Share, StuckStatus, TimeScale, Usd,
+    Limits, OutcomeMix, RetryAfterForm, SandboxConfig, Share, StuckStatus, TimeScale, Usd,
 };
 
 #[derive(Debug, Args)]
@@ -108,6 +108,10 @@ pub struct FaultArgs {
     /// How a call's duration is written: whole (the vendor's), float, string or negative
     #[arg(long, value_name = "SHAPE")]
     pub duration_shape: Option<DurationShape>,
+    /// How burst 429s write Retry-After: seconds, http_date (that many seconds from now) or
+    /// huge (twenty digits)
+    #[arg(long, value_name = "FORM")]
+    pub retry_after_form: Option<RetryAfterForm>,
     /// Every refusal quotes the request's bearer token back (to test that clients scrub it)
     #[arg(long)]
     pub quote_key: bool,
@@ -144,6 +148,7 @@ impl FaultArgs {
         faults.stuck = self.stuck_status;
         faults.forget_calls = self.forget_calls;
         faults.quote_key = self.quote_key;
+        faults.retry_after_form = self.retry_after_form.unwrap_or_default();
         faults.duration_shape = self.duration_shape.unwrap_or_default();
         faults.check().map_err(|error| {
             Error::Usage(format!("--server-errors, --dropped, --slow: {error}"))

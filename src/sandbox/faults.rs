@@ -179,6 +179,48 @@ impl FromStr for AccountRefusal {
     }
 }
 
+/// How a burst's 429 writes `Retry-After`: as the vendor might, or as a careless server does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RetryAfterForm {
+    /// `retry_after_s` whole seconds (no header without it).
+    #[default]
+    Seconds,
+    /// An HTTP date `retry_after_s` seconds from now (RFC 9110 allows either form).
+    HttpDate,
+    /// Twenty digits, whatever `retry_after_s` says: more seconds than any clock can hold.
+    Huge,
+}
+
+/// Why a `--retry-after-form` value is not one the sandbox can write.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("Retry-After form `{0}` is not one of seconds, http_date, huge")]
+pub struct RetryAfterFormError(String);
+
+impl RetryAfterForm {
+    /// The header's value for a burst that asks for `seconds`, if it sends one at all.
+    pub fn header(self, seconds: Option<u32>, now: std::time::SystemTime) -> Option<String> {
+        match (self, seconds) {
+            (RetryAfterForm::Huge, _) => Some("99999999999999999999".to_owned()),
+            (RetryAfterForm::Seconds, Some(s)) => Some(s.to_string()),
+            (RetryAfterForm::HttpDate, Some(s)) => {
+                let at = now + Duration::from_secs(u64::from(s));
+                Some(httpdate::fmt_http_date(at))
+            }
+            (_, None) => None,
+        }
+    }
+}
+
+impl FromStr for RetryAfterForm {
+    type Err = RetryAfterFormError;
+
+    fn from_str(written: &str) -> Result<Self, Self::Err> {
+        let quoted = serde_json::Value::String(written.trim().to_owned());
+        serde_json::from_value(quoted).map_err(|_| RetryAfterFormError(written.trim().to_owned()))
+    }
+}
+
 /// A status a call can be stuck in: the vendor's non-terminal ones, and one nobody documents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -280,6 +322,8 @@ pub struct Faults {
     #[serde(rename = "slow_ms", with = "millis")]
     pub slow_delay: Duration,
     pub bursts: Bursts,
+    /// How the bursts' `Retry-After` is written.
+    pub retry_after_form: RetryAfterForm,
     /// Refuse every `/v2` request (after the key check) with this status.
     pub refuse: Option<AccountRefusal>,
     /// How far the vendor's clock is ahead of ours (negative: behind), in ms: its calls'
@@ -306,6 +350,7 @@ impl Default for Faults {
             slow: Share::NEVER,
             slow_delay: Duration::from_secs(20),
             bursts: Bursts::default(),
+            retry_after_form: RetryAfterForm::Seconds,
             refuse: None,
             clock_skew_ms: 0,
             stuck: None,
@@ -390,7 +435,10 @@ pub enum Fault {
 /// What a create request's dice decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Fate {
-    Burst { retry_after: Option<u32> },
+    Burst {
+        retry_after: Option<u32>,
+        form: RetryAfterForm,
+    },
     ServerError,
     Dropped,
     Slow(Duration),
@@ -427,6 +475,7 @@ impl FaultDice {
             self.burst_left -= 1;
             return Fate::Burst {
                 retry_after: faults.bursts.retry_after,
+                form: faults.retry_after_form,
             };
         }
         faults.fate_of(fate_roll)

@@ -62,7 +62,8 @@ pub use config::{
 };
 pub use faults::{
     AccountRefusal, AccountRefusalError, Bursts, DurationShape, DurationShapeError, Fault, Faults,
-    FaultsError, LatencyTail, Share, ShareError, StuckStatus, StuckStatusError,
+    FaultsError, LatencyTail, RetryAfterForm, RetryAfterFormError, Share, ShareError, StuckStatus,
+    StuckStatusError,
 };
 pub use lifecycle::{
     CallLength, CallLengthError, Outcome, OutcomeMix, OutcomeMixError, TimeScale, TimeScaleError,

@@ -27,7 +27,7 @@ use axum::{Extension, Json, Router};
 use serde_json::{Map, Value, json};
 
 use super::App;
-use super::faults::{AccountRefusal, Fate, Fault, Faults};
+use super::faults::{AccountRefusal, Fate, Fault, Faults, RetryAfterForm};
 use super::limits::LimitHit;
 use super::world::{Agent, Call, CallFilter, CallRequest, ReceivedCall, Refusal, World};
 use crate::phone::Phone;
@@ -290,7 +290,7 @@ async fn authorize(State(app): State<App>, request: Request, next: Next) -> Resp
 async fn inject_faults(State(app): State<App>, request: Request, next: Next) -> Response {
     let fate = app.world().fate();
     match fate {
-        Fate::Burst { retry_after } => burst_answer(&app, retry_after),
+        Fate::Burst { retry_after, form } => burst_answer(&app, retry_after, form),
         Fate::ServerError => refuse(&app, ApiError::server_error()),
         Fate::Plain => next.run(request).await,
         Fate::Dropped => mark_created(next.run(request).await, Fault::Dropped, Delivery::Severed),
@@ -300,13 +300,12 @@ async fn inject_faults(State(app): State<App>, request: Request, next: Next) -> 
     }
 }
 
-fn burst_answer(app: &App, retry_after: Option<u32>) -> Response {
+fn burst_answer(app: &App, retry_after: Option<u32>, form: RetryAfterForm) -> Response {
     let description = "Rate limit exceeded, please retry later";
     let mut response = refuse(app, ApiError::too_many(description, Fault::Burst));
-    if let Some(seconds) = retry_after {
-        response
-            .headers_mut()
-            .insert(RETRY_AFTER, HeaderValue::from(seconds));
+    let header = form.header(retry_after, std::time::SystemTime::now());
+    if let Some(value) = header.and_then(|v| HeaderValue::from_str(&v).ok()) {
+        response.headers_mut().insert(RETRY_AFTER, value);
     }
     response
 }
