@@ -55,7 +55,7 @@ pub struct Entry {
     pub local_match: Option<Match>,
     pub call_id: Option<String>,
     /// When the latest `dialing` mark was written; a call found for this contact counts only if
-    /// it started at or after this moment.
+    /// it started no earlier than this moment, less the skew and margin `call` allows.
     pub dialed_at: Option<Timestamp>,
     pub updated_at: Timestamp,
     pub last_error: Option<String>,
