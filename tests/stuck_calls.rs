@@ -38,7 +38,10 @@ async fn run_against(faults: Faults) -> (Scenario, Duration) {
     let phones = numbers_in(212, 0, CONTACTS);
     let scenario = Scenario::start_with(sandbox(faults), &campaign(), &csv_of(&phones)).await;
     let started = Instant::now();
-    let finish = scenario.run().await;
+    // A stuck call used to hold its slot for 6 h: fail, rather than hang, if one still does.
+    let finish = tokio::time::timeout(Duration::from_secs(60), scenario.run())
+        .await
+        .expect("the run finished although its calls never ended");
     let took = started.elapsed();
     assert!(
         matches!(finish.ending, Ending::Complete),
