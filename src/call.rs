@@ -8,14 +8,20 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
-use crate::api::{ApiError, CallRequest, CallState, Synthflow};
+use crate::api::{ApiError, CallRequest, CallState, ListedCall, Synthflow};
 use crate::clock::Clock;
 use crate::journal::{Entry, JournalError};
 use crate::pacing::{Pacer, Slot};
 use crate::phone::Phone;
 
-/// A call is followed at most this long; past it, its outcome is recorded as unknown.
-const LONGEST_CALL: Duration = Duration::from_secs(6 * 3600);
+/// A listed call counts as the latest attempt's if it started at most this long before the
+/// attempt's `dialing` mark (read on the vendor's clock, as its `Date` header sets it): the
+/// header has whole seconds and clocks drift between answers. Earlier attempts' calls are
+/// excluded by id, so the margin can be generous; it only keeps out calls made long before.
+const START_MARGIN_MS: i64 = 60_000;
+/// A call the vendor answers 404 for is given this long to appear (a fresh call may 404 for a
+/// moment, CONTRACT A.2), and at most the longest a call may take; then it is settled unknown.
+const NOT_FOUND_GRACE: Duration = Duration::from_secs(120);
 /// The first poll comes this soon; the gap then grows with the call's age.
 const FIRST_POLL: Duration = Duration::from_millis(50);
 /// The gap between polls is at most this, so an ended call frees its slot within it.
@@ -53,6 +59,9 @@ pub enum CreateError {
 pub struct Calls {
     pub api: Synthflow,
     pub agent: String,
+    /// The longest a call is followed without a terminal status (`retry.max_call_minutes`);
+    /// past it the call is looked up once more, then settled unknown and its slot freed.
+    pub max_call: Duration,
     pub pacer: Arc<Pacer>,
     pub reports: mpsc::UnboundedSender<Report>,
     /// Turns true when the run stops: following and searching end at once (the journal keeps
@@ -102,24 +111,23 @@ impl Calls {
         });
     }
 
-    /// Looks for the call of a contact whose creation was uncertain (only calls started at or
-    /// after its `dialing` mark count), then follows it if found.
+    /// Looks for the call of a contact whose creation was uncertain (see [`Attempt`]), then
+    /// follows it if found.
     pub fn find(&self, tasks: &mut JoinSet<()>, entry: Entry) {
         let calls = self.clone();
         tasks.spawn(async move {
             let slot = calls.pacer.live_slot().await;
-            let since_ms = entry.dialed_at.map_or(i64::MIN, |t| t.as_millisecond());
             let search = calls.api.calls_to(&calls.agent, entry.phone());
             let result = tokio::select! {
                 result = search => result,
                 () = stopped(calls.stop.clone()) => { drop(slot); return; }
             };
-            // A listed call without a start time may still be queued: count it, never call twice.
+            let attempt = Attempt::of(&entry, calls.api.clock_ahead_ms());
             let found = result.map(|listed| {
                 listed
                     .into_iter()
-                    .find(|c| c.start_ms().is_none_or(|ms| ms >= since_ms))
-                    .map(|c| c.call_id)
+                    .find(|call| attempt.made(call))
+                    .map(|call| call.call_id)
             });
             let follow = found.as_ref().ok().cloned().flatten();
             let phone = entry.phone().clone();
@@ -162,25 +170,53 @@ impl Calls {
 
     /// Polls `GET /v2/calls/{id}` with a gap that grows with the call's age (a twentieth of it),
     /// so a call's end is seen within about 5% of its length, and long calls cost few polls.
+    /// A call that shows no terminal status within `max_call`, or that the vendor keeps not
+    /// knowing, ends as `unknown`: it must not hold its live slot, or the campaign, for ever.
     async fn poll_until_terminal(&self, call_id: &str) -> Result<CallState, ApiError> {
         let started = Instant::now();
+        let mut unknown_since: Option<Instant> = None;
         loop {
             let gap = (started.elapsed() / 20).clamp(FIRST_POLL, MAX_POLL_GAP);
-            tokio::time::sleep(gap).await;
+            tokio::time::sleep(gap.min(self.max_call)).await;
             self.pacer.poll_turn().await;
             match self.api.call(call_id).await {
                 Ok(state) if state.is_terminal() => return Ok(state),
-                Ok(_) => {}
+                Ok(_) => unknown_since = None,
                 Err(e @ ApiError::Account { .. }) => return Err(e),
-                // A fresh call may 404 for a moment; a passing fault is polled through.
+                Err(e) if e.is_not_found() => {
+                    let since = *unknown_since.get_or_insert_with(Instant::now);
+                    if since.elapsed() >= NOT_FOUND_GRACE.min(self.max_call) {
+                        let why = format!(
+                            "the API has answered 404 for call {call_id} for {:#}",
+                            whole_seconds(since.elapsed())
+                        );
+                        return Ok(CallState::unknown(why));
+                    }
+                }
+                // A passing fault is polled through.
                 Err(e) => tracing::debug!("polling call {call_id}: {e}"),
             }
-            if started.elapsed() > LONGEST_CALL {
-                return Err(ApiError::Unexpected(format!(
-                    "no terminal status after {}h",
-                    LONGEST_CALL.as_secs() / 3600
-                )));
+            if started.elapsed() >= self.max_call {
+                return self.last_look(call_id).await;
             }
+        }
+    }
+
+    /// One more look at a call past `max_call`: its terminal status if it has one at last,
+    /// else `unknown` with what was last seen.
+    async fn last_look(&self, call_id: &str) -> Result<CallState, ApiError> {
+        self.pacer.poll_turn().await;
+        let limit = whole_seconds(self.max_call);
+        match self.api.call(call_id).await {
+            Ok(state) if state.is_terminal() => Ok(state),
+            Err(e @ ApiError::Account { .. }) => Err(e),
+            Ok(state) => Ok(CallState::unknown(format!(
+                "still `{}` after {limit:#} (retry.max_call_minutes); its outcome is not known",
+                state.status
+            ))),
+            Err(e) => Ok(CallState::unknown(format!(
+                "no terminal status after {limit:#} (retry.max_call_minutes); last look: {e}"
+            ))),
         }
     }
 
@@ -200,6 +236,51 @@ fn panic_when_asked(created: bool) {
     }
 }
 
+/// What a look-up knows of the attempt whose creation was uncertain, to tell its call from any
+/// other in the vendor's list.
+struct Attempt<'e> {
+    entry: &'e Entry,
+    /// The earliest vendor `start_time` this attempt's call can have: our `dialing` mark moved
+    /// onto the vendor's clock, less [`START_MARGIN_MS`].
+    earliest_start_ms: i64,
+}
+
+impl<'e> Attempt<'e> {
+    fn of(entry: &'e Entry, clock_ahead_ms: Option<i64>) -> Attempt<'e> {
+        let earliest_start_ms = entry.dialed_at.map_or(i64::MIN, |mark| {
+            mark.as_millisecond()
+                .saturating_add(clock_ahead_ms.unwrap_or(0))
+                .saturating_sub(START_MARGIN_MS)
+        });
+        Attempt {
+            entry,
+            earliest_start_ms,
+        }
+    }
+
+    /// Whether `call` is this attempt's: *to* this contact (the list also has calls *from* it,
+    /// when its phone is one of our caller IDs), not an earlier attempt's, and not started long
+    /// before the attempt. A call without a start time may still be queued: it counts, as does
+    /// one whose callee is not given, since counting a call never calls anyone twice.
+    fn made(&self, call: &ListedCall) -> bool {
+        let to_contact = call.callee().is_none_or(|to| {
+            Phone::try_from(to.to_owned()).map_or(to == self.entry.phone().as_str(), |to| {
+                to == *self.entry.phone()
+            })
+        });
+        let earlier = self.entry.earlier_calls.contains(&call.call_id);
+        let in_time = call
+            .start_ms()
+            .is_none_or(|ms| ms >= self.earliest_start_ms);
+        to_contact && !earlier && in_time
+    }
+}
+
+/// A duration as jiff prints it (`3s`, `30m`), to the second.
+fn whole_seconds(wait: Duration) -> jiff::SignedDuration {
+    jiff::SignedDuration::from_secs(i64::try_from(wait.as_secs()).unwrap_or(i64::MAX))
+}
+
 /// Resolves once the run stops.
 async fn stopped(mut stop: watch::Receiver<bool>) {
     if stop.wait_for(|stopping| *stopping).await.is_err() {
@@ -214,5 +295,66 @@ fn request<'e>(agent: &'e str, entry: &'e Entry) -> CallRequest<'e> {
         name: &entry.contact.name,
         from_phone_number: entry.caller_id.as_ref().map_or("", |c| c.as_str()),
         custom_variables: &entry.contact.custom_variables,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::StringOrNumber;
+    use crate::contacts::Contact;
+    use crate::phone::Country;
+
+    fn entry(phone: &str, dialed_ms: i64, earlier: &[&str]) -> Entry {
+        let contact = Contact {
+            phone: Phone::parse(phone, Country::default()).unwrap(),
+            name: "Ada".into(),
+            line: 2,
+            time_zone: None,
+            region: None,
+            custom_variables: vec![],
+        };
+        let dialed = jiff::Timestamp::from_millisecond(dialed_ms).unwrap();
+        let mut entry = Entry::new(contact, 1, dialed);
+        entry.dialed_at = Some(dialed);
+        entry.earlier_calls = earlier.iter().map(|id| id.to_string()).collect();
+        entry
+    }
+
+    fn listed(id: &str, to: &str, start_ms: i64) -> ListedCall {
+        ListedCall {
+            call_id: id.into(),
+            start_time: Some(StringOrNumber::String(start_ms.to_string())),
+            phone_number_to: Some(to.into()),
+            lead_phone_number: Some(to.into()),
+        }
+    }
+
+    /// A look-up takes the attempt's own call, whatever the skew, and never another's: not an
+    /// earlier attempt's, not one *from* the contact's number, not one made long before.
+    #[test]
+    fn an_attempt_owns_only_its_own_call() {
+        const ADA: &str = "+14155550199";
+        const MARK: i64 = 1_700_000_000_000;
+        let fresh = entry(ADA, MARK, &[]);
+        for skew_ms in [-5_000, -500, 0, 500, 5_000] {
+            let call = listed("c1", ADA, MARK + skew_ms + 40);
+            assert!(Attempt::of(&fresh, Some(skew_ms)).made(&call), "{skew_ms}");
+            assert!(
+                Attempt::of(&fresh, None).made(&call),
+                "{skew_ms} without a Date"
+            );
+        }
+        let redialled = entry(ADA, MARK, &["c1"]);
+        assert!(!Attempt::of(&redialled, Some(0)).made(&listed("c1", ADA, MARK)));
+        let from_ada = listed("c2", "+12125550100", MARK + 10);
+        assert!(!Attempt::of(&fresh, Some(0)).made(&from_ada));
+        let last_week = listed("c3", ADA, MARK - 7 * 86_400_000);
+        assert!(!Attempt::of(&fresh, Some(0)).made(&last_week));
+        let queued = ListedCall {
+            start_time: None,
+            ..listed("c4", ADA, 0)
+        };
+        assert!(Attempt::of(&fresh, Some(0)).made(&queued));
     }
 }

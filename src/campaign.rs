@@ -88,7 +88,16 @@ pub struct RetryPolicy {
     /// How long a call whose creation is uncertain may take to show up in `GET /v2/calls`
     /// before we conclude it was never created and dial again.
     pub reconcile_grace: Duration,
+    /// The longest a call may go without a terminal status before it is looked up once more and
+    /// settled `done` with status `unknown`, freeing its live slot (`retry.max_call_minutes`).
+    pub max_call: Duration,
 }
+
+/// `retry.max_call_minutes` by default: longer than nearly any AI-agent call, short enough that
+/// a call the vendor never finishes frees its slot the same half hour.
+pub const DEFAULT_MAX_CALL: Duration = Duration::from_secs(30 * 60);
+/// What `retry.max_call_minutes` may be: from 3 seconds (tests, demos) to a day.
+const MAX_CALL_MINUTES: std::ops::RangeInclusive<f64> = 0.05..=1440.0;
 
 /// What the command line and environment override (`--api-base`, `OUTDIAL_API_BASE`).
 #[derive(Debug, Clone, Default)]
@@ -293,6 +302,7 @@ struct RawRetry {
     max_attempts: Option<Spanned<i64>>,
     redial_after_minutes: Option<Spanned<i64>>,
     reconcile_grace_seconds: Option<Spanned<i64>>,
+    max_call_minutes: Option<Spanned<f64>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -476,10 +486,26 @@ impl Checker<'_> {
             "retry.reconcile_grace_seconds",
             30,
         )?;
+        let max_call = match raw.max_call_minutes {
+            Some(minutes) => self.parse_with(&minutes, "retry.max_call_minutes", |m| {
+                MAX_CALL_MINUTES
+                    .contains(m)
+                    .then(|| Duration::from_secs_f64(m * 60.0))
+                    .ok_or_else(|| {
+                        format!(
+                            "must be a number of minutes from {} to {} (fractions allowed), not {m}",
+                            MAX_CALL_MINUTES.start(),
+                            MAX_CALL_MINUTES.end()
+                        )
+                    })
+            })?,
+            None => DEFAULT_MAX_CALL,
+        };
         Ok(RetryPolicy {
             max_attempts,
             redial_after: Duration::from_secs(minutes * 60),
             reconcile_grace: Duration::from_secs(grace),
+            max_call,
         })
     }
 

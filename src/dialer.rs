@@ -261,6 +261,7 @@ impl<'a> Dialer<'a> {
         let calls = Calls {
             api,
             agent: campaign.agent.clone(),
+            max_call: campaign.retry.max_call,
             pacer: pacer.clone(),
             reports: reports_tx,
             stop,
@@ -686,7 +687,7 @@ impl<'a> Dialer<'a> {
         match result {
             Ok(Some(call_id)) => entry.placed(call_id, now),
             Ok(None) if entry.attempts >= self.campaign.retry.max_attempts.get() => {
-                let reason = format!("no call was created in {} attempts", entry.attempts);
+                let reason = no_call_reason(&entry);
                 entry.fail(reason, now);
             }
             Ok(None) => {
@@ -865,6 +866,18 @@ fn created_nothing(result: &Result<String, CreateError>) -> bool {
         Ok(_) => false,
         Err(CreateError::NotSent(_)) => true,
         Err(CreateError::Api(e)) => !e.may_have_created(),
+    }
+}
+
+/// Why attempts ran out without a call found for the latest: true to what the journal knows of
+/// the earlier ones ("no call was created" only when none was).
+fn no_call_reason(entry: &Entry) -> String {
+    match entry.earlier_calls.len() {
+        0 => format!("no call was created in {} attempts", entry.attempts),
+        made => format!(
+            "the latest of {} attempts made no call; {made} earlier attempt(s) made calls nobody answered",
+            entry.attempts
+        ),
     }
 }
 

@@ -75,7 +75,7 @@ pub struct Entry {
     pub local_match: Option<Match>,
     pub call_id: Option<String>,
     /// When the latest `dialing` mark was written; a call found for this contact counts only if
-    /// it started at or after this moment.
+    /// it started no earlier than this moment, less the skew and margin `call` allows.
     pub dialed_at: Option<Timestamp>,
     pub updated_at: Timestamp,
     pub last_error: Option<String>,
@@ -84,6 +84,10 @@ pub struct Entry {
     /// Not to be taken up before this moment (redial, look-up after the grace period, window).
     #[serde(default)]
     pub due_at: Option<Timestamp>,
+    /// The calls of this contact's earlier attempts: a look-up for the latest attempt must never
+    /// take one of them for its own.
+    #[serde(default)]
+    pub earlier_calls: Vec<String>,
 }
 
 /// SPEC §5's states. `Dialing` and `Uncertain` are never terminal: a run reconciles them.
@@ -240,6 +244,7 @@ impl Entry {
             last_error: None,
             run,
             due_at: None,
+            earlier_calls: Vec::new(),
         }
     }
 
@@ -275,7 +280,8 @@ impl Entry {
         self.local_match = Some(choice.local_match);
         self.dialed_at = Some(at);
         self.due_at = None;
-        self.call_id = None;
+        // An earlier attempt's call is never taken for this one's (see `call::Attempt`).
+        self.earlier_calls.extend(self.call_id.take());
         self.set(State::Dialing, at);
     }
 

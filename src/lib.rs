@@ -14,7 +14,8 @@
 //! - [`caps`]: per-caller-ID daily caps and cooldown, bounded by the pool's size.
 //! - [`rules`]: the rules checked before every dial, one home for `run` and `plan`.
 //! - [`pacing`]: call-creation rate (governor) and the bound on requests in flight.
-//! - [`api`]: the Synthflow HTTP client (reqwest).
+//! - [`api`]: the Synthflow and Flowyte HTTP clients (reqwest) on one HTTP edge (status classes,
+//!   `Retry-After`, the server clock, key scrubbing).
 //! - [`journal`]: the crash-safe record of every contact (sled).
 //! - [`call`]: the life of one call as its own task: create or find it, follow it to its end.
 //! - [`dialer`]: the pipeline itself, tying the stages together for `run`.

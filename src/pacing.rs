@@ -19,7 +19,8 @@ use crate::campaign::Pacing;
 
 /// The first backoff after a 429 without `Retry-After`; it doubles with each further 429.
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);
-/// No single pause is longer than this.
+/// Our own backoff never pauses longer than this. A server's `Retry-After` is honoured as
+/// given, up to the API edge's own bound ([`crate::api::MAX_RETRY_AFTER`], 10 min).
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// Status polls (`GET /v2/calls/{id}`) per second for each live slot, all live calls sharing the
 /// sum (at least [`MIN_POLLS_PER_SECOND`]). The vendor publishes no limit for reads. Long calls
@@ -128,13 +129,14 @@ impl Pacer {
         self.polls.until_ready().await;
     }
 
-    /// The API answered 429: pause every start and slow the pace. Returns the pause.
+    /// The API answered 429: pause every start (for `Retry-After`, bounded by the API edge,
+    /// else our backoff) and slow the pace. Returns the pause.
     pub fn rate_limited(&self, retry_after: Option<Duration>) -> Duration {
         let mut throttle = self.throttle();
         throttle.strikes = throttle.strikes.saturating_add(1);
         let pause = retry_after
-            .unwrap_or_else(|| backoff(throttle.strikes))
-            .min(MAX_BACKOFF);
+            .map(|asked| asked.min(crate::api::MAX_RETRY_AFTER))
+            .unwrap_or_else(|| backoff(throttle.strikes));
         let until = Instant::now() + pause;
         throttle.paused_until = Some(throttle.paused_until.map_or(until, |p| p.max(until)));
         throttle.extra_gap = (throttle.extra_gap * 2).max(self.interval).min(MAX_BACKOFF);
@@ -216,6 +218,7 @@ mod tests {
             pacer.rate_limited(Some(Duration::from_secs(2))),
             Duration::from_secs(2)
         );
+
         assert_eq!(pacer.throttle().extra_gap, Duration::from_millis(100));
         pacer.rate_limited(None);
         assert_eq!(pacer.throttle().extra_gap, Duration::from_millis(200));
@@ -224,5 +227,19 @@ mod tests {
         }
         assert_eq!(pacer.throttle().extra_gap, Duration::ZERO);
         assert_eq!(pacer.throttle().strikes, 0);
+    }
+
+    /// A server's `Retry-After` past our own backoff's cap is honoured, up to the edge's bound.
+    #[test]
+    fn a_long_retry_after_is_honoured_up_to_the_bound() {
+        let pacing = Pacing {
+            calls_per_second: crate::campaign::CallRate::new(10.0).unwrap(),
+            max_live_calls: NonZeroU32::new(1).unwrap(),
+        };
+        let pacer = Pacer::new(&pacing);
+        let asked = Duration::from_secs(120);
+        assert_eq!(pacer.rate_limited(Some(asked)), asked);
+        let pause = pacer.rate_limited(Some(Duration::MAX));
+        assert_eq!(pause, crate::api::MAX_RETRY_AFTER);
     }
 }

@@ -78,6 +78,61 @@ async fn the_key_appears_nowhere_and_logs_mask_phones_even_at_trace_level() {
     );
 }
 
+/// A server that quotes the key back in its error bodies (500s, then a 402 that stops the run)
+/// never gets it into the output, the journal or the export: every server text is scrubbed.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_error_body_quoting_the_key_never_reaches_output_journal_or_export() {
+    use outdial::sandbox::{AccountRefusal, Faults, Share};
+    let phones = numbers_in(212, 100, 20);
+    let scenario = Scenario::start(POOL, Settings::default(), &csv_of(&phones)).await;
+    let file = scenario.campaign_file();
+    let file = file.to_str().unwrap();
+    let quoting = Faults {
+        server_errors: Share::new(0.5).unwrap(),
+        quote_key: true,
+        ..Faults::default()
+    };
+    let refusing = Faults {
+        refuse: Some(AccountRefusal::PaymentRequired),
+        ..quoting
+    };
+
+    let mut printed = String::new();
+    for (faults, args) in [
+        (quoting, vec!["run", file, "-vvv"]),
+        (refusing, vec!["run", file, "-vvv"]),
+        (quoting, vec!["status", file]),
+        (quoting, vec!["status", file, "--json"]),
+        (quoting, vec!["export", file]),
+    ] {
+        scenario.sandbox.set_faults(faults).unwrap();
+        let out = scenario
+            .outdial(&args)
+            .env("SYNTHFLOW_API_KEY", KEY)
+            .env("RUST_LOG", "trace")
+            .output()
+            .await
+            .unwrap();
+        printed.push_str(&String::from_utf8_lossy(&out.stdout));
+        printed.push_str(&String::from_utf8_lossy(&out.stderr));
+    }
+
+    assert!(
+        printed.contains("[API key removed]"),
+        "the server never quoted the key, so nothing was tested: {printed}"
+    );
+    assert!(printed.contains("402"), "the refusal was reported");
+    assert!(!printed.contains(KEY), "the key was printed");
+    for file in walk(&scenario.campaign().journal_dir) {
+        let bytes = std::fs::read(&file).unwrap();
+        assert!(
+            !contains(&bytes, KEY.as_bytes()),
+            "the key is in {}",
+            file.display()
+        );
+    }
+}
+
 /// The journal directory is readable by its owner only.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_journal_directory_is_private() {

@@ -6,12 +6,12 @@
 use std::fmt;
 use std::time::Duration;
 
-use reqwest::{RequestBuilder, Response, StatusCode, Url};
+use reqwest::{RequestBuilder, StatusCode, Url};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::synthflow::{clip, describe, retry_after};
+use super::http::{Class, Scrubber, clip};
 use crate::area_codes::AreaCode;
 use crate::campaign::ApiKey;
 use crate::phone::Phone;
@@ -24,6 +24,8 @@ pub struct Flowyte {
     http: reqwest::Client,
     base: Url,
     key: ApiKey,
+    /// Scrubs the key out of whatever the server says before it goes anywhere.
+    scrubber: Scrubber,
 }
 
 /// What `GET /numbers/search` asks for. `best_effort` lets the vendor widen a query that
@@ -261,6 +263,7 @@ impl Flowyte {
         Ok(Flowyte {
             http,
             base: base.clone(),
+            scrubber: Scrubber::new(key.clone()),
             key,
         })
     }
@@ -352,7 +355,13 @@ impl Flowyte {
     }
 
     async fn send<T: DeserializeOwned>(&self, request: RequestBuilder) -> Result<T, FlowyteError> {
-        read(request.bearer_auth(self.key.expose()).send().await).await
+        let sent = request.bearer_auth(self.key.expose()).send().await;
+        let answer = self
+            .scrubber
+            .receive(sent)
+            .await
+            .map_err(FlowyteError::Transport)?;
+        read(answer)
     }
 }
 
@@ -505,32 +514,27 @@ fn yes() -> bool {
     true
 }
 
-/// Sorts an answer into success (the envelope's `data`, decoded) or a [`FlowyteError`].
-async fn read<T: DeserializeOwned>(sent: reqwest::Result<Response>) -> Result<T, FlowyteError> {
+/// Sorts an answer (already scrubbed) into success (the envelope's `data`, decoded) or a
+/// [`FlowyteError`].
+fn read<T: DeserializeOwned>(answer: super::http::Answer) -> Result<T, FlowyteError> {
     #[derive(Deserialize)]
     struct Envelope<T> {
         data: T,
     }
-    let response = sent.map_err(|e| FlowyteError::Transport(describe(&e)))?;
-    let status = response.status();
-    let retry_after = retry_after(&response);
-    let text = response
-        .text()
-        .await
-        .map_err(|e| FlowyteError::Transport(describe(&e)))?;
-    if status.is_success() {
+    let text = answer.text;
+    if answer.class == Class::Success {
         return serde_json::from_str::<Envelope<T>>(&text)
             .map(|envelope| envelope.data)
             .map_err(|e| FlowyteError::Unexpected(format!("{e} in {}", clip(&text))));
     }
-    let problem = problem(status, &text);
-    Err(match status {
-        StatusCode::UNAUTHORIZED | StatusCode::PAYMENT_REQUIRED | StatusCode::FORBIDDEN => {
-            FlowyteError::Account(problem)
-        }
-        StatusCode::TOO_MANY_REQUESTS => FlowyteError::RateLimited { retry_after },
-        s if s.is_server_error() => FlowyteError::Server(problem),
-        _ => FlowyteError::Refused(problem),
+    let problem = problem(answer.status, &text);
+    Err(match answer.class {
+        Class::Account => FlowyteError::Account(problem),
+        Class::RateLimited => FlowyteError::RateLimited {
+            retry_after: answer.retry_after,
+        },
+        Class::Server => FlowyteError::Server(problem),
+        Class::Success | Class::Refused => FlowyteError::Refused(problem),
     })
 }
 
@@ -543,7 +547,7 @@ fn problem(status: StatusCode, text: &str) -> Problem {
         .as_str()
         .or_else(|| body["title"].as_str())
         .or_else(|| body["message"].as_str());
-    let mut detail = said.map(str::to_owned).unwrap_or_else(|| clip(text));
+    let mut detail = clip(said.unwrap_or(text));
     let fields: Vec<String> = body["errors"]
         .as_array()
         .into_iter()

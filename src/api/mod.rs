@@ -2,6 +2,7 @@
 //! for buying and assigning numbers.
 
 mod flowyte;
+mod http;
 mod synthflow;
 
 use std::time::Duration;
@@ -27,7 +28,8 @@ pub use flowyte::{
     FlowyteError, IdempotencyKey, Import, NumberType, Offer, OwnedNumber, Problem, Published,
     Reservation, SearchQuery, Wallet,
 };
+pub use http::MAX_RETRY_AFTER;
 pub use synthflow::{
     Agent, AgentCall, ApiError, Attach, AttachedNumber, CallRequest, CallState, DEFAULT_BASE_URL,
-    ListedCall, Slug, SlugError, StringOrNumber, Synthflow,
+    ListedCall, Slug, SlugError, StringOrNumber, Synthflow, UNKNOWN_STATUS,
 };

@@ -1,11 +1,14 @@
 //! The Synthflow client: the calls the dialer makes, with the
 //! vendor's shapes (see `shared/api/CONTRACT.md`) and its errors sorted by what the dialer must do.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use reqwest::{Response, StatusCode, Url};
-use serde::{Deserialize, Serialize};
+use reqwest::{Response, Url};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
+
+use super::http::{Class, Scrubber, clip};
 
 use crate::campaign::ApiKey;
 use crate::contacts::CustomVariable;
@@ -27,6 +30,11 @@ pub struct Synthflow {
     http: reqwest::Client,
     base: Url,
     key: ApiKey,
+    /// Scrubs the key out of whatever the server says before it goes anywhere.
+    scrubber: Scrubber,
+    /// How far the vendor's clock was ahead of ours at its latest answer (its `Date` header),
+    /// shared by all clones: reconciliation compares the vendor's `start_time` with our marks.
+    clock_ahead_ms: Arc<Mutex<Option<i64>>>,
 }
 
 /// The agent (assistant) and its caller-ID pool.
@@ -54,27 +62,54 @@ pub struct CallRequest<'a> {
     pub custom_variables: &'a [CustomVariable],
 }
 
-/// A call as `GET /v2/calls` lists it (only the fields the dialer reads).
+/// A call as `GET /v2/calls` lists it (only the fields the dialer reads). Every field but the
+/// id is read leniently: one odd field never makes a call unreadable (and so unmatched).
 #[derive(Debug, Clone, Deserialize)]
 pub struct ListedCall {
     pub call_id: String,
     /// Epoch milliseconds, sent as a string.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::start_time")]
     pub start_time: Option<StringOrNumber>,
+    /// The callee. `lead_phone_number` in the query matches the caller *or* the callee, so this
+    /// tells a call *to* a contact from one *from* it (when the contact is also a caller ID).
+    #[serde(default, deserialize_with = "lenient::text")]
+    pub phone_number_to: Option<String>,
+    /// The lead (callee) as the list item names it; stands in when `phone_number_to` is absent.
+    #[serde(default, deserialize_with = "lenient::text")]
+    pub lead_phone_number: Option<String>,
 }
 
-/// A call's state as `GET /v2/calls/{id}` reports it.
+/// A call's state as `GET /v2/calls/{id}` reports it. Read leniently: a field of an odd shape
+/// reads as absent (or, for the status, as a status we do not know, which is not terminal).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct CallState {
+    #[serde(default = "unknown_status", deserialize_with = "lenient::status")]
     pub status: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::text")]
     pub end_call_reason: Option<String>,
     /// Seconds.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::seconds")]
     pub duration: Option<u64>,
 }
 
+/// The status of a call whose status is not known: not terminal, not unanswered.
+pub const UNKNOWN_STATUS: &str = "unknown";
+
+fn unknown_status() -> String {
+    UNKNOWN_STATUS.to_owned()
+}
+
 impl CallState {
+    /// The state a call is settled with when it never showed a terminal status: status
+    /// `unknown`, and why in place of the vendor's end reason.
+    pub fn unknown(why: String) -> CallState {
+        CallState {
+            status: unknown_status(),
+            end_call_reason: Some(why),
+            duration: None,
+        }
+    }
+
     /// CONTRACT A.2: the statuses a call ends in. Anything else, including statuses we do not
     /// know, is still going: waiting longer is safer than settling a live call.
     pub fn is_terminal(&self) -> bool {
@@ -137,6 +172,11 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// The vendor does not know what was asked for (a call id, an agent).
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, ApiError::Refused { status: 404, .. })
+    }
+
     /// True when a create request that failed this way may nevertheless have created a call.
     pub fn may_have_created(&self) -> bool {
         matches!(
@@ -164,8 +204,19 @@ impl Synthflow {
         Ok(Synthflow {
             http,
             base: base.clone(),
+            scrubber: Scrubber::new(key.clone()),
             key,
+            clock_ahead_ms: Arc::new(Mutex::new(None)),
         })
+    }
+
+    /// How far the vendor's clock was ahead of ours (negative: behind) at its latest answer,
+    /// in milliseconds, good to about a second; `None` before any answer carried a `Date`.
+    pub fn clock_ahead_ms(&self) -> Option<i64> {
+        *self
+            .clock_ahead_ms
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// An authenticated `GET`, its answer decoded or sorted into an [`ApiError`].
@@ -174,7 +225,7 @@ impl Synthflow {
         url: Url,
         query: &[(&str, String)],
     ) -> Result<T, ApiError> {
-        read(
+        self.read(
             self.http
                 .get(url)
                 .bearer_auth(self.key.expose())
@@ -247,7 +298,7 @@ impl Synthflow {
             .json(request)
             .send()
             .await;
-        let body: Body = read(sent).await?;
+        let body: Body = self.read(sent).await?;
         Ok(body.response.call_id)
     }
 
@@ -313,6 +364,13 @@ impl Synthflow {
 }
 
 impl ListedCall {
+    /// The number this call went to, when the list item says.
+    pub fn callee(&self) -> Option<&str> {
+        self.phone_number_to
+            .as_deref()
+            .or(self.lead_phone_number.as_deref())
+    }
+
     pub fn start_ms(&self) -> Option<i64> {
         match self.start_time.as_ref()? {
             StringOrNumber::String(s) => s.trim().parse().ok(),
@@ -321,76 +379,43 @@ impl ListedCall {
     }
 }
 
-/// Sorts an answer into success (decoded) or an [`ApiError`].
-async fn read<T: serde::de::DeserializeOwned>(
-    sent: reqwest::Result<Response>,
-) -> Result<T, ApiError> {
-    let response = sent.map_err(|e| ApiError::Transport(describe(&e)))?;
-    let status = response.status();
-    let retry_after = retry_after(&response);
-    let text = response
-        .text()
-        .await
-        .map_err(|e| ApiError::Transport(describe(&e)))?;
-    if status.is_success() {
-        return serde_json::from_str(&text)
-            .map_err(|e| ApiError::Unexpected(format!("{e} in {}", clip(&text))));
-    }
-    let detail = error_detail(&text);
-    let code = status.as_u16();
-    Err(match status {
-        StatusCode::UNAUTHORIZED | StatusCode::PAYMENT_REQUIRED | StatusCode::FORBIDDEN => {
-            ApiError::Account {
-                status: code,
-                detail,
-            }
+impl Synthflow {
+    /// Sorts an answer into success (decoded) or an [`ApiError`], its text scrubbed of the key.
+    async fn read<T: serde::de::DeserializeOwned>(
+        &self,
+        sent: reqwest::Result<Response>,
+    ) -> Result<T, ApiError> {
+        let answer = self
+            .scrubber
+            .receive(sent)
+            .await
+            .map_err(ApiError::Transport)?;
+        if let Some(ahead) = answer.clock_ahead_ms {
+            *self
+                .clock_ahead_ms
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(ahead);
         }
-        StatusCode::TOO_MANY_REQUESTS => ApiError::RateLimited { retry_after },
-        s if s.is_server_error() => ApiError::Server {
-            status: code,
-            detail,
-        },
-        _ => ApiError::Refused {
-            status: code,
-            detail,
-        },
-    })
-}
-
-/// reqwest's error text without the URL (which is ours anyway) but with its cause chain.
-pub(super) fn describe(error: &reqwest::Error) -> String {
-    let kind = if error.is_timeout() {
-        "timed out"
-    } else if error.is_connect() {
-        "could not connect"
-    } else {
-        "connection failed"
-    };
-    let mut text = kind.to_owned();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
+        let text = answer.text;
+        if answer.class == Class::Success {
+            return serde_json::from_str(&text)
+                .map_err(|e| ApiError::Unexpected(format!("{e} in {}", clip(&text))));
+        }
+        let detail = error_detail(&text);
+        let status = answer.status.as_u16();
+        Err(match answer.class {
+            Class::Account => ApiError::Account { status, detail },
+            Class::RateLimited => ApiError::RateLimited {
+                retry_after: answer.retry_after,
+            },
+            Class::Server => ApiError::Server { status, detail },
+            Class::Success | Class::Refused => ApiError::Refused { status, detail },
+        })
     }
-    text
-}
-
-pub(super) fn retry_after(response: &Response) -> Option<Duration> {
-    let value = response
-        .headers()
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?;
-    value
-        .trim()
-        .parse::<f64>()
-        .ok()
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(Duration::from_secs_f64)
 }
 
 /// The vendor's error bodies are not uniform (CONTRACT A.0): try each known shape, else the text.
+/// Always clipped: a server can say anything at any length.
 fn error_detail(text: &str) -> String {
     let Ok(body) = serde_json::from_str::<Value>(text) else {
         return clip(text);
@@ -401,15 +426,49 @@ fn error_detail(text: &str) -> String {
     let detail = described
         .or_else(|| body["detail"].as_str())
         .or_else(|| body["error"].as_str());
-    detail.map(str::to_owned).unwrap_or_else(|| clip(text))
+    clip(detail.unwrap_or(text))
 }
 
-pub(super) fn clip(text: &str) -> String {
-    let text = text.trim();
-    match text.char_indices().nth(200) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None if text.is_empty() => "(empty body)".to_owned(),
-        None => text.to_owned(),
+/// Readers for the fields the dialer can live without: an odd shape reads as absent.
+mod lenient {
+    use super::*;
+
+    /// A string, or nothing.
+    pub fn text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        Ok(Value::deserialize(d)?.as_str().map(str::to_owned))
+    }
+
+    /// A status string; any other JSON becomes its text, a status nobody knows.
+    pub fn status<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+        Ok(match Value::deserialize(d)? {
+            Value::String(status) => status,
+            Value::Null => unknown_status(),
+            other => other.to_string(),
+        })
+    }
+
+    /// Whole seconds from a number, a float or a numeric string; negative or other shapes: none.
+    pub fn seconds<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+        let seconds = match Value::deserialize(d)? {
+            Value::Number(n) => n.as_f64(),
+            Value::String(s) => s.trim().parse::<f64>().ok(),
+            _ => None,
+        };
+        Ok(seconds
+            .filter(|s| s.is_finite() && *s >= 0.0 && *s < u64::MAX as f64)
+            .map(|s| s.round() as u64))
+    }
+
+    /// Epoch milliseconds as a string or a number (a float is cut to whole milliseconds).
+    pub fn start_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<StringOrNumber>, D::Error> {
+        Ok(match Value::deserialize(d)? {
+            Value::String(s) => Some(StringOrNumber::String(s)),
+            Value::Number(n) => n
+                .as_i64()
+                .or_else(|| n.as_f64().filter(|f| f.is_finite()).map(|f| f as i64))
+                .map(StringOrNumber::Number),
+            _ => None,
+        })
     }
 }
 
@@ -432,5 +491,45 @@ mod tests {
             "<html>bad gateway</html>"
         );
         assert_eq!(error_detail(""), "(empty body)");
+    }
+
+    /// A call's state reads whatever shape its fields come in; odd ones read as absent.
+    #[test]
+    fn odd_field_shapes_never_make_a_call_unreadable() {
+        let state = |json: &str| serde_json::from_str::<CallState>(json).unwrap();
+        assert_eq!(
+            state(r#"{"status":"completed","duration":12}"#).duration,
+            Some(12)
+        );
+        assert_eq!(
+            state(r#"{"status":"completed","duration":12.6}"#).duration,
+            Some(13)
+        );
+        assert_eq!(
+            state(r#"{"status":"completed","duration":"7"}"#).duration,
+            Some(7)
+        );
+        assert_eq!(
+            state(r#"{"status":"completed","duration":-3}"#).duration,
+            None
+        );
+        assert_eq!(
+            state(r#"{"status":"completed","duration":"soon"}"#).duration,
+            None
+        );
+        assert_eq!(
+            state(r#"{"status":"completed","duration":1e300}"#).duration,
+            None
+        );
+        let odd = state(r#"{"status":7,"end_call_reason":{"x":1},"extra":[1]}"#);
+        assert!(!odd.is_terminal(), "a status nobody knows is not terminal");
+        assert_eq!(odd.end_call_reason, None);
+        assert_eq!(state("{}").status, UNKNOWN_STATUS);
+        let listed: ListedCall = serde_json::from_str(
+            r#"{"call_id":"c","start_time":1.7e12,"phone_number_to":5,"lead_phone_number":"+1"}"#,
+        )
+        .unwrap();
+        assert_eq!(listed.start_ms(), Some(1_700_000_000_000));
+        assert_eq!(listed.callee(), Some("+1"));
     }
 }

@@ -9,8 +9,8 @@ use clap::Args;
 
 use crate::error::Error;
 use crate::sandbox::{
-    self, AccountRefusal, AgentSpec, CallLength, DEFAULT_INVENTORY, Faults, Latency, Limits,
-    OutcomeMix, SandboxConfig, Share, TimeScale, Usd,
+    self, AccountRefusal, AgentSpec, CallLength, DEFAULT_INVENTORY, DurationShape, Faults, Latency,
+    Limits, OutcomeMix, RetryAfterForm, SandboxConfig, Share, StuckStatus, TimeScale, Usd,
 };
 
 #[derive(Debug, Args)]
@@ -98,6 +98,27 @@ pub struct FaultArgs {
     /// Refuse every /v2 request with 402 (out of credit) or 403 (no access)
     #[arg(long, value_name = "402|403")]
     pub refuse: Option<AccountRefusal>,
+    /// The vendor's clock is this many ms ahead of ours (negative: behind): start_time,
+    /// from_date and the Date header
+    #[arg(long, value_name = "MS", allow_hyphen_values = true)]
+    pub clock_skew_ms: Option<i64>,
+    /// Every call shows this status and never ends: in-progress, queue, initiated, paused, or
+    /// unheard (a status nobody documents)
+    #[arg(long, value_name = "STATUS")]
+    pub stuck_status: Option<StuckStatus>,
+    /// GET /v2/calls/{id} answers 404 for every call, as for calls the vendor lost
+    #[arg(long)]
+    pub forget_calls: bool,
+    /// How a call's duration is written: whole (the vendor's), float, string or negative
+    #[arg(long, value_name = "SHAPE")]
+    pub duration_shape: Option<DurationShape>,
+    /// How burst 429s write Retry-After: seconds, http_date (that many seconds from now) or
+    /// huge (twenty digits)
+    #[arg(long, value_name = "FORM")]
+    pub retry_after_form: Option<RetryAfterForm>,
+    /// Every refusal quotes the request's bearer token back (to test that clients scrub it)
+    #[arg(long)]
+    pub quote_key: bool,
 }
 
 impl FaultArgs {
@@ -128,6 +149,12 @@ impl FaultArgs {
         }
         faults.bursts.retry_after = self.burst_retry_after;
         faults.refuse = self.refuse;
+        faults.clock_skew_ms = self.clock_skew_ms.unwrap_or(0);
+        faults.stuck = self.stuck_status;
+        faults.forget_calls = self.forget_calls;
+        faults.quote_key = self.quote_key;
+        faults.retry_after_form = self.retry_after_form.unwrap_or_default();
+        faults.duration_shape = self.duration_shape.unwrap_or_default();
         faults.check().map_err(|error| {
             Error::Usage(format!(
                 "--server-errors, --dropped, --slow, --unreachable: {error}"

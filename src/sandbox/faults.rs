@@ -179,6 +179,130 @@ impl FromStr for AccountRefusal {
     }
 }
 
+/// How a burst's 429 writes `Retry-After`: as the vendor might, or as a careless server does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RetryAfterForm {
+    /// `retry_after_s` whole seconds (no header without it).
+    #[default]
+    Seconds,
+    /// An HTTP date `retry_after_s` seconds from now (RFC 9110 allows either form).
+    HttpDate,
+    /// Twenty digits, whatever `retry_after_s` says: more seconds than any clock can hold.
+    Huge,
+}
+
+/// Why a `--retry-after-form` value is not one the sandbox can write.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("Retry-After form `{0}` is not one of seconds, http_date, huge")]
+pub struct RetryAfterFormError(String);
+
+impl RetryAfterForm {
+    /// The header's value for a burst that asks for `seconds`, if it sends one at all.
+    pub fn header(self, seconds: Option<u32>, now: std::time::SystemTime) -> Option<String> {
+        match (self, seconds) {
+            (RetryAfterForm::Huge, _) => Some("99999999999999999999".to_owned()),
+            (RetryAfterForm::Seconds, Some(s)) => Some(s.to_string()),
+            (RetryAfterForm::HttpDate, Some(s)) => {
+                let at = now + Duration::from_secs(u64::from(s));
+                Some(httpdate::fmt_http_date(at))
+            }
+            (_, None) => None,
+        }
+    }
+}
+
+impl FromStr for RetryAfterForm {
+    type Err = RetryAfterFormError;
+
+    fn from_str(written: &str) -> Result<Self, Self::Err> {
+        let quoted = serde_json::Value::String(written.trim().to_owned());
+        serde_json::from_value(quoted).map_err(|_| RetryAfterFormError(written.trim().to_owned()))
+    }
+}
+
+/// A status a call can be stuck in: the vendor's non-terminal ones, and one nobody documents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StuckStatus {
+    InProgress,
+    Queue,
+    Initiated,
+    Paused,
+    /// A status outside CONTRACT A.2, as a vendor may add one any day.
+    Unheard,
+}
+
+/// Why a `--stuck-status` value is not one the sandbox can show.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "stuck status `{0}` is not one of in-progress, queue, initiated, paused, unheard (a status nobody documents)"
+)]
+pub struct StuckStatusError(String);
+
+impl StuckStatus {
+    /// The `status` (A.2) / `call_status` (A.3) value shown.
+    pub fn status(self) -> &'static str {
+        match self {
+            StuckStatus::InProgress => "in-progress",
+            StuckStatus::Queue => "queue",
+            StuckStatus::Initiated => "initiated",
+            StuckStatus::Paused => "paused",
+            StuckStatus::Unheard => "transferring-to-an-unheard-of-state",
+        }
+    }
+}
+
+impl FromStr for StuckStatus {
+    type Err = StuckStatusError;
+
+    fn from_str(written: &str) -> Result<Self, Self::Err> {
+        let quoted = serde_json::Value::String(written.trim().to_owned());
+        serde_json::from_value(quoted).map_err(|_| StuckStatusError(written.trim().to_owned()))
+    }
+}
+
+/// How a call's `duration` is written (A.2 and A.3): the vendor's whole number, or an odd shape
+/// a client must read without losing the call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DurationShape {
+    #[default]
+    Whole,
+    /// `12.5`
+    Float,
+    /// `"12"`
+    String,
+    /// `-12`
+    Negative,
+}
+
+/// Why a `--duration-shape` value is not one the sandbox can write.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("duration shape `{0}` is not one of whole, float, string, negative")]
+pub struct DurationShapeError(String);
+
+impl DurationShape {
+    /// `seconds` as this shape writes it.
+    pub fn write(self, seconds: u64) -> serde_json::Value {
+        match self {
+            DurationShape::Whole => seconds.into(),
+            DurationShape::Float => (seconds as f64 + 0.5).into(),
+            DurationShape::String => seconds.to_string().into(),
+            DurationShape::Negative => (-(seconds as i64) - 1).into(),
+        }
+    }
+}
+
+impl FromStr for DurationShape {
+    type Err = DurationShapeError;
+
+    fn from_str(written: &str) -> Result<Self, Self::Err> {
+        let quoted = serde_json::Value::String(written.trim().to_owned());
+        serde_json::from_value(quoted).map_err(|_| DurationShapeError(written.trim().to_owned()))
+    }
+}
+
 /// What goes wrong, and how often. `Default` is nothing: the sandbox's original behaviour.
 ///
 /// The three create shares (`server_errors`, `dropped`, `slow`) are slices of one roll, so they
@@ -201,8 +325,23 @@ pub struct Faults {
     #[serde(rename = "slow_ms", with = "millis")]
     pub slow_delay: Duration,
     pub bursts: Bursts,
+    /// How the bursts' `Retry-After` is written.
+    pub retry_after_form: RetryAfterForm,
     /// Refuse every `/v2` request (after the key check) with this status.
     pub refuse: Option<AccountRefusal>,
+    /// How far the vendor's clock is ahead of ours (negative: behind), in ms: its calls'
+    /// `start_time`, the `from_date` it filters on and its `Date` header all read that clock.
+    pub clock_skew_ms: i64,
+    /// Every call shows this non-terminal status, whatever its plan, as calls the vendor never
+    /// finishes do.
+    pub stuck: Option<StuckStatus>,
+    /// `GET /v2/calls/{id}` answers 404 for every call, as for a call the vendor lost.
+    pub forget_calls: bool,
+    /// How `duration` is written.
+    pub duration_shape: DurationShape,
+    /// Every refusal (4xx, 5xx) quotes the request's bearer token back, as careless servers do:
+    /// the client must keep it out of its logs, journal and exports.
+    pub quote_key: bool,
 }
 
 impl Default for Faults {
@@ -215,7 +354,13 @@ impl Default for Faults {
             unreachable: Share::NEVER,
             slow_delay: Duration::from_secs(20),
             bursts: Bursts::default(),
+            retry_after_form: RetryAfterForm::Seconds,
             refuse: None,
+            clock_skew_ms: 0,
+            stuck: None,
+            forget_calls: false,
+            duration_shape: DurationShape::Whole,
+            quote_key: false,
         }
     }
 }
@@ -304,7 +449,10 @@ pub enum Fault {
 /// What a create request's dice decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Fate {
-    Burst { retry_after: Option<u32> },
+    Burst {
+        retry_after: Option<u32>,
+        form: RetryAfterForm,
+    },
     ServerError,
     Dropped,
     Slow(Duration),
@@ -342,6 +490,7 @@ impl FaultDice {
             self.burst_left -= 1;
             return Fate::Burst {
                 retry_after: faults.bursts.retry_after,
+                form: faults.retry_after_form,
             };
         }
         faults.fate_of(fate_roll)
@@ -471,6 +620,19 @@ mod tests {
         assert_eq!(faults.bursts.length.get(), 3);
         assert_eq!(faults.bursts.retry_after, Some(3));
         assert_eq!(faults.refuse, Some(AccountRefusal::PaymentRequired));
+        let odd: Faults = serde_json::from_value(json!({
+            "clock_skew_ms": -5000,
+            "stuck": "in-progress",
+            "forget_calls": true,
+            "duration_shape": "negative",
+        }))
+        .unwrap();
+        assert_eq!(odd.clock_skew_ms, -5000);
+        assert_eq!(odd.stuck, Some(StuckStatus::InProgress));
+        assert!(odd.forget_calls);
+        assert_eq!(odd.duration_shape.write(3), json!(-4));
+        assert_eq!("unheard".parse(), Ok(StuckStatus::Unheard));
+        assert!("done".parse::<StuckStatus>().is_err());
         let round_trip: Faults =
             serde_json::from_value(serde_json::to_value(faults).unwrap()).unwrap();
         assert_eq!(round_trip, faults);

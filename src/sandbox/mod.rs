@@ -61,8 +61,9 @@ pub use config::{
     LatencyError, SandboxConfig, demo_pool,
 };
 pub use faults::{
-    AccountRefusal, AccountRefusalError, Bursts, Fault, Faults, FaultsError, LatencyTail, Share,
-    ShareError,
+    AccountRefusal, AccountRefusalError, Bursts, DurationShape, DurationShapeError, Fault, Faults,
+    FaultsError, LatencyTail, RetryAfterForm, RetryAfterFormError, Share, ShareError, StuckStatus,
+    StuckStatusError,
 };
 pub use lifecycle::{
     CallLength, CallLengthError, Outcome, OutcomeMix, OutcomeMixError, TimeScale, TimeScaleError,

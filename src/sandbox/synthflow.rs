@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use axum::body::{Body, Bytes, to_bytes};
 use axum::extract::{Path, Query, Request, State};
-use axum::http::header::{AUTHORIZATION, RETRY_AFTER};
+use axum::http::header::{AUTHORIZATION, DATE, RETRY_AFTER};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
@@ -27,7 +27,7 @@ use axum::{Extension, Json, Router};
 use serde_json::{Map, Value, json};
 
 use super::App;
-use super::faults::{AccountRefusal, Fate, Fault};
+use super::faults::{AccountRefusal, Fate, Fault, Faults, RetryAfterForm};
 use super::limits::LimitHit;
 use super::world::{Agent, Call, CallFilter, CallRequest, ReceivedCall, Refusal, World};
 use crate::phone::Phone;
@@ -64,6 +64,50 @@ pub(super) fn routes(app: &App) -> Router<App> {
         .route_layer(from_fn_with_state(app.clone(), authorize))
         .route("/calls", create)
         .route_layer(from_fn_with_state(app.clone(), delay_answer))
+        .route_layer(from_fn_with_state(app.clone(), skewed_date))
+        .route_layer(from_fn_with_state(app.clone(), quote_key))
+}
+
+/// With the `quote_key` fault, rewrites every refusal to quote the bearer token it came with.
+async fn quote_key(State(app): State<App>, request: Request, next: Next) -> Response {
+    let token = bearer_token(request.headers()).map(str::to_owned);
+    let response = next.run(request).await;
+    let quoting = app.world().faults().quote_key;
+    let refused = response.status().is_client_error() || response.status().is_server_error();
+    match token {
+        Some(token) if quoting && refused => {
+            let description =
+                format!("request refused (Authorization: Bearer {token}); key {token} was used");
+            let detail = json!({ "status": "error", "description": description });
+            let (parts, _) = response.into_parts();
+            let body = Body::from(json!({ "detail": detail }).to_string());
+            let mut quoted = Response::from_parts(parts, body);
+            quoted
+                .headers_mut()
+                .remove(axum::http::header::CONTENT_LENGTH);
+            quoted
+        }
+        _ => response,
+    }
+}
+
+/// Dates every answer by the vendor's clock, skewed by the `clock_skew_ms` fault (hyper adds
+/// its own `Date` only when an answer has none).
+async fn skewed_date(State(app): State<App>, request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let skew_ms = app.world().faults().clock_skew_ms;
+    let now = std::time::SystemTime::now();
+    let skew = Duration::from_millis(skew_ms.unsigned_abs());
+    let theirs = if skew_ms >= 0 {
+        now.checked_add(skew)
+    } else {
+        now.checked_sub(skew)
+    };
+    if let Some(date) = theirs.and_then(|t| HeaderValue::from_str(&httpdate::fmt_http_date(t)).ok())
+    {
+        response.headers_mut().insert(DATE, date);
+    }
+    response
 }
 
 /// A refusal in Synthflow's `{"detail": {status, description, request_id, category}}` shape.
@@ -246,7 +290,7 @@ async fn authorize(State(app): State<App>, request: Request, next: Next) -> Resp
 async fn inject_faults(State(app): State<App>, request: Request, next: Next) -> Response {
     let fate = app.world().fate();
     match fate {
-        Fate::Burst { retry_after } => burst_answer(&app, retry_after),
+        Fate::Burst { retry_after, form } => burst_answer(&app, retry_after, form),
         Fate::ServerError => refuse(&app, ApiError::server_error()),
         Fate::Unreachable => {
             let description = "the callee cannot be reached: its carrier rejects the call";
@@ -263,13 +307,12 @@ async fn inject_faults(State(app): State<App>, request: Request, next: Next) -> 
     }
 }
 
-fn burst_answer(app: &App, retry_after: Option<u32>) -> Response {
+fn burst_answer(app: &App, retry_after: Option<u32>, form: RetryAfterForm) -> Response {
     let description = "Rate limit exceeded, please retry later";
     let mut response = refuse(app, ApiError::too_many(description, Fault::Burst));
-    if let Some(seconds) = retry_after {
-        response
-            .headers_mut()
-            .insert(RETRY_AFTER, HeaderValue::from(seconds));
+    let header = form.header(retry_after, std::time::SystemTime::now());
+    if let Some(value) = header.and_then(|v| HeaderValue::from_str(&v).ok()) {
+        response.headers_mut().insert(RETRY_AFTER, value);
     }
     response
 }
@@ -389,10 +432,14 @@ async fn create_call(State(app): State<App>, body: Bytes) -> Response {
 
 async fn get_call(State(app): State<App>, Path(call_id): Path<String>) -> Response {
     answer(&app, |world, now_ms| {
-        let call = world
-            .call(&call_id)
-            .ok_or_else(|| ApiError::not_found(format!("No call found with call_id {call_id}")))?;
-        Ok(Json(page("calls", vec![call_json(call, now_ms)], 1, 1, 0)))
+        let faults = *world.faults();
+        let not_found = || ApiError::not_found(format!("No call found with call_id {call_id}"));
+        if faults.forget_calls {
+            return Err(not_found());
+        }
+        let call = world.call(&call_id).ok_or_else(not_found)?;
+        let shown = call_json(call, now_ms, &faults);
+        Ok(Json(page("calls", vec![shown], 1, 1, 0)))
     })
 }
 
@@ -401,13 +448,17 @@ async fn list_calls(
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
     answer(&app, |world, now_ms| {
-        let query = ListQuery::parse(&params)?;
+        let faults = *world.faults();
+        let mut query = ListQuery::parse(&params)?;
+        // `from_date` is on the vendor's clock; calls are kept on ours.
+        query.filter.from_ms =
+            (query.filter.from_ms).map(|from_ms| from_ms.saturating_sub(faults.clock_skew_ms));
         let matching: Vec<&Call> = world.calls(&query.filter).collect();
         let calls = matching
             .iter()
             .skip(query.offset)
             .take(query.limit)
-            .map(|call| listed_call_json(call, now_ms))
+            .map(|call| listed_call_json(call, now_ms, &faults))
             .collect();
         Ok(Json(page(
             "calls",
@@ -576,9 +627,31 @@ fn assistant_json(agent: &Agent) -> Value {
     })
 }
 
+/// What the faults make of a call's status, `duration` and `start_time`.
+struct Shown {
+    status: &'static str,
+    duration: Value,
+    start_time: String,
+}
+
+impl Shown {
+    fn of(call: &Call, now_ms: i64, faults: &Faults) -> Shown {
+        let now = call.at(now_ms);
+        Shown {
+            status: faults.stuck.map_or(now.status, |stuck| stuck.status()),
+            duration: faults.duration_shape.write(now.duration_secs),
+            start_time: call
+                .created_ms
+                .saturating_add(faults.clock_skew_ms)
+                .to_string(),
+        }
+    }
+}
+
 /// A call as `GET /v2/calls/{id}` shows it (CONTRACT A.2).
-fn call_json(call: &Call, now_ms: i64) -> Value {
+fn call_json(call: &Call, now_ms: i64, faults: &Faults) -> Value {
     let now = call.at(now_ms);
+    let shown = Shown::of(call, now_ms, faults);
     json!({
         "call_id": call.id,
         "model_id": call.model_id,
@@ -587,7 +660,7 @@ fn call_json(call: &Call, now_ms: i64) -> Value {
         "phone_number_to": call.to.as_str(),
         "name": call.name,
         "transcript": "",
-        "duration": now.duration_secs,
+        "duration": shown.duration,
         "recording_url": null,
         "end_call_reason": now.end_call_reason,
         "custom_end_call_reason": null,
@@ -595,23 +668,24 @@ fn call_json(call: &Call, now_ms: i64) -> Value {
         "executed_actions": {},
         "prompt_variables": call.prompt_variables,
         "type_of_call": "outbound",
-        "start_time": call.created_ms.to_string(),
+        "start_time": shown.start_time,
         "timezone": "",
-        "status": now.status,
+        "status": shown.status,
     })
 }
 
 /// A call as `GET /v2/calls` lists it (CONTRACT A.3): note `call_status`, not `status`.
-fn listed_call_json(call: &Call, now_ms: i64) -> Value {
+fn listed_call_json(call: &Call, now_ms: i64, faults: &Faults) -> Value {
     let now = call.at(now_ms);
+    let shown = Shown::of(call, now_ms, faults);
     json!({
         "call_id": call.id,
         "model_id": call.model_id,
-        "duration": now.duration_secs,
+        "duration": shown.duration,
         "end_call_reason": now.end_call_reason,
         "lead_phone_number": call.to.as_str(),
-        "call_status": now.status,
-        "start_time": call.created_ms.to_string(),
+        "call_status": shown.status,
+        "start_time": shown.start_time,
         "lead_name": call.name,
         "name": call.name,
         "agent_phone_number": call.from.as_str(),

@@ -7,7 +7,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use super::{ApiError, Synthflow, read};
+use super::{ApiError, Synthflow};
 use crate::phone::{Country, Phone};
 
 /// What one attach request names. The vendor takes E.164 numbers *or* slugs and refuses a
@@ -109,7 +109,7 @@ impl Synthflow {
             .json(numbers)
             .send()
             .await;
-        read::<Done>(sent).await.map(drop)
+        self.read::<Done>(sent).await.map(drop)
     }
 
     /// `DELETE /v2/assistants/{id}/phone_numbers/{slug}`: takes one number out of the pool. The
@@ -122,7 +122,7 @@ impl Synthflow {
             .bearer_auth(self.key.expose())
             .send()
             .await;
-        read::<Done>(sent).await.map(drop)
+        self.read::<Done>(sent).await.map(drop)
     }
 }
 
