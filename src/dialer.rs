@@ -381,12 +381,7 @@ impl<'a> Dialer<'a> {
             match entry.state {
                 State::Placed => self.calls.follow(&mut self.tasks, entry),
                 State::Dialing | State::Uncertain { .. } => {
-                    let dialed = entry.dialed_at.unwrap_or(Timestamp::UNIX_EPOCH);
-                    entry.due_at = Some(
-                        entry
-                            .due_at
-                            .unwrap_or(dialed.saturating_add(grace).unwrap_or(dialed)),
-                    );
+                    entry.look_up_after(grace);
                     self.journal.put(&entry)?;
                 }
                 // Re-queue waiting contacts: a due key taken but not acted on before a stop is gone.
@@ -428,11 +423,14 @@ impl<'a> Dialer<'a> {
     /// The next contact to take up now: one to send again, one that is due, or the next new one
     /// from the CSV. `None` when nothing is to be done before the next due moment.
     async fn next_work(&mut self) -> Result<Option<Entry>, Error> {
-        if let Some(entry) = self.again.pop_front() {
-            return Ok(Some(entry));
-        }
-        if let Some(entry) = self.journal.take_due(self.clock.now())? {
-            return Ok(Some(entry));
+        while let Some(mut entry) = self.next_waiting()? {
+            self.refresh(&mut entry)?;
+            // Held before it takes a slot in the schedule: see `Verdict::Hold`.
+            let held =
+                entry.state == State::Pending && self.listing(&entry) == Listing::NotYetKnown;
+            if !held {
+                return Ok(Some(entry));
+            }
         }
         while let Some(rows) = &mut self.rows {
             match rows.recv().await {
@@ -448,6 +446,14 @@ impl<'a> Dialer<'a> {
             }
         }
         Ok(None)
+    }
+
+    /// One to send again, else one that is due now.
+    fn next_waiting(&mut self) -> Result<Option<Entry>, Error> {
+        match self.again.pop_front() {
+            Some(entry) => Ok(Some(entry)),
+            None => Ok(self.journal.take_due(self.clock.now())?),
+        }
     }
 
     /// Nothing is left: the CSV is read and nothing waits in the due queue.
@@ -728,7 +734,7 @@ impl<'a> Dialer<'a> {
             Err(e @ ApiError::Account { .. }) => self.stop(Ending::AccountRefused(e)),
             Err(e) => {
                 tracing::warn!(phone = %phone.masked(), "call not followed to its end: {e}");
-                entry.last_error = Some(e.to_string());
+                entry.not_followed(e.to_string(), now);
             }
         }
         self.record(&before, &entry)

@@ -321,6 +321,20 @@ impl Entry {
         self.set(State::Pending, at);
     }
 
+    /// A run found this contact `dialing` or `uncertain`: its call is looked up once its mark is
+    /// `grace` old (or when a look-up was already due).
+    pub fn look_up_after(&mut self, grace: jiff::SignedDuration) {
+        let dialed = self.dialed_at.unwrap_or(Timestamp::UNIX_EPOCH);
+        let after_grace = dialed.saturating_add(grace).unwrap_or(dialed);
+        self.due_at = Some(self.due_at.unwrap_or(after_grace));
+    }
+
+    /// The call could not be followed to its end (the run goes on; a later run follows it).
+    pub fn not_followed(&mut self, why: String, at: Timestamp) {
+        self.last_error = Some(why);
+        self.updated_at = at;
+    }
+
     /// The call reached a terminal status.
     pub fn done(&mut self, call: crate::api::CallState, at: Timestamp) {
         let crate::api::CallState {

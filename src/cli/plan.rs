@@ -7,6 +7,7 @@ use clap::Args;
 
 use super::Global;
 use crate::api::Synthflow;
+use crate::clock::Clock;
 use crate::dialer;
 use crate::error::Error;
 use crate::plan::{Plan, plan};
@@ -30,10 +31,9 @@ pub async fn run(args: PlanArgs, global: &Global) -> Result<u8, Error> {
     } else {
         campaign.rotation.numbers.clone()
     };
-    let planned =
-        tokio::task::spawn_blocking(move || plan(&campaign, &pool, jiff::Timestamp::now()))
-            .await
-            .expect("planning does not panic")?;
+    let planned = tokio::task::spawn_blocking(move || plan(&campaign, &pool, Clock::System.now()))
+        .await
+        .expect("planning does not panic")?;
     if args.json {
         println!(
             "{}",
