@@ -28,7 +28,7 @@ use crate::progress::{Display, Progress};
 use crate::report::{Report, Tally};
 use crate::rotation::{Callee, Choice, Locale, Rotation};
 use crate::suppression::DoNotCall;
-use crate::window::{CalleeZones, CallingHours};
+use crate::window::{CalleeZones, CallingHours, Unplaced};
 
 /// How a run ended, when it did not fail.
 #[derive(Debug)]
@@ -345,9 +345,14 @@ impl<'a> Dialer<'a> {
                 Ok(None)
             }
             Some(mut known) => {
+                let before = known.clone();
+                let held = self.held_for_zone(&known);
                 known.contact = contact;
                 known.run = self.run;
-                self.journal.put(&known)?;
+                if held && self.zones(&known).is_ok() {
+                    known.set(State::Pending);
+                }
+                self.record(&before, &known)?;
                 Ok((known.state == State::Pending && known.due_at.is_none()).then_some(known))
             }
         }
@@ -405,7 +410,10 @@ impl<'a> Dialer<'a> {
                 list.display()
             )));
         }
-        let zones = self.zones(entry);
+        let zones = match self.zones(entry) {
+            Ok(zones) => zones,
+            Err(unplaced) => return Ok(Verdict::Skip(unplaced.to_string())),
+        };
         if !self.hours.is_open(&zones, now) {
             return Ok(match self.hours.next_opening(&zones, now) {
                 Some(opening) => Verdict::Wait(opening),
@@ -434,9 +442,17 @@ impl<'a> Dialer<'a> {
         free_again.map(Verdict::Wait).ok_or(Error::PoolExhausted)
     }
 
-    /// The zones the callee may be in; the window must be open in all of them.
-    fn zones(&self, entry: &Entry) -> CalleeZones {
-        CalleeZones::of_contact(&entry.contact, &self.campaign.window.fallback_time_zone)
+    /// The zones the callee may be in (the window must be open in all of them), or why nobody
+    /// can tell.
+    fn zones(&self, entry: &Entry) -> Result<CalleeZones, Unplaced> {
+        CalleeZones::of_contact(&entry.contact, &self.campaign.window)
+    }
+
+    /// Skipped, never dialled, and still unplaced: a later CSV that gives the zone releases it.
+    fn held_for_zone(&self, entry: &Entry) -> bool {
+        matches!(entry.state, State::Skipped { .. })
+            && entry.attempts == 0
+            && self.zones(entry).is_err()
     }
 
     /// Starts a call task and counts it live until it reports `Finished`.
@@ -639,7 +655,9 @@ impl<'a> Dialer<'a> {
             return;
         }
         self.announced = Some(wake);
-        let zones = self.zones(entry);
+        let Ok(zones) = self.zones(entry) else {
+            return;
+        };
         let message = if self.hours.is_open(&zones, now) {
             let wait = SignedDuration::from_secs(now.duration_until(wake).as_secs());
             format!(
