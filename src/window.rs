@@ -120,9 +120,10 @@ static COUNTRY_ZONES: LazyLock<HashMap<String, Vec<String>>> = LazyLock::new(|| 
         .collect()
 });
 
-/// Where the table's first year of comparison starts: zones that have shown the same clock since
-/// then (Europe/Berlin and Europe/Busingen) count as one.
-const SAME_CLOCK_SINCE: Timestamp = Timestamp::constant(946_684_800, 0);
+/// 2020-01-01: zones of one country that have shown the same clock since then, and will as far as
+/// the bundled database knows, count as one (Europe/Berlin and Europe/Busingen, Argentina's
+/// provinces). Older differences do not matter for calls made now.
+const SAME_CLOCK_SINCE: Timestamp = Timestamp::constant(1_577_836_800, 0);
 /// How many clock changes [`one_clock`] compares: beyond 2040 at two a year.
 const CLOCK_CHANGES_COMPARED: usize = 100;
 
