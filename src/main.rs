@@ -42,6 +42,8 @@ fn init_logging(verbose: u8, quiet: bool) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(colour_on_stderr())
+        // Its report of a failed write is an `eprintln!`, which panics when stderr is closed.
+        .log_internal_errors(false)
         .with_target(false)
         .init();
 }
