@@ -446,7 +446,7 @@ impl Checker<'_> {
             Some(rate) => self.parse_with(&rate, "pacing.calls_per_second", |r| {
                 CallRate::new(*r).ok_or_else(|| {
                     format!(
-                        "must be between {:.7} (one call a day) and {} calls per second, e.g. 1.0, not {r}",
+                        "must be a number above zero, from {:.7} (one call a day) to {} calls per second, e.g. 1.0, not {r}",
                         CallRate::SLOWEST,
                         CallRate::FASTEST
                     )

@@ -107,15 +107,16 @@ fn describe_place(phone: &crate::phone::Phone) -> String {
     }
 }
 
-/// The country-to-zones table (bundled, see `src/data/README.md`).
-static COUNTRY_ZONES: LazyLock<HashMap<String, Vec<String>>> = LazyLock::new(|| {
+/// The zone of each country whose zones all keep one clock, from the bundled country-to-zones
+/// table (see `src/data/README.md`); decided once, as every non-NANP dial asks.
+static ONE_CLOCK: LazyLock<HashMap<String, TimeZone>> = LazyLock::new(|| {
     include_str!("data/country-zones.tsv")
         .lines()
         .skip(1)
         .filter_map(|line| {
             let (country, zones) = line.split_once('\t')?;
-            let zones = zones.split_whitespace().map(str::to_owned).collect();
-            Some((country.to_owned(), zones))
+            let zone = shared_clock(&known(zones.split_whitespace()))?;
+            Some((country.to_owned(), zone))
         })
         .collect()
 });
@@ -130,12 +131,11 @@ const CLOCK_CHANGES_COMPARED: usize = 100;
 /// The zone of a country whose zones all show one clock, or `None` for a country with several
 /// clocks (AU, ES with the Canaries) or none in the table.
 pub fn one_clock(country: crate::phone::Country) -> Option<TimeZone> {
-    let zones = known(
-        COUNTRY_ZONES
-            .get(country.code())?
-            .iter()
-            .map(String::as_str),
-    );
+    ONE_CLOCK.get(country.code()).cloned()
+}
+
+/// The first of `zones` when all of them show its clock.
+fn shared_clock(zones: &[TimeZone]) -> Option<TimeZone> {
     let first = zones.first()?;
     zones
         .iter()
