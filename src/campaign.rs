@@ -7,7 +7,9 @@ use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use jiff::Timestamp;
 use jiff::civil::{Date, Time, Weekday};
+use jiff::tz::TimeZone;
 use reqwest::Url;
 use serde::Deserialize;
 use toml::Spanned;
@@ -46,7 +48,7 @@ pub struct Pacing {
     pub max_live_calls: NonZeroU32,
 }
 
-/// A positive, finite number of call creations per second.
+/// A number of call creations per second within [`CallRate::SLOWEST`, `CallRate::FASTEST`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct CallRate(f64);
 
@@ -73,8 +75,23 @@ pub struct Window {
     pub end: Time,
     pub days: BTreeSet<WeekdayKey>,
     pub holidays: BTreeSet<Date>,
-    /// For callees whose zone neither the CSV nor the area-code table tells (a validated IANA name).
+    /// For callees whose zone neither the CSV nor the phone tells (a validated IANA name), when
+    /// `unknown_zone` opts into it.
     pub fallback_time_zone: String,
+    /// What to do with a callee whose zone cannot be placed (`window.unknown_zone`).
+    pub unknown_zone: UnknownZone,
+}
+
+/// `window.unknown_zone`: whether a callee outdial cannot place in one zone set is held or
+/// called in `window.timezone`'s hours. Holding is the default, since a guess may wake someone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UnknownZone {
+    /// Skipped with the reason "time zone unknown", never called on a guess.
+    #[default]
+    Hold,
+    /// Called within the window as read in `window.timezone`.
+    Fallback,
 }
 
 /// A weekday that can live in a set (jiff's `Weekday` is not `Ord`).
@@ -134,6 +151,10 @@ pub enum ConfigError {
         "the API key variable `{var}` named by `api.key_env` in {file} is not set: export {var}=<your key> and run again"
     )]
     MissingKey { file: PathBuf, var: String },
+    #[error(
+        "the API key variable `{var}` named by `api.key_env` in {file} holds a control character, a space or a non-ASCII character (a pasted newline?): set it to the key alone and run again"
+    )]
+    MalformedKey { file: PathBuf, var: String },
 }
 
 impl Campaign {
@@ -174,13 +195,28 @@ impl Campaign {
 impl Api {
     /// Reads the key from the environment; it never comes from a flag or a file.
     pub fn key(&self, campaign_file: &Path) -> Result<ApiKey, ConfigError> {
-        match std::env::var(&self.key_env) {
-            Ok(key) if !key.trim().is_empty() => Ok(ApiKey(key.trim().to_owned())),
-            _ => Err(ConfigError::MissingKey {
-                file: campaign_file.to_owned(),
-                var: self.key_env.clone(),
-            }),
+        let var = self.key_env.clone();
+        let file = campaign_file.to_owned();
+        // A non-Unicode value cannot be a key either: it is malformed, not missing.
+        let key = match std::env::var(&self.key_env) {
+            Ok(key) => key,
+            Err(std::env::VarError::NotPresent) => {
+                return Err(ConfigError::MissingKey { file, var });
+            }
+            Err(std::env::VarError::NotUnicode(_)) => {
+                return Err(ConfigError::MalformedKey { file, var });
+            }
+        };
+        let key = key.trim();
+        if key.is_empty() {
+            return Err(ConfigError::MissingKey { file, var });
         }
+        // Only visible ASCII can travel in an `Authorization` header as sent; anything else
+        // would make every request fail in a way that looks like a network fault.
+        if !key.chars().all(|c| c.is_ascii_graphic()) {
+            return Err(ConfigError::MalformedKey { file, var });
+        }
+        Ok(ApiKey(key.to_owned()))
     }
 }
 
@@ -206,8 +242,15 @@ impl fmt::Debug for ApiKey {
 }
 
 impl CallRate {
+    /// One call a day: slower is not a campaign, and a longer interval than a day gains nothing.
+    pub const SLOWEST: f64 = 1.0 / 86_400.0;
+    /// Far above any account's limit (the bench uses it as "unpaced"), and an interval of 1 µs.
+    pub const FASTEST: f64 = 1_000_000.0;
+
     pub fn new(per_second: f64) -> Option<CallRate> {
-        (per_second.is_finite() && per_second > 0.0).then_some(CallRate(per_second))
+        (CallRate::SLOWEST..=CallRate::FASTEST)
+            .contains(&per_second)
+            .then_some(CallRate(per_second))
     }
 
     pub fn per_second(self) -> f64 {
@@ -229,7 +272,25 @@ impl Default for Window {
             days: (1..=6).map(WeekdayKey).collect(),
             holidays: BTreeSet::new(),
             fallback_time_zone: "America/New_York".to_owned(),
+            unknown_zone: UnknownZone::Hold,
         }
+    }
+}
+
+/// How far ahead [`Window::first_calling_day`] looks: the calling-hours search's own horizon.
+const CALLING_DAY_HORIZON: i32 = 400;
+
+impl Window {
+    /// The first date from `from` (one day earlier, for zones behind UTC) within the horizon that
+    /// is a calling day and no holiday; `None` means the window can never open.
+    pub fn first_calling_day(&self, from: Date) -> Option<Date> {
+        let start = from.yesterday().unwrap_or(from);
+        start
+            .series(jiff::Span::new().days(1))
+            .take(usize::try_from(CALLING_DAY_HORIZON).unwrap_or(0) + 2)
+            .find(|day| {
+                self.days.contains(&WeekdayKey::of(day.weekday())) && !self.holidays.contains(day)
+            })
     }
 }
 
@@ -238,6 +299,20 @@ impl WeekdayKey {
         WeekdayKey(day.to_monday_one_offset())
     }
 }
+
+// ---- bounds ----------------------------------------------------------------------------------
+// Each is far beyond any sensible campaign, and keeps the arithmetic made with it exact.
+
+/// Calls live at once: no account allows more, and each holds a slot and a poll budget.
+const MAX_LIVE_CALLS: u32 = 1_000;
+/// Attempts per contact: more is harassment, not persistence.
+const MAX_ATTEMPTS: u32 = 100;
+const MAX_CALLS_PER_NUMBER_PER_DAY: u32 = 100_000;
+const SECONDS_PER_DAY: u64 = 86_400;
+/// 30 days: a redial later than that belongs to another campaign.
+const MAX_REDIAL_AFTER_MINUTES: u64 = 30 * 24 * 60;
+/// An hour: a call that has not shown up in the vendor's list by then was not created.
+const MAX_RECONCILE_GRACE_SECONDS: u64 = 3_600;
 
 // ---- raw file shape -------------------------------------------------------------------------
 
@@ -294,6 +369,7 @@ struct RawWindow {
     #[serde(default)]
     holidays: Vec<Spanned<String>>,
     timezone: Option<Spanned<String>>,
+    unknown_zone: Option<UnknownZone>,
 }
 
 #[derive(Deserialize, Default)]
@@ -387,11 +463,22 @@ impl Checker<'_> {
     fn pacing(&self, raw: RawPacing) -> Result<Pacing, ConfigError> {
         let calls_per_second = match raw.calls_per_second {
             Some(rate) => self.parse_with(&rate, "pacing.calls_per_second", |r| {
-                CallRate::new(*r).ok_or_else(|| "must be a number above zero, e.g. 1.0".to_owned())
+                CallRate::new(*r).ok_or_else(|| {
+                    format!(
+                        "must be a number above zero, from {:.7} (one call a day) to {} calls per second, e.g. 1.0, not {r}",
+                        CallRate::SLOWEST,
+                        CallRate::FASTEST
+                    )
+                })
             })?,
             None => CallRate(1.0),
         };
-        let max_live_calls = self.positive(raw.max_live_calls, "pacing.max_live_calls", 5)?;
+        let max_live_calls = self.count(
+            raw.max_live_calls,
+            "pacing.max_live_calls",
+            5,
+            MAX_LIVE_CALLS,
+        )?;
         Ok(Pacing {
             calls_per_second,
             max_live_calls,
@@ -410,12 +497,16 @@ impl Checker<'_> {
             .collect::<Result<_, _>>()?;
         let max_per_day = raw
             .max_calls_per_number_per_day
-            .map(|v| self.positive(Some(v), "rotation.max_calls_per_number_per_day", 1))
+            .map(|v| {
+                let key = "rotation.max_calls_per_number_per_day";
+                self.count(Some(v), key, 1, MAX_CALLS_PER_NUMBER_PER_DAY)
+            })
             .transpose()?;
-        let gap = self.at_least_zero(
+        let gap = self.within(
             raw.min_seconds_between_calls_per_number,
             "rotation.min_seconds_between_calls_per_number",
             0,
+            SECONDS_PER_DAY,
         )?;
         Ok(RotationPolicy {
             strategy: raw.strategy.unwrap_or(Strategy::Region),
@@ -442,13 +533,19 @@ impl Checker<'_> {
                 format!("({end}) must be later than window.start ({start})"),
             ));
         }
-        let days = match raw.days {
+        let days: BTreeSet<WeekdayKey> = match raw.days {
             Some(days) => days
                 .iter()
                 .map(|d| self.parse_with(d, "window.days", |s| weekday(s)))
                 .collect::<Result<_, _>>()?,
             None => default.days,
         };
+        if days.is_empty() {
+            return Err(self.setting(
+                "window.days",
+                "is empty, so nobody could ever be called: list the calling days, e.g. [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\"]".into(),
+            ));
+        }
         let holidays = raw
             .holidays
             .iter()
@@ -468,23 +565,37 @@ impl Checker<'_> {
             })?,
             None => default.fallback_time_zone,
         };
-        Ok(Window {
+        let window = Window {
             start,
             end,
             days,
             holidays,
             fallback_time_zone,
-        })
+            unknown_zone: raw.unknown_zone.unwrap_or_default(),
+        };
+        let today = Timestamp::now().to_zoned(TimeZone::UTC).date();
+        if window.first_calling_day(today).is_none() {
+            return Err(self.setting(
+                "window.holidays",
+                format!("cover every calling day of `window.days` for the next {CALLING_DAY_HORIZON} days, so nobody could be called: remove some holidays or add days"),
+            ));
+        }
+        Ok(window)
     }
 
     fn retry(&self, raw: RawRetry) -> Result<RetryPolicy, ConfigError> {
-        let max_attempts = self.positive(raw.max_attempts, "retry.max_attempts", 3)?;
-        let minutes =
-            self.at_least_zero(raw.redial_after_minutes, "retry.redial_after_minutes", 60)?;
-        let grace = self.at_least_zero(
+        let max_attempts = self.count(raw.max_attempts, "retry.max_attempts", 3, MAX_ATTEMPTS)?;
+        let minutes = self.within(
+            raw.redial_after_minutes,
+            "retry.redial_after_minutes",
+            60,
+            MAX_REDIAL_AFTER_MINUTES,
+        )?;
+        let grace = self.within(
             raw.reconcile_grace_seconds,
             "retry.reconcile_grace_seconds",
             30,
+            MAX_RECONCILE_GRACE_SECONDS,
         )?;
         let max_call = match raw.max_call_minutes {
             Some(minutes) => self.parse_with(&minutes, "retry.max_call_minutes", |m| {
@@ -549,33 +660,41 @@ impl Checker<'_> {
         })
     }
 
-    fn positive(
+    /// A whole number from 1 to `max`.
+    fn count(
         &self,
         value: Option<Spanned<i64>>,
         key: &'static str,
         default: u32,
+        max: u32,
     ) -> Result<NonZeroU32, ConfigError> {
         match value {
             None => Ok(NonZeroU32::new(default).expect("defaults are positive")),
             Some(v) => self.parse_with(&v, key, |n| {
                 u32::try_from(*n)
                     .ok()
+                    .filter(|n| *n <= max)
                     .and_then(NonZeroU32::new)
-                    .ok_or_else(|| format!("must be a whole number of 1 or more, not {n}"))
+                    .ok_or_else(|| format!("must be a whole number from 1 to {max}, not {n}"))
             }),
         }
     }
 
-    fn at_least_zero(
+    /// A whole number from 0 to `max`.
+    fn within(
         &self,
         value: Option<Spanned<i64>>,
         key: &'static str,
         default: u64,
+        max: u64,
     ) -> Result<u64, ConfigError> {
         match value {
             None => Ok(default),
             Some(v) => self.parse_with(&v, key, |n| {
-                u64::try_from(*n).map_err(|_| format!("must be 0 or more, not {n}"))
+                u64::try_from(*n)
+                    .ok()
+                    .filter(|n| *n <= max)
+                    .ok_or_else(|| format!("must be a whole number from 0 to {max}, not {n}"))
             }),
         }
     }
@@ -613,6 +732,12 @@ pub fn base_url(text: &str) -> Result<Url, String> {
     let url = Url::parse(text.trim()).map_err(|e| {
         format!("is not a URL ({e}): write the whole address, starting with https://")
     })?;
+    // A password here would be sent to the server and could end up in logs and messages.
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(
+            "holds a user name or password (`user:pass@`): remove it; the key is read from the variable named by api.key_env".to_owned(),
+        );
+    }
     let host = url.host_str().unwrap_or_default();
     let loopback = host == "localhost"
         || host
@@ -630,16 +755,25 @@ pub fn base_url(text: &str) -> Result<Url, String> {
     }
 }
 
+/// A weekday by its English name or three-letter abbreviation, in any case; nothing else, so
+/// that a typo such as "monkey" is refused instead of read as Monday.
 fn weekday(text: &str) -> Result<WeekdayKey, String> {
-    let day = match text.to_ascii_lowercase().get(..3) {
-        Some("mon") => Weekday::Monday,
-        Some("tue") => Weekday::Tuesday,
-        Some("wed") => Weekday::Wednesday,
-        Some("thu") => Weekday::Thursday,
-        Some("fri") => Weekday::Friday,
-        Some("sat") => Weekday::Saturday,
-        Some("sun") => Weekday::Sunday,
-        _ => return Err(format!("has \"{text}\": use \"mon\", \"tue\", … \"sun\"")),
-    };
-    Ok(WeekdayKey::of(day))
+    const DAYS: [(&str, &str, Weekday); 7] = [
+        ("mon", "monday", Weekday::Monday),
+        ("tue", "tuesday", Weekday::Tuesday),
+        ("wed", "wednesday", Weekday::Wednesday),
+        ("thu", "thursday", Weekday::Thursday),
+        ("fri", "friday", Weekday::Friday),
+        ("sat", "saturday", Weekday::Saturday),
+        ("sun", "sunday", Weekday::Sunday),
+    ];
+    let written = text.trim().to_ascii_lowercase();
+    DAYS.iter()
+        .find(|(short, long, _)| written == *short || written == *long)
+        .map(|(_, _, day)| WeekdayKey::of(*day))
+        .ok_or_else(|| {
+            format!(
+                "has \"{text}\": use \"mon\", \"tue\", \"wed\", \"thu\", \"fri\", \"sat\" or \"sun\" (or the full English names)"
+            )
+        })
 }

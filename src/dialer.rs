@@ -504,9 +504,14 @@ impl<'a> Dialer<'a> {
                 Ok(None)
             }
             Some(mut known) => {
+                let before = known.clone();
+                let held = self.held_for_zone(&known);
                 known.listed(contact, self.run);
+                if held && self.rules.zones(&known.contact).is_ok() {
+                    known.set(State::Pending, self.clock.now());
+                }
                 // A contact waiting for a moment is queued again by this write.
-                self.journal.put(&known)?;
+                self.record(&before, &known)?;
                 Ok((known.state == State::Pending && known.due_at.is_none()).then_some(known))
             }
         }
@@ -553,6 +558,13 @@ impl<'a> Dialer<'a> {
         let durable = self.journal.durable();
         self.calls.create(&mut self.tasks, entry, durable, slot);
         Ok(())
+    }
+
+    /// Skipped, never dialled, and still unplaced: a later CSV that gives the zone releases it.
+    fn held_for_zone(&self, entry: &Entry) -> bool {
+        matches!(entry.state, State::Skipped { .. })
+            && entry.attempts == 0
+            && self.rules.zones(&entry.contact).is_err()
     }
 
     fn handle(&mut self, report: CallReport) -> Result<(), Error> {
@@ -778,7 +790,9 @@ impl<'a> Dialer<'a> {
             return;
         }
         self.announced = Some(wake);
-        let zones = self.rules.zones(&entry.contact);
+        let Ok(zones) = self.rules.zones(&entry.contact) else {
+            return;
+        };
         let message = if self.rules.window(&zones, now) == WindowCheck::Open {
             let wait = SignedDuration::from_secs(now.duration_until(wake).as_secs());
             format!(

@@ -1,7 +1,10 @@
 //! `outdial export`: the journal as CSV, one row per contact, then the CSV rows that did not
 //! become contacts, so that a campaign's whole outcome can be read in a spreadsheet.
 
+use std::fs::{File, OpenOptions, Permissions};
 use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::Path;
 
 use crate::journal::{Entry, Journal, JournalError, SkippedRow, State};
 
@@ -29,6 +32,20 @@ pub enum ExportError {
     Journal(#[from] JournalError),
     #[error("cannot write the export: {0}")]
     Write(#[from] csv::Error),
+}
+
+/// Creates (or empties) `path` readable and writable by its owner only (0600): exports and status
+/// snapshots hold callees' phone numbers and names. An existing file's wider mode is narrowed
+/// too, since `mode` applies only to files it creates.
+pub fn create_private(path: &Path) -> std::io::Result<File> {
+    let file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.set_permissions(Permissions::from_mode(0o600))?;
+    Ok(file)
 }
 
 /// Writes every contact, then every skipped row, to `out`.

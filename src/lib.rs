@@ -8,7 +8,8 @@
 //! - [`phone`]: E.164 phone numbers, parsed once at the edge.
 //! - [`area_codes`]: the bundled NANP table (area code → state/province, time zones).
 //! - [`clock`]: the time the dialer, its rules and the plan read, passed in.
-//! - [`window`]: calling hours in the callee's local time, exact across DST and several zones.
+//! - [`window`]: calling hours in the callee's local time, exact across DST and several zones;
+//!   which zones a callee is in (CSV, area code, a one-clock country), or why nobody can tell.
 //! - [`suppression`]: do-not-call lists, re-read when they change while a campaign runs.
 //! - [`rotation`]: which caller ID each call goes out from (plain synchronous code).
 //! - [`caps`]: per-caller-ID daily caps and cooldown, bounded by the pool's size.

@@ -1,5 +1,6 @@
 //! The `outdial` binary: parse, set up logging, run, map the outcome to an exit code.
 
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -13,15 +14,17 @@ fn main() -> ExitCode {
     match runtime.block_on(cli::run(cli)) {
         Ok(code) => ExitCode::from(code),
         Err(error) => {
-            eprintln!("error: {}", chain(&error));
+            // Not `eprintln!`: a closed stderr must not turn an error into a panic.
+            let _ = writeln!(std::io::stderr().lock(), "error: {}", chain(&error));
             ExitCode::from(error.exit_code())
         }
     }
 }
 
 /// Logs go to stderr; `RUST_LOG` wins over `-v`/`-q`. The HTTP crates are held at `info` whatever
-/// is asked: at debug they may print request URLs, and ours carry callees' phones in the query. The HTTP crates are held at `info` whatever
 /// is asked: at debug they print request URLs, and ours carry callees' phone numbers in the query.
+/// Colour only on a terminal and without `NO_COLOR` (no-color.org), so that log files and pipes
+/// get plain text.
 fn init_logging(verbose: u8, quiet: bool) {
     let level = match (quiet, verbose) {
         (true, _) => "error",
@@ -38,8 +41,15 @@ fn init_logging(verbose: u8, quiet: bool) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colour_on_stderr())
+        // Its report of a failed write is an `eprintln!`, which panics when stderr is closed.
+        .log_internal_errors(false)
         .with_target(false)
         .init();
+}
+
+fn colour_on_stderr() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 /// The error and its causes, each once.

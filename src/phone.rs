@@ -76,6 +76,18 @@ impl Phone {
         digits[..3].parse().ok().map(AreaCode)
     }
 
+    /// The country the number belongs to (`GB` for `+44 20 …`), or `None` for a number the
+    /// library cannot tie to one country (a shared or non-geographic code).
+    pub fn country(&self) -> Option<Country> {
+        let number = phonenumber::parse(None, &self.0).ok()?;
+        number.country().id().map(Country)
+    }
+
+    /// The country calling code (`44` for `+44 20 …`).
+    pub fn calling_code(&self) -> u16 {
+        phonenumber::parse(None, &self.0).map_or(0, |n| n.code().value())
+    }
+
     /// For logs: only the last four digits, so logs never hold whole numbers.
     pub fn masked(&self) -> Masked<'_> {
         Masked(self)

@@ -80,6 +80,10 @@ pub struct WindowOutlook {
     pub next_opening: Option<String>,
     /// Contacts whose window never opens (within 400 days): outside every window.
     pub never: u64,
+    /// Contacts held because their time zone is unknown (`window.unknown_zone = "hold"`).
+    pub zone_unknown: u64,
+    /// The first such contact's reason, with what to do.
+    pub zone_unknown_reason: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -136,8 +140,18 @@ impl Planner<'_> {
             self.plan.do_not_call += 1;
             return;
         }
+        let zones = match self.rules.zones(&contact) {
+            Ok(zones) => zones,
+            Err(unplaced) => {
+                let window = &mut self.plan.window;
+                window.zone_unknown += 1;
+                window
+                    .zone_unknown_reason
+                    .get_or_insert(unplaced.to_string());
+                return;
+            }
+        };
         self.plan.contacts += 1;
-        let zones = self.rules.zones(&contact);
         self.outlook(zones);
         let callee = Callee {
             locale: Locale::of_contact(&contact),

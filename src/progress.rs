@@ -111,19 +111,26 @@ impl Progress for Lines {
             return;
         }
         *last = Some(Instant::now());
-        eprintln!(
+        say(format_args!(
             "progress: {}/{} rows · placed {} · uncertain {} · failed {}",
             tally.settled() + tally.skipped_rows,
             self.total,
             tally.placed(),
             tally.state(StateKind::Uncertain),
             tally.state(StateKind::Failed)
-        );
+        ));
     }
 
     fn note(&self, message: &str) {
-        eprintln!("{message}");
+        say(message);
     }
 
     fn finish(&self) {}
+}
+
+/// One line on stderr; a closed stderr (`2>&- `, a reader gone) must not panic the run the way
+/// `eprintln!` would, as the journal and the exit code matter more than the line.
+fn say(line: impl std::fmt::Display) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
 }

@@ -150,9 +150,10 @@ impl Report {
     pub fn save_snapshot(&self, journal_dir: &Path) -> std::io::Result<()> {
         let path = Report::snapshot_path(journal_dir);
         let aside = path.with_extension("json.tmp");
-        std::fs::write(
-            &aside,
-            serde_json::to_vec_pretty(self).expect("reports serialise"),
+        let mut file = crate::export::create_private(&aside)?;
+        std::io::Write::write_all(
+            &mut file,
+            &serde_json::to_vec_pretty(self).expect("reports serialise"),
         )?;
         std::fs::rename(aside, path)
     }

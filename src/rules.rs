@@ -12,14 +12,14 @@ use std::path::PathBuf;
 
 use jiff::Timestamp;
 
-use crate::campaign::Campaign;
+use crate::campaign::{Campaign, Window};
 use crate::caps::Caps;
 use crate::contacts::Contact;
 use crate::journal::Entry;
 use crate::phone::Phone;
 use crate::rotation::{Callee, Choice, Locale, Rotation};
 use crate::suppression::{DoNotCall, SuppressionError};
-use crate::window::{CalleeZones, CallingHours};
+use crate::window::{CalleeZones, CallingHours, Unplaced};
 
 /// The campaign's rules and the state they keep (caps usage, rotation order, list contents).
 pub struct Rules {
@@ -27,8 +27,9 @@ pub struct Rules {
     hours: CallingHours,
     caps: Caps,
     rotation: Rotation,
-    /// The zone of a callee whose zones are not known otherwise (`window.timezone`).
-    fallback_zone: String,
+    /// The calling window as configured: where a callee's zones come from when neither the CSV
+    /// nor the area code places them (`window.unknown_zone`, `window.timezone`).
+    window: Window,
 }
 
 /// What the do-not-call lists say of a phone. (A list that cannot be read is a third answer
@@ -97,7 +98,7 @@ impl Rules {
                 campaign.rotation.min_gap_per_number,
             ),
             rotation: Rotation::new(campaign.rotation.strategy, pool),
-            fallback_zone: campaign.window.fallback_time_zone.clone(),
+            window: campaign.window.clone(),
         })
     }
 
@@ -111,7 +112,10 @@ impl Rules {
             Listing::NotYetKnown => return Verdict::Hold,
             Listing::Removed => return Verdict::Skip(REMOVED.into()),
         }
-        let zones = self.zones(&entry.contact);
+        let zones = match self.zones(&entry.contact) {
+            Ok(zones) => zones,
+            Err(unplaced) => return Verdict::Skip(unplaced.to_string()),
+        };
         match self.window(&zones, at) {
             WindowCheck::Open => {}
             WindowCheck::OpensAt(opening) => return Verdict::Wait(opening),
@@ -141,9 +145,10 @@ impl Rules {
         }
     }
 
-    /// The zones the callee may be in; the window must be open in all of them.
-    pub fn zones(&self, contact: &Contact) -> CalleeZones {
-        CalleeZones::of_contact(contact, &self.fallback_zone)
+    /// The zones the callee may be in (the window must be open in all of them), or why nobody
+    /// can tell: such a callee is never called on a guess.
+    pub fn zones(&self, contact: &Contact) -> Result<CalleeZones, Unplaced> {
+        CalleeZones::of_contact(contact, &self.window)
     }
 
     pub fn window(&self, zones: &CalleeZones, at: Timestamp) -> WindowCheck {

@@ -7,24 +7,38 @@
 //! it, and a clock turned back in a repeated hour neither reopens a window that closed nor closes
 //! one that opened.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::LazyLock;
 
 use jiff::civil::{Date, DateTime, Time};
 use jiff::tz::{AmbiguousOffset, TimeZone};
 use jiff::{SignedDuration, Timestamp};
 
-use crate::campaign::{WeekdayKey, Window};
+use crate::campaign::{UnknownZone, WeekdayKey, Window};
 
 /// How far [`CallingHours::next_opening`] looks ahead. Beyond a year's list of holidays with room
 /// to spare; a window that does not open within it (no days allowed, zones whose windows never
 /// overlap) is reported as never opening instead of being searched for forever.
 const HORIZON: SignedDuration = SignedDuration::from_hours(400 * 24);
 
-/// The zones a callee may be in: the CSV `timezone` column, else every zone of the area code
-/// (from the table), else the campaign's `window.timezone`. Where several, the window must be open
-/// in ALL, because calling someone at 08:00 who might be where it is 07:00 is the error to avoid.
+/// The zones a callee may be in: the CSV `timezone` column, else every zone of the NANP area code
+/// (from the table), else the one clock of the phone's country. Where several, the window must be
+/// open in ALL, because calling someone at 08:00 who might be where it is 07:00 is the error to
+/// avoid. A callee none of these places is [`Unplaced`], unless `window.unknown_zone = "fallback"`
+/// puts them in `window.timezone`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CalleeZones(Vec<TimeZone>);
+
+/// Why a callee's hours cannot be known: their phone's country has several clocks (or none that
+/// outdial can tell) and the contacts file gives no `timezone`. Such a callee is held, not called.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "time zone unknown: {place} and the contacts file gives no `timezone`; add a timezone column (an IANA name such as Australia/Sydney), or set window.unknown_zone = \"fallback\" to use window.timezone"
+)]
+pub struct Unplaced {
+    /// `AU (+61) spans several time zones`, for the reason.
+    place: String,
+}
 
 impl CalleeZones {
     /// Unknown names are skipped (a typo in one CSV cell must not stop a campaign) and the next
@@ -44,17 +58,101 @@ impl CalleeZones {
         CalleeZones(zones.unwrap_or_else(|| vec![TimeZone::UTC]))
     }
 
-    /// The zones of a contact: its CSV `timezone`, else its area code's, else `fallback`.
-    pub fn of_contact(contact: &crate::contacts::Contact, fallback: &str) -> CalleeZones {
+    /// The zones of a contact: its CSV `timezone`, else its area code's, else its country's one
+    /// clock; else `window.timezone` if `window.unknown_zone` allows it, or [`Unplaced`].
+    pub fn of_contact(
+        contact: &crate::contacts::Contact,
+        window: &Window,
+    ) -> Result<CalleeZones, Unplaced> {
         let place = contact.phone.area_code().and_then(crate::area_codes::place);
-        let table = place.map_or(&[][..], |p| p.time_zones.as_slice());
-        CalleeZones::of(contact.time_zone.as_deref(), table, fallback)
+        let area_code_zones = place.map_or(&[][..], |p| p.time_zones.as_slice());
+        let placed = [
+            known(contact.time_zone.as_deref().into_iter()),
+            known(area_code_zones.iter().map(String::as_str)),
+            contact
+                .phone
+                .country()
+                .and_then(one_clock)
+                .into_iter()
+                .collect(),
+        ]
+        .into_iter()
+        .find(|zones| !zones.is_empty());
+        match (placed, window.unknown_zone) {
+            (Some(zones), _) => Ok(CalleeZones(zones)),
+            (None, UnknownZone::Fallback) => {
+                Ok(CalleeZones::of(None, &[], &window.fallback_time_zone))
+            }
+            (None, UnknownZone::Hold) => Err(Unplaced {
+                place: describe_place(&contact.phone),
+            }),
+        }
     }
 
     /// IANA names, in the order given, for messages and `status`.
     pub fn names(&self) -> Vec<String> {
         self.0.iter().map(zone_name).collect()
     }
+}
+
+/// `AU (+61) spans several time zones` or `+882… belongs to no single country`.
+fn describe_place(phone: &crate::phone::Phone) -> String {
+    let calling_code = phone.calling_code();
+    match phone.country() {
+        Some(country) => format!(
+            "{} (+{calling_code}) spans several time zones",
+            country.code()
+        ),
+        None => format!("+{calling_code} belongs to no single country"),
+    }
+}
+
+/// The zone of each country whose zones all keep one clock, from the bundled country-to-zones
+/// table (see `src/data/README.md`); decided once, as every non-NANP dial asks.
+static ONE_CLOCK: LazyLock<HashMap<String, TimeZone>> = LazyLock::new(|| {
+    include_str!("data/country-zones.tsv")
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let (country, zones) = line.split_once('\t')?;
+            let zone = shared_clock(&known(zones.split_whitespace()))?;
+            Some((country.to_owned(), zone))
+        })
+        .collect()
+});
+
+/// 2020-01-01: zones of one country that have shown the same clock since then, and will as far as
+/// the bundled database knows, count as one (Europe/Berlin and Europe/Busingen, Argentina's
+/// provinces). Older differences do not matter for calls made now.
+const SAME_CLOCK_SINCE: Timestamp = Timestamp::constant(1_577_836_800, 0);
+/// How many clock changes [`one_clock`] compares: beyond 2040 at two a year.
+const CLOCK_CHANGES_COMPARED: usize = 100;
+
+/// The zone of a country whose zones all show one clock, or `None` for a country with several
+/// clocks (AU, ES with the Canaries) or none in the table.
+pub fn one_clock(country: crate::phone::Country) -> Option<TimeZone> {
+    ONE_CLOCK.get(country.code()).cloned()
+}
+
+/// The first of `zones` when all of them show its clock.
+fn shared_clock(zones: &[TimeZone]) -> Option<TimeZone> {
+    let first = zones.first()?;
+    zones
+        .iter()
+        .all(|zone| same_clock(first, zone))
+        .then(|| first.clone())
+}
+
+/// Whether two zones have had the same offset since [`SAME_CLOCK_SINCE`] and change it at the
+/// same instants to the same offsets.
+fn same_clock(a: &TimeZone, b: &TimeZone) -> bool {
+    let changes = |zone: &TimeZone| {
+        zone.following(SAME_CLOCK_SINCE)
+            .take(CLOCK_CHANGES_COMPARED)
+            .map(|t| (t.timestamp(), t.offset()))
+            .collect::<Vec<_>>()
+    };
+    a.to_offset(SAME_CLOCK_SINCE) == b.to_offset(SAME_CLOCK_SINCE) && changes(a) == changes(b)
 }
 
 /// The zones among `names` that the bundled database knows, without repeats.

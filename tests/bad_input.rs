@@ -18,6 +18,10 @@ enum Break {
     JournalFile(&'static str, Vec<u8>),
     /// Remove an environment variable.
     NoEnv(&'static str),
+    /// Set an environment variable.
+    Env(&'static str, &'static str),
+    /// Replace `from` with a built text in campaign.toml.
+    CampaignText(&'static str, String),
 }
 
 struct Case {
@@ -25,6 +29,22 @@ struct Case {
     broken: Break,
     /// Every fragment must appear in stderr.
     says: &'static [&'static str],
+}
+
+/// `days = ["mon"]` and every Monday from last week to beyond the calling-hours horizon a holiday.
+fn every_monday_a_holiday() -> String {
+    let today = jiff::Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date();
+    let mondays: Vec<String> = today
+        .checked_sub(jiff::Span::new().days(14))
+        .unwrap()
+        .series(jiff::Span::new().days(1))
+        .take(440)
+        .filter(|d| d.weekday() == jiff::civil::Weekday::Monday)
+        .map(|d| format!("\"{d}\""))
+        .collect();
+    format!("days = [\"mon\"]\nholidays = [{}]\n#", mondays.join(", "))
 }
 
 fn corpus() -> Vec<Case> {
@@ -104,6 +124,99 @@ fn corpus() -> Vec<Case> {
             name: "unknown weekday",
             broken: Campaign("\"sun\"]", "\"funday\"]"),
             says: &["window.days", "funday"],
+        },
+        Case {
+            name: "a weekday name that only starts like one",
+            broken: Campaign("\"sun\"]", "\"monkey\"]"),
+            says: &["window.days", "monkey", "\"mon\"", "\"sun\""],
+        },
+        Case {
+            name: "no calling days",
+            broken: Campaign("days = [", "days = []\n#"),
+            says: &["window.days", "empty"],
+        },
+        Case {
+            name: "a window that opens and closes at once",
+            broken: Campaign("end = \"23:59\"", "end = \"00:00\"\n#"),
+            says: &["window.end", "later than window.start"],
+        },
+        Case {
+            name: "every calling day a holiday",
+            broken: CampaignText("days = [", every_monday_a_holiday()),
+            says: &["window.holidays", "every calling day"],
+        },
+        Case {
+            name: "a rate of one call in 10^20 seconds",
+            broken: Campaign("calls_per_second = 500", "calls_per_second = 1e-20"),
+            says: &["line 9", "pacing.calls_per_second", "one call a day"],
+        },
+        Case {
+            name: "a rate beyond any account",
+            broken: Campaign("calls_per_second = 500", "calls_per_second = 1e300"),
+            says: &["line 9", "pacing.calls_per_second", "1000000"],
+        },
+        Case {
+            name: "a rate that is not a number",
+            broken: Campaign("calls_per_second = 500", "calls_per_second = nan"),
+            says: &["line 9", "pacing.calls_per_second"],
+        },
+        Case {
+            name: "a redial 2^62 minutes later",
+            broken: Campaign(
+                "[retry]",
+                "[retry]\nredial_after_minutes = 4611686018427387904",
+            ),
+            says: &["retry.redial_after_minutes", "from 0 to 43200"],
+        },
+        Case {
+            name: "more live calls than any account allows",
+            broken: Campaign("max_live_calls = 16", "max_live_calls = 4294967295"),
+            says: &["line 10", "pacing.max_live_calls", "from 1 to 1000"],
+        },
+        Case {
+            name: "a reconcile grace of centuries",
+            broken: Campaign(
+                "reconcile_grace_seconds = 1",
+                "reconcile_grace_seconds = 9223372036854775807",
+            ),
+            says: &["retry.reconcile_grace_seconds", "from 0 to 3600"],
+        },
+        Case {
+            name: "a gap per number longer than a day",
+            broken: Campaign(
+                "strategy = \"region\"",
+                "strategy = \"region\"\nmin_seconds_between_calls_per_number = 99999999999",
+            ),
+            says: &[
+                "rotation.min_seconds_between_calls_per_number",
+                "from 0 to 86400",
+            ],
+        },
+        Case {
+            name: "a user and password in the base URL",
+            broken: CampaignText(
+                "base_url = \"http://",
+                "base_url = \"http://ops:hunter2@".to_owned(),
+            ),
+            says: &["api.base_url", "user:pass@", "api.key_env"],
+        },
+        Case {
+            name: "an API key with a newline",
+            broken: Env("SYNTHFLOW_API_KEY", "test-key\nX-Injected: 1"),
+            says: &["SYNTHFLOW_API_KEY", "control character"],
+        },
+        Case {
+            name: "an API key with a tab inside",
+            broken: Env("SYNTHFLOW_API_KEY", "test\tkey"),
+            says: &["SYNTHFLOW_API_KEY", "control character"],
+        },
+        Case {
+            name: "an unknown choice for callees without a zone",
+            broken: Campaign(
+                "start = \"00:00\"",
+                "unknown_zone = \"guess\"\nstart = \"00:00\"",
+            ),
+            says: &["campaign.toml", "guess", "fallback"],
         },
         Case {
             name: "bad holiday",
@@ -248,6 +361,14 @@ async fn every_malformed_input_exits_2_naming_the_place_and_calls_nobody() {
             Break::NoEnv(var) => {
                 command.env_remove(var);
             }
+            Break::Env(var, value) => {
+                command.env(var, value);
+            }
+            Break::CampaignText(from, to) => {
+                let text = campaign.replacen(from, &to, 1);
+                assert_ne!(text, campaign, "{}: the case changed nothing", case.name);
+                std::fs::write(scenario.campaign_file(), text).unwrap();
+            }
         }
         let out = command.output().await.unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
@@ -257,6 +378,7 @@ async fn every_malformed_input_exits_2_naming_the_place_and_calls_nobody() {
             || !missing.is_empty()
             || requests > 0
             || stderr.contains("panicked")
+            || stderr.contains("hunter2")
         {
             failures.push(format!(
                 "{}: exit {:?}, {requests} requests, missing {missing:?} in: {stderr}",
@@ -280,11 +402,64 @@ proptest::proptest! {
         let _ = outdial::campaign::Campaign::from_text(std::path::Path::new("any.toml"), &text, &Default::default());
     }
 
-    /// Nor does text that looks like a campaign file, with keys and values shuffled about.
+    /// Nor does text that looks like a campaign file, with keys and values shuffled about, nor
+    /// starting a run with whatever it accepts.
     #[test]
     fn campaign_like_text_never_panics(lines in proptest::collection::vec(campaign_line(), 0..12)) {
-        let _ = outdial::campaign::Campaign::from_text(std::path::Path::new("any.toml"), &lines.join("\n"), &Default::default());
+        let text = format!("agent = \"a\"\ncontacts = \"c.csv\"\n{}", lines.join("\n"));
+        start_as_a_run_would(&text);
     }
+
+    /// Any numbers in the numeric keys are refused at load or give a campaign whose run starts
+    /// without a panic, with a pace of at least a call a day and waits that jiff can count.
+    #[test]
+    fn numeric_extremes_are_refused_or_usable(
+        rate in proptest::prop_oneof![proptest::num::f64::ANY, 0.0..2e6f64, 0.0..1e-4f64],
+        live in whole(),
+        attempts in whole(),
+        redial in whole(),
+        grace in whole(),
+        gap in whole(),
+        cap in whole(),
+    ) {
+        let rate = if rate.is_finite() { format!("{rate:e}") } else { "nan".to_owned() };
+        let text = format!(
+            "agent = \"a\"\ncontacts = \"c.csv\"\n[pacing]\ncalls_per_second = {rate}\nmax_live_calls = {live}\n\
+             [rotation]\nmax_calls_per_number_per_day = {cap}\nmin_seconds_between_calls_per_number = {gap}\n\
+             [retry]\nmax_attempts = {attempts}\nredial_after_minutes = {redial}\nreconcile_grace_seconds = {grace}\n"
+        );
+        if let Some(campaign) = start_as_a_run_would(&text) {
+            proptest::prop_assert!(campaign.pacing.calls_per_second.interval() <= std::time::Duration::from_secs(86_400));
+            proptest::prop_assert!(jiff::SignedDuration::try_from(campaign.retry.redial_after).is_ok());
+            proptest::prop_assert!(campaign.retry.redial_after <= std::time::Duration::from_secs(30 * 86_400));
+        }
+    }
+}
+
+/// Any i64, or one near the bounds so that accepted campaigns are common too.
+fn whole() -> impl proptest::strategy::Strategy<Value = i64> {
+    proptest::prop_oneof![proptest::num::i64::ANY, -2i64..200_000]
+}
+
+/// Loads `text` and, when it is a campaign, builds what a run builds from it first: the pacer,
+/// the calling hours and the first opening, and the redial and grace deadlines.
+fn start_as_a_run_would(text: &str) -> Option<outdial::campaign::Campaign> {
+    use outdial::window::{CalleeZones, CallingHours};
+    let campaign = outdial::campaign::Campaign::from_text(
+        std::path::Path::new("any.toml"),
+        text,
+        &Default::default(),
+    )
+    .ok()?;
+    let _pacer = outdial::pacing::Pacer::new(&campaign.pacing);
+    let _interval = campaign.pacing.calls_per_second.interval();
+    let now = jiff::Timestamp::now();
+    let zones = CalleeZones::of(None, &[], &campaign.window.fallback_time_zone);
+    let _opening = CallingHours::new(&campaign.window).next_opening(&zones, now);
+    for wait in [campaign.retry.redial_after, campaign.retry.reconcile_grace] {
+        let _due = now.checked_add(jiff::SignedDuration::try_from(wait).ok()?);
+    }
+    Some(campaign)
 }
 
 fn campaign_line() -> impl proptest::strategy::Strategy<Value = String> {
@@ -311,6 +486,11 @@ fn campaign_line() -> impl proptest::strategy::Strategy<Value = String> {
         "[retry]",
         "max_attempts",
         "redial_after_minutes",
+        "reconcile_grace_seconds",
+        "min_seconds_between_calls_per_number",
+        "max_calls_per_number_per_day",
+        "timezone",
+        "unknown_zone",
         "[suppress]",
         "files",
     ]);
@@ -333,6 +513,22 @@ fn campaign_line() -> impl proptest::strategy::Strategy<Value = String> {
         "[\"+12125550101\"]",
         "\"round-robin\"",
         "{}",
+        "1e-20",
+        "1e-300",
+        "5e-324",
+        "-0.0",
+        "1e6",
+        "1000000.0000001",
+        "4611686018427387904",
+        "-9223372036854775808",
+        "9223372036854775807",
+        "4294967296",
+        "\"hold\"",
+        "\"fallback\"",
+        "[\"monkey\"]",
+        "\"00:00\"",
+        "\"23:59:59.999999999\"",
+        "\"https://u:p@a/v2\"",
     ]);
     (key, value).prop_map(|(k, v)| {
         if k.starts_with('[') {

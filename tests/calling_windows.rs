@@ -22,6 +22,7 @@ fn hours(start: &str, end: &str, days: &str, holidays: &[&str]) -> CallingHours 
         days: days.split_whitespace().map(weekday).collect(),
         holidays: holidays.iter().map(|d| d.parse().unwrap()).collect(),
         fallback_time_zone: "America/New_York".to_owned(),
+        unknown_zone: Default::default(),
     })
 }
 
@@ -460,6 +461,7 @@ fn case() -> impl Strategy<Value = Case> {
                     .map(|&d| today + jiff::Span::new().days(d))
                     .collect::<BTreeSet<Date>>(),
                 fallback_time_zone: "UTC".to_owned(),
+                unknown_zone: Default::default(),
             };
             Case { window, names, at }
         },

@@ -5,8 +5,8 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::Global;
 use super::run::{self, Journaling};
+use super::{Global, output};
 use crate::campaign::{ApiKey, Campaign, Overrides};
 use crate::dialer::Finish;
 use crate::error::Error;
@@ -40,20 +40,22 @@ pub async fn run(global: &Global) -> Result<u8, Error> {
         api_base: Some(sandbox.synthflow_base()),
     };
     let campaign = Campaign::load(&workdir.0.join("demo.toml"), &overrides)?;
-    println!(
+    output::line(format_args!(
         "outdial demo: campaign {} against the sandbox at {}\n  (latency 20–120 ms; calls of 30–90 s played at 60x; 30% unanswered, busy or voicemail, redialled)\n",
         campaign.name,
         sandbox.synthflow_base()
-    );
+    ));
+    let mut stops = run::Stops::listen(None)?;
     let finish = run::launch(
         &campaign,
         ApiKey::new("sandbox-demo-key"),
         Journaling::StartOrResume,
         Display::chosen_by(global.quiet),
+        stops.requested(),
     )
     .await?;
-    let code = run::conclude(&campaign, &finish);
-    println!("{}", sandbox_verdict(&sandbox, &finish).await);
+    let code = run::conclude(&campaign, &finish, stops.first());
+    output::line(sandbox_verdict(&sandbox, &finish).await);
     sandbox.stop().await;
     Ok(code)
 }

@@ -1,6 +1,5 @@
 //! `outdial export`: one CSV row per contact, to a file or stdout.
 
-use std::fs::File;
 use std::io::{BufWriter, ErrorKind};
 use std::path::PathBuf;
 
@@ -8,7 +7,7 @@ use clap::Args;
 
 use super::Global;
 use crate::error::Error;
-use crate::export::{ExportError, export};
+use crate::export::{ExportError, create_private, export};
 use crate::journal::Journal;
 
 #[derive(Debug, Args)]
@@ -25,7 +24,7 @@ pub async fn run(args: ExportArgs, global: &Global) -> Result<u8, Error> {
     let journal = Journal::open_existing(&campaign.journal_dir, &campaign.name)?;
     let written = match &args.output {
         Some(path) => {
-            let file = File::create(path).map_err(|source| Error::Io {
+            let file = create_private(path).map_err(|source| Error::Io {
                 context: format!("cannot create {}", path.display()),
                 source,
             })?;

@@ -61,10 +61,16 @@ pub fn text(text: impl fmt::Display) {
     let mut stdout = std::io::stdout().lock();
     match write!(stdout, "{text}").and_then(|()| stdout.flush()) {
         Err(error) if error.kind() != ErrorKind::BrokenPipe => {
-            eprintln!("warning: cannot write to stdout: {error}");
+            warn(format_args!("warning: cannot write to stdout: {error}"));
         }
         _ => {}
     }
+}
+
+/// A line for the person at the keyboard on stderr. A closed stderr is no reason to fail or
+/// panic (as `eprintln!` does): the run's work and exit code matter more than the message.
+pub fn warn(line: impl fmt::Display) {
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 
 /// [`text`] and a newline.
@@ -83,7 +89,7 @@ pub fn json(value: &impl Serialize) {
 /// so that stdout stays one JSON document.
 pub fn advise(json: bool, hint: &str) {
     if json {
-        eprintln!("{hint}");
+        warn(hint);
     } else {
         line(hint);
     }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::Global;
+use super::{Global, output};
 use crate::api::Synthflow;
 use crate::clock::Clock;
 use crate::dialer;
@@ -35,12 +35,9 @@ pub async fn run(args: PlanArgs, global: &Global) -> Result<u8, Error> {
         .await
         .expect("planning does not panic")?;
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&planned).expect("plans serialise")
-        );
+        output::json(&planned);
     } else {
-        print!("{}", describe(&planned));
+        output::text(describe(&planned));
     }
     Ok(0)
 }
@@ -91,6 +88,13 @@ fn describe(plan: &Plan) -> String {
             let _ = writeln!(out, " (next window opens {opening})");
         }
         None => out.push('\n'),
+    }
+    if let Some(reason) = &w.zone_unknown_reason {
+        let _ = writeln!(
+            out,
+            "  held, not called: {} contact(s), e.g. {reason}",
+            w.zone_unknown
+        );
     }
     if w.never > 0 {
         let _ = writeln!(

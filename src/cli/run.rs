@@ -1,10 +1,15 @@
-//! `outdial run` and `outdial resume`.
+//! `outdial run` and `outdial resume`, and how a run is asked to stop: Ctrl-C, SIGTERM, SIGHUP,
+//! `--max-runtime` or `--until`. Each ends the run the same way (stop dispatching, let requests in
+//! flight finish, save, summary, resume hint) with its own exit code.
 
 use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
 
 use clap::Args;
+use jiff::{SignedDuration, Timestamp};
+use tokio::signal::unix::{Signal, SignalKind, signal};
 
-use super::Global;
+use super::{Global, output};
 use crate::campaign::{ApiKey, Campaign};
 use crate::dialer::{self, Ending, Finish};
 use crate::error::Error;
@@ -15,6 +20,13 @@ use crate::progress::Display;
 pub struct RunArgs {
     /// The campaign file (TOML)
     pub campaign: PathBuf,
+    /// Stop cleanly after this long, e.g. `2h30m`, `45m` or `PT2H` (exit 75; resume later)
+    #[arg(long, value_name = "DURATION", value_parser = max_runtime)]
+    pub max_runtime: Option<SignedDuration>,
+    /// Stop cleanly at this time: `18:00` (local time today) or an RFC 3339 timestamp such as
+    /// `2026-12-01T18:00:00-05:00` (exit 75; resume later)
+    #[arg(long, value_name = "TIME", value_parser = until)]
+    pub until: Option<Timestamp>,
 }
 
 /// Whether a missing journal may be created.
@@ -24,74 +36,261 @@ pub enum Journaling {
     ResumeOnly,
 }
 
+/// What asked a run to stop before its campaign was complete. Each has its own exit code, so
+/// that a script or a supervisor can tell a deadline from an operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopRequest {
+    /// Ctrl-C (SIGINT): 130, as shells report it.
+    Interrupt,
+    /// SIGTERM (`kill`, systemd, Kubernetes): 143.
+    Terminate,
+    /// SIGHUP (the terminal went away): 129.
+    HangUp,
+    /// `--max-runtime` or `--until` was reached: 75 (EX_TEMPFAIL, "try again later").
+    Deadline,
+}
+
+impl StopRequest {
+    pub fn exit_code(self) -> u8 {
+        match self {
+            StopRequest::Interrupt => 130,
+            StopRequest::Terminate => 143,
+            StopRequest::HangUp => 129,
+            StopRequest::Deadline => 75,
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            StopRequest::Interrupt => "interrupted",
+            StopRequest::Terminate => "terminated (SIGTERM)",
+            StopRequest::HangUp => "hung up (SIGHUP)",
+            StopRequest::Deadline => "time is up (--max-runtime/--until)",
+        }
+    }
+}
+
 pub async fn run(args: RunArgs, global: &Global, journaling: Journaling) -> Result<u8, Error> {
     let campaign = super::load(&args.campaign, global)?;
     let key = campaign.api.key(&campaign.file)?;
-    let finish = launch(&campaign, key, journaling, Display::chosen_by(global.quiet)).await?;
-    Ok(conclude(&campaign, &finish))
+    let deadline = deadline(args.max_runtime, args.until, Timestamp::now())?;
+    let mut stops = Stops::listen(deadline)?;
+    let display = Display::chosen_by(global.quiet);
+    let finish = launch(&campaign, key, journaling, display, stops.requested()).await?;
+    Ok(conclude(&campaign, &finish, stops.first()))
+}
+
+/// The earlier of the two limits, as an instant; a limit already past is bad input, since a run
+/// that stops before it starts is surely not what was meant.
+fn deadline(
+    max_runtime: Option<SignedDuration>,
+    until: Option<Timestamp>,
+    now: Timestamp,
+) -> Result<Option<Timestamp>, Error> {
+    let after_runtime = max_runtime.map(|d| now.saturating_add(d).unwrap_or(Timestamp::MAX));
+    let deadline = after_runtime.into_iter().chain(until).min();
+    match deadline {
+        Some(at) if at <= now => Err(Error::Usage(format!(
+            "--until {at} is already past: give a later time, or a date with it"
+        ))),
+        _ => Ok(deadline),
+    }
 }
 
 /// Opens the journal the way `journaling` allows and runs the campaign until it is complete,
-/// Ctrl-C, or the account refuses.
+/// `stop` resolves, or the account refuses.
 pub async fn launch(
     campaign: &Campaign,
     key: ApiKey,
     journaling: Journaling,
     display: Display,
+    stop: impl Future<Output = ()>,
 ) -> Result<Finish, Error> {
     let journal = match journaling {
         Journaling::StartOrResume => Journal::open(&campaign.journal_dir, &campaign.name)?,
         Journaling::ResumeOnly => Journal::open_existing(&campaign.journal_dir, &campaign.name)?,
     };
-    let finish = dialer::launch(campaign, &journal, key, display, interrupt()).await;
+    let finish = dialer::launch(campaign, &journal, key, display, stop).await;
     journal.close().await;
     finish
 }
 
-/// Resolves at the first Ctrl-C; a second one ends the process at once (the journal is
-/// consistent at every moment, so nothing is lost).
-async fn interrupt() {
-    if tokio::signal::ctrl_c().await.is_err() {
-        return std::future::pending().await;
-    }
-    tokio::spawn(async {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("interrupted again: exiting now; the journal is consistent");
-            std::process::exit(130);
-        }
-    });
+/// The signals and the deadline a run listens to. The handlers are installed before the run
+/// starts, so that a SIGTERM in its first moments is a clean stop, not the default death.
+pub struct Stops {
+    /// Interrupt, terminate, hang-up; taken by the one future that waits on them.
+    signals: Option<[Signal; 3]>,
+    deadline: Option<Timestamp>,
+    /// The first request, kept for the exit code once the run has ended.
+    first: Arc<OnceLock<StopRequest>>,
 }
 
-/// Prints the summary and what to do next; returns the exit code.
-pub fn conclude(campaign: &Campaign, finish: &Finish) -> u8 {
-    print!("{}", finish.report);
+impl Stops {
+    pub fn listen(deadline: Option<Timestamp>) -> Result<Stops, Error> {
+        let install = |kind: SignalKind| {
+            signal(kind).map_err(|source| Error::Io {
+                context: "cannot install a signal handler".into(),
+                source,
+            })
+        };
+        let signals = [
+            install(SignalKind::interrupt())?,
+            install(SignalKind::terminate())?,
+            install(SignalKind::hangup())?,
+        ];
+        Ok(Stops {
+            signals: Some(signals),
+            deadline,
+            first: Arc::default(),
+        })
+    }
+
+    /// Resolves at the first request; a second signal then ends the process at once (the
+    /// journal is consistent at every moment, so nothing is lost). Only the first call of it
+    /// listens; any later one never resolves.
+    pub fn requested(&mut self) -> impl Future<Output = ()> + use<> {
+        let first = Arc::clone(&self.first);
+        let deadline = self.deadline;
+        let signals = self.signals.take();
+        async move {
+            let Some([mut interrupt, mut terminate, mut hang_up]) = signals else {
+                return std::future::pending().await;
+            };
+            let request = tokio::select! {
+                _ = interrupt.recv() => StopRequest::Interrupt,
+                _ = terminate.recv() => StopRequest::Terminate,
+                _ = hang_up.recv() => StopRequest::HangUp,
+                () = sleep_until(deadline) => StopRequest::Deadline,
+            };
+            let _ = first.set(request);
+            tokio::spawn(async move {
+                let again = tokio::select! {
+                    _ = interrupt.recv() => StopRequest::Interrupt,
+                    _ = terminate.recv() => StopRequest::Terminate,
+                    _ = hang_up.recv() => StopRequest::HangUp,
+                };
+                output::warn("asked again: exiting now; the journal is consistent");
+                std::process::exit(i32::from(again.exit_code()));
+            });
+        }
+    }
+
+    /// The first stop request, if any came.
+    pub fn first(&self) -> Option<StopRequest> {
+        self.first.get().copied()
+    }
+}
+
+/// Sleeps until `at`, or forever without one.
+async fn sleep_until(at: Option<Timestamp>) {
+    match at {
+        Some(at) => {
+            let wait = Timestamp::now().duration_until(at);
+            tokio::time::sleep(std::time::Duration::try_from(wait).unwrap_or_default()).await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+/// Prints the summary and what to do next; returns the exit code. `stopped_by` is the request
+/// that ended an interrupted run (a Ctrl-C when nothing says otherwise).
+pub fn conclude(campaign: &Campaign, finish: &Finish, stopped_by: Option<StopRequest>) -> u8 {
+    output::text(&finish.report);
     match &finish.ending {
         Ending::Complete => {
-            println!("complete: every contact of {} is settled", campaign.name);
+            output::line(format_args!(
+                "complete: every contact of {} is settled",
+                campaign.name
+            ));
             0
         }
         Ending::Interrupted => {
-            println!(
-                "interrupted: the journal is saved; continue with `{}`",
+            let request = stopped_by.unwrap_or(StopRequest::Interrupt);
+            output::line(format_args!(
+                "{}: the journal is saved; continue with `{}`",
+                request.describe(),
                 campaign.resume_command()
-            );
-            130
+            ));
+            request.exit_code()
         }
         Ending::AccountRefused(error) => {
-            eprintln!("error: {error}");
-            println!(
+            output::warn(format_args!("error: {error}"));
+            output::line(format_args!(
                 "stopped: the remaining contacts are still pending; after fixing it, `{}`",
                 campaign.resume_command()
-            );
+            ));
             3
         }
         Ending::CampaignRefused(mistake) => {
-            eprintln!("error: {mistake}");
-            println!(
+            output::warn(format_args!("error: {mistake}"));
+            output::line(format_args!(
                 "stopped: nobody was called twice and the refused contacts are still pending; after fixing the campaign file, `{}`",
                 campaign.resume_command()
-            );
+            ));
             2
         }
+    }
+}
+
+/// `--max-runtime`: jiff's friendly format (`2h30m`) or ISO 8601 (`PT2H30M`), above zero.
+fn max_runtime(written: &str) -> Result<SignedDuration, String> {
+    let duration: SignedDuration = written
+        .trim()
+        .parse()
+        .map_err(|_| format!("\"{written}\" is not a duration such as 2h30m, 45m or 90s"))?;
+    if duration <= SignedDuration::ZERO {
+        return Err(format!("\"{written}\" must be longer than zero"));
+    }
+    Ok(duration)
+}
+
+/// `--until`: an RFC 3339 timestamp, or a time of day read in the local time zone today.
+fn until(written: &str) -> Result<Timestamp, String> {
+    let written = written.trim();
+    if let Ok(at) = written.parse::<Timestamp>() {
+        return Ok(at);
+    }
+    let time: jiff::civil::Time = written.parse().map_err(|_| {
+        format!(
+            "\"{written}\" is neither a time of day such as 18:00 nor an RFC 3339 timestamp such as 2026-12-01T18:00:00Z"
+        )
+    })?;
+    let zone = jiff::tz::TimeZone::system();
+    let today = Timestamp::now().to_zoned(zone.clone()).date();
+    today
+        .to_datetime(time)
+        .to_zoned(zone)
+        .map(|z| z.timestamp())
+        .map_err(|e| format!("\"{written}\" does not exist today here: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Friendly and ISO durations are read; nothing, zero and negatives are refused.
+    #[test]
+    fn max_runtime_reads_friendly_durations_and_refuses_empty_ones() {
+        assert_eq!(max_runtime("2h30m"), Ok(SignedDuration::from_mins(150)));
+        assert_eq!(max_runtime("PT2S"), Ok(SignedDuration::from_secs(2)));
+        assert!(max_runtime("0s").is_err());
+        assert!(max_runtime("-5m").is_err());
+        assert!(max_runtime("soon").is_err());
+    }
+
+    /// The earlier limit wins, and a limit already past is refused.
+    #[test]
+    fn the_deadline_is_the_earlier_limit_and_never_past() {
+        let now: Timestamp = "2026-12-01T12:00:00Z".parse().unwrap();
+        let until: Timestamp = "2026-12-01T12:30:00Z".parse().unwrap();
+        let hour = Some(SignedDuration::from_hours(1));
+        assert_eq!(deadline(hour, Some(until), now).unwrap(), Some(until));
+        assert_eq!(
+            deadline(hour, None, now).unwrap(),
+            Some("2026-12-01T13:00:00Z".parse().unwrap())
+        );
+        assert_eq!(deadline(None, None, now).unwrap(), None);
+        let past: Timestamp = "2026-12-01T11:00:00Z".parse().unwrap();
+        assert!(deadline(None, Some(past), now).is_err());
     }
 }

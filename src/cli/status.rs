@@ -8,9 +8,10 @@ use clap::Args;
 use super::Global;
 use jiff::Timestamp;
 
+use super::output;
 use crate::campaign::Campaign;
 use crate::error::Error;
-use crate::journal::{Journal, JournalError};
+use crate::journal::{Journal, JournalError, State};
 use crate::report::Report;
 use crate::window::{CalleeZones, CallingHours};
 
@@ -25,10 +26,12 @@ pub struct StatusArgs {
 
 pub async fn run(args: StatusArgs, global: &Global) -> Result<u8, Error> {
     let campaign = super::load(&args.campaign, global)?;
+    let mut held = None;
     let report = match Journal::open_existing(&campaign.journal_dir, &campaign.name) {
         Ok(journal) => {
             let mut report = Report::of_journal(&campaign.name, &journal)?;
             report.next = next_due(&campaign, &journal)?;
+            held = held_for_zone(&campaign, &journal)?;
             report
         }
         Err(JournalError::Locked { owner, .. }) => {
@@ -43,24 +46,42 @@ pub async fn run(args: StatusArgs, global: &Global) -> Result<u8, Error> {
             }
         }
         Err(JournalError::Missing { .. }) if !args.json => {
-            println!(
+            output::line(format_args!(
                 "campaign {}: not started yet (no journal at {})",
                 campaign.name,
                 campaign.journal_dir.display()
-            );
+            ));
             return Ok(0);
         }
         Err(e) => return Err(e.into()),
     };
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report).expect("reports serialise")
-        );
+        output::json(&report);
     } else {
-        print!("{report}");
+        output::text(&report);
+        if let Some(held) = held {
+            output::line(held);
+        }
     }
     Ok(0)
+}
+
+/// `held, not called: 3 contacts, e.g. time zone unknown: AU (+61) …`: the contacts skipped
+/// because nobody can tell their hours, which a CSV with their zone releases on the next run.
+fn held_for_zone(campaign: &Campaign, journal: &Journal) -> Result<Option<String>, Error> {
+    let mut held = 0u64;
+    let mut example = None;
+    for entry in journal.entries() {
+        let entry = entry?;
+        if !matches!(entry.state, State::Skipped { .. }) || entry.attempts > 0 {
+            continue;
+        }
+        if let Err(unplaced) = CalleeZones::of_contact(&entry.contact, &campaign.window) {
+            held += 1;
+            example.get_or_insert(unplaced);
+        }
+    }
+    Ok(example.map(|reason| format!("  held, not called: {held} contact(s), e.g. {reason}")))
 }
 
 /// What the earliest waiting contact waits for: its window, or a redial, look-up or cap.
@@ -73,16 +94,17 @@ fn next_due(campaign: &Campaign, journal: &Journal) -> Result<Option<String>, Er
     };
     let now = Timestamp::now();
     let hours = CallingHours::new(&campaign.window);
-    let zones = CalleeZones::of_contact(&entry.contact, &campaign.window.fallback_time_zone);
-    Ok(Some(if !hours.is_open(&zones, now) && due > now {
-        format!(
-            "next window opens {}",
-            hours.describe_opening(&zones, due, now)
-        )
-    } else {
-        format!(
+    let zones = CalleeZones::of_contact(&entry.contact, &campaign.window);
+    Ok(Some(match zones {
+        Ok(zones) if !hours.is_open(&zones, now) && due > now => {
+            format!(
+                "next window opens {}",
+                hours.describe_opening(&zones, due, now)
+            )
+        }
+        _ => format!(
             "next call due {} (a redial, a look-up or a cap)",
             due.strftime("%Y-%m-%d %H:%M:%S UTC")
-        )
+        ),
     }))
 }
