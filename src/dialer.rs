@@ -27,7 +27,7 @@ use crate::phone::Phone;
 use crate::progress::{Display, Progress};
 use crate::report::{Report, Tally};
 use crate::rotation::{Callee, Choice, Locale, Rotation};
-use crate::suppression::DoNotCall;
+use crate::suppression::{self, Check, DoNotCall, Unreadable};
 use crate::window::{CalleeZones, CallingHours};
 
 /// How a run ended, when it did not fail.
@@ -39,6 +39,9 @@ pub enum Ending {
     Interrupted,
     /// The account refused (401/402/403); the remaining contacts stay pending.
     AccountRefused(ApiError),
+    /// A do-not-call list stayed unreadable past `suppress.unreadable_limit_seconds`; the
+    /// remaining contacts stay pending.
+    ListUnreadable(Unreadable),
 }
 
 /// The result of `run`: how it ended and the figures for the summary.
@@ -123,6 +126,8 @@ pub struct Dialer<'a> {
     hours: CallingHours,
     caps: Caps,
     do_not_call: DoNotCall,
+    /// When the unreadable list last told about became unreadable, so it is said once.
+    told_unreadable: Option<Timestamp>,
     /// The due moment last announced as idle time, so it is said once.
     announced: Option<Timestamp>,
     pacer: Arc<Pacer>,
@@ -158,6 +163,14 @@ impl<'a> Dialer<'a> {
         let (reports_tx, reports) = mpsc::unbounded_channel();
         let (stop_following, stop) = watch::channel(false);
         let pacer = Arc::new(Pacer::new(&campaign.pacing));
+        let do_not_call = DoNotCall::watch(
+            &campaign.suppress.files,
+            campaign.default_country,
+            suppression::RECHECK,
+        )?;
+        for list in do_not_call.counts() {
+            progress.note(&format!("do-not-call list {list}"));
+        }
         let calls = Calls {
             api,
             agent: campaign.agent.clone(),
@@ -174,7 +187,8 @@ impl<'a> Dialer<'a> {
                 campaign.rotation.max_calls_per_number_per_day,
                 campaign.rotation.min_gap_per_number,
             ),
-            do_not_call: DoNotCall::load(&campaign.suppress, campaign.default_country)?,
+            do_not_call,
+            told_unreadable: None,
             announced: None,
             pacer,
             calls,
@@ -399,11 +413,15 @@ impl<'a> Dialer<'a> {
     /// The rules, checked right before each dial: do-not-call lists (re-read when they change),
     /// the callee's calling hours, and a caller ID under its caps.
     fn verdict(&mut self, entry: &Entry, now: Timestamp) -> Result<Verdict, Error> {
-        if let Some(list) = self.do_not_call.lists(entry.phone()) {
-            return Ok(Verdict::Skip(format!(
-                "on the do-not-call list {}",
-                list.display()
-            )));
+        match self.do_not_call.check(entry.phone()) {
+            Check::Clear => {}
+            Check::Listed(list) => {
+                return Ok(Verdict::Skip(format!(
+                    "on the do-not-call list {}",
+                    list.display()
+                )));
+            }
+            Check::Unreadable(trouble) => return Ok(self.hold_for(trouble, now)),
         }
         let zones = self.zones(entry);
         if !self.hours.is_open(&zones, now) {
@@ -432,6 +450,23 @@ impl<'a> Dialer<'a> {
             .map(|number| caps.next_allowed(number, now))
             .min();
         free_again.map(Verdict::Wait).ok_or(Error::PoolExhausted)
+    }
+
+    /// Nobody is dialled while a do-not-call list cannot be read: the contact waits for the
+    /// list's next look; past `suppress.unreadable_limit_seconds` the run stops, contacts pending.
+    fn hold_for(&mut self, trouble: Unreadable, now: Timestamp) -> Verdict {
+        let next_look = now
+            .saturating_add(span(suppression::RECHECK))
+            .unwrap_or(now);
+        if trouble.lasted(now) > self.campaign.suppress.unreadable_limit {
+            self.stop(Ending::ListUnreadable(trouble));
+        } else if self.told_unreadable != Some(trouble.since) {
+            self.told_unreadable = Some(trouble.since);
+            self.progress.note(&format!(
+                "nobody is called while a do-not-call list cannot be read: {trouble}"
+            ));
+        }
+        Verdict::Wait(next_look)
     }
 
     /// The zones the callee may be in; the window must be open in all of them.
@@ -615,8 +650,12 @@ impl<'a> Dialer<'a> {
     /// Stops dispatching (the first reason wins) and stops following live calls.
     fn stop(&mut self, ending: Ending) {
         if self.stopping.is_none() {
-            if let Ending::AccountRefused(error) = &ending {
-                self.progress.note(&format!("stopping: {error}"));
+            match &ending {
+                Ending::AccountRefused(error) => self.progress.note(&format!("stopping: {error}")),
+                Ending::ListUnreadable(trouble) => self.progress.note(&format!(
+                    "stopping: {trouble}, for longer than suppress.unreadable_limit_seconds"
+                )),
+                Ending::Complete | Ending::Interrupted => {}
             }
             self.stopping = Some(ending);
             let _ = self.stop_following.send(true);

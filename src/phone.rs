@@ -38,18 +38,24 @@ pub enum PhoneError {
 impl Phone {
     /// Parses what a person wrote (`(415) 555-2671`, `+44 20 7946 0958`, `1-415-555-2671`).
     pub fn parse(written: &str, default_country: Country) -> Result<Phone, PhoneError> {
-        let written = written.trim();
-        if written.is_empty() {
-            return Err(PhoneError::Empty);
-        }
-        let number = phonenumber::parse(Some(default_country.0), written)
-            .map_err(|e| PhoneError::Unparseable(e.to_string()))?;
-        if !number.is_valid() {
-            return Err(PhoneError::Invalid);
-        }
+        let number = read(written, default_country)?;
         // Two contacts at different extensions would collapse into one identity.
         if number.extension().is_some() {
             return Err(PhoneError::Extension);
+        }
+        Phone::checked(&number)
+    }
+
+    /// The number a do-not-call entry names: read as [`Phone::parse`] reads it, except that an
+    /// extension is dropped, not refused: `415-555-2671 ext. 5` on a list forbids the whole line.
+    pub fn parse_listed(written: &str, default_country: Country) -> Result<Phone, PhoneError> {
+        Phone::checked(&read(written, default_country)?)
+    }
+
+    /// A valid, non-premium number in E.164 form (which never carries an extension).
+    fn checked(number: &phonenumber::PhoneNumber) -> Result<Phone, PhoneError> {
+        if !number.is_valid() {
+            return Err(PhoneError::Invalid);
         }
         if number.number_type(&phonenumber::metadata::DATABASE) == phonenumber::Type::PremiumRate {
             return Err(PhoneError::PremiumRate);
@@ -114,6 +120,16 @@ impl TryFrom<String> for Phone {
         }
         Ok(phone)
     }
+}
+
+/// Reads a written number with the libphonenumber port, before any check of what it is.
+fn read(written: &str, default_country: Country) -> Result<phonenumber::PhoneNumber, PhoneError> {
+    let written = written.trim();
+    if written.is_empty() {
+        return Err(PhoneError::Empty);
+    }
+    phonenumber::parse(Some(default_country.0), written)
+        .map_err(|e| PhoneError::Unparseable(e.to_string()))
 }
 
 /// A phone shown as `…2671`.

@@ -18,7 +18,7 @@ use crate::contacts::{ContactReader, ContactsError, Row};
 use crate::phone::Phone;
 use crate::report::CallerTally;
 use crate::rotation::{Callee, Locale, Match, Rotation};
-use crate::suppression::{DoNotCall, SuppressionError};
+use crate::suppression::{Check, DoNotCall, ListCount, SuppressionError};
 use crate::window::{CalleeZones, CallingHours};
 
 /// What a run of the campaign would do.
@@ -31,6 +31,8 @@ pub struct Plan {
     pub skipped_rows: u64,
     /// Contacts on a do-not-call list.
     pub do_not_call: u64,
+    /// How many numbers each do-not-call list gave, in campaign order.
+    pub do_not_call_lists: Vec<ListCount>,
     /// Planned first calls per caller ID.
     pub load: BTreeMap<String, PlannedLoad>,
     /// Planned calls per local-presence match.
@@ -89,17 +91,19 @@ pub enum PlanError {
 
 /// Plans `campaign` over `pool`, as seen at `now`.
 pub fn plan(campaign: &Campaign, pool: &[Phone], now: Timestamp) -> Result<Plan, PlanError> {
+    let do_not_call = DoNotCall::load(&campaign.suppress.files, campaign.default_country)?;
     let mut planner = Planner {
         rotation: Rotation::new(campaign.rotation.strategy, pool),
         hours: CallingHours::new(&campaign.window),
-        do_not_call: DoNotCall::load(&campaign.suppress, campaign.default_country)?,
+        plan: Plan {
+            campaign: campaign.name.clone(),
+            do_not_call_lists: do_not_call.counts(),
+            ..Plan::default()
+        },
+        do_not_call,
         seen: HashSet::new(),
         campaign,
         now,
-        plan: Plan {
-            campaign: campaign.name.clone(),
-            ..Plan::default()
-        },
         area_code_gaps: BTreeMap::new(),
         region_gaps: BTreeMap::new(),
         earliest_opening: None,
@@ -133,7 +137,7 @@ impl Planner<'_> {
                 return;
             }
         };
-        if self.do_not_call.lists(&contact.phone).is_some() {
+        if let Check::Listed(_) = self.do_not_call.check(&contact.phone) {
             self.plan.do_not_call += 1;
             return;
         }

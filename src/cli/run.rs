@@ -83,5 +83,16 @@ pub fn conclude(campaign: &Campaign, finish: &Finish) -> u8 {
             );
             3
         }
+        Ending::ListUnreadable(trouble) => {
+            eprintln!(
+                "error: {trouble}, for longer than suppress.unreadable_limit_seconds ({}s)",
+                campaign.suppress.unreadable_limit.as_secs()
+            );
+            println!(
+                "stopped: nobody was called while the list could not be read; the remaining contacts are still pending; after fixing it, `{}`",
+                campaign.resume_command()
+            );
+            2
+        }
     }
 }
