@@ -43,6 +43,17 @@ fn write_list(path: &Path) {
     out.flush().unwrap();
 }
 
+/// Writes `n` numbers that the fast reading leaves to the phone parser (an extension), to
+/// measure what each line would cost without it.
+fn write_parsed_list(path: &Path, n: u64) {
+    let mut out = BufWriter::new(File::create(path).expect("create the bench list"));
+    for i in 0..n {
+        let (npa, nxx, line) = number(i);
+        writeln!(out, "+1 {npa} {nxx} {line:04} ext. {}", i % 100).unwrap();
+    }
+    out.flush().unwrap();
+}
+
 fn us() -> Country {
     "US".parse().unwrap()
 }
@@ -64,6 +75,18 @@ fn bench_load(c: &mut Criterion) {
     group.throughput(Throughput::Elements(ENTRIES));
     group.bench_function("1M entries", |b| {
         b.iter(|| black_box(DoNotCall::load(&files, us()).expect("the bench list loads")))
+    });
+    group.finish();
+
+    // Where the time went before: every line through libphonenumber.
+    const PARSED: u64 = 20_000;
+    let parsed = [dir.path().join("parsed.txt")];
+    write_parsed_list(&parsed[0], PARSED);
+    let mut group = c.benchmark_group("do_not_call_load");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(PARSED));
+    group.bench_function("20k entries through the phone parser", |b| {
+        b.iter(|| black_box(DoNotCall::load(&parsed, us()).expect("the bench list loads")))
     });
     group.finish();
 }

@@ -735,7 +735,7 @@ async fn a_run_whose_list_returns_resumes_dialling() {
 async fn a_list_rewritten_during_a_run_lets_nobody_on_it_be_called() {
     let phones = numbers_in(212, 0, 160);
     let listed: Vec<String> = phones.iter().skip(1).step_by(2).cloned().collect();
-    let scenario = Scenario::start_with(sandbox(), &campaign(20.0, ""), &csv_of(&phones)).await;
+    let scenario = Scenario::start_with(sandbox(), &campaign(15.0, ""), &csv_of(&phones)).await;
     let dnc = scenario.dir.path().join("dnc.txt");
     let text = format!("{}\n", listed.join("\n"));
     std::fs::write(&dnc, &text).unwrap();
