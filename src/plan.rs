@@ -92,18 +92,19 @@ pub enum PlanError {
 /// Plans `campaign` over `pool`, as seen at `now`.
 pub fn plan(campaign: &Campaign, pool: &[Phone], now: Timestamp) -> Result<Plan, PlanError> {
     let do_not_call = DoNotCall::load(&campaign.suppress.files, campaign.default_country)?;
+    let do_not_call_lists = do_not_call.counts();
     let mut planner = Planner {
         rotation: Rotation::new(campaign.rotation.strategy, pool),
         hours: CallingHours::new(&campaign.window),
-        plan: Plan {
-            campaign: campaign.name.clone(),
-            do_not_call_lists: do_not_call.counts(),
-            ..Plan::default()
-        },
         do_not_call,
         seen: HashSet::new(),
         campaign,
         now,
+        plan: Plan {
+            campaign: campaign.name.clone(),
+            do_not_call_lists,
+            ..Plan::default()
+        },
         area_code_gaps: BTreeMap::new(),
         region_gaps: BTreeMap::new(),
         earliest_opening: None,
