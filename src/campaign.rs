@@ -30,7 +30,7 @@ pub struct Campaign {
     pub rotation: RotationPolicy,
     pub window: Window,
     pub retry: RetryPolicy,
-    pub suppress: Vec<PathBuf>,
+    pub suppress: Suppress,
     /// `.outdial/<name>/` beside the campaign file, wherever the path it was given by leads.
     pub journal_dir: PathBuf,
 }
@@ -115,6 +115,21 @@ pub struct RetryPolicy {
 pub const DEFAULT_MAX_CALL: Duration = Duration::from_secs(30 * 60);
 /// What `retry.max_call_minutes` may be: from 3 seconds (tests, demos) to a day.
 const MAX_CALL_MINUTES: std::ops::RangeInclusive<f64> = 0.05..=1440.0;
+/// The do-not-call lists and how long a run may wait for one that cannot be read.
+#[derive(Debug, Clone, Default)]
+pub struct Suppress {
+    pub files: Vec<PathBuf>,
+    /// How long a list may stay unreadable while the run holds everyone before the run stops,
+    /// contacts pending (`suppress.unreadable_limit_seconds`).
+    pub unreadable_limit: Duration,
+}
+
+/// `suppress.unreadable_limit_seconds` when the file does not say: five minutes ride out a list
+/// being replaced by hand or by a slow sync, and stop a run whose list is really gone.
+const UNREADABLE_LIMIT_SECONDS: u32 = 300;
+/// Longest `suppress.unreadable_limit_seconds`: a run that holds everyone for more than a day
+/// is stuck, not waiting.
+const MAX_UNREADABLE_LIMIT_SECONDS: u32 = 86_400;
 
 /// What the command line and environment override (`--api-base`, `OUTDIAL_API_BASE`).
 #[derive(Debug, Clone, Default)]
@@ -386,6 +401,7 @@ struct RawRetry {
 struct RawSuppress {
     #[serde(default)]
     files: Vec<Spanned<String>>,
+    unreadable_limit_seconds: Option<Spanned<i64>>,
 }
 
 /// The directory the campaign file really lives in, through symlinks and relative paths: its
@@ -434,12 +450,32 @@ impl Checker<'_> {
                 .transpose()?
                 .unwrap_or_default(),
             retry: self.retry(raw.retry)?,
-            suppress: raw
-                .suppress
+            suppress: self.suppress(raw.suppress, &dir)?,
+        })
+    }
+
+    fn suppress(&self, raw: RawSuppress, dir: &Path) -> Result<Suppress, ConfigError> {
+        let key = "suppress.unreadable_limit_seconds";
+        let limit = match raw.unreadable_limit_seconds {
+            None => UNREADABLE_LIMIT_SECONDS,
+            Some(seconds) => self.parse_with(&seconds, key, |n| {
+                u32::try_from(*n)
+                    .ok()
+                    .filter(|n| (1..=MAX_UNREADABLE_LIMIT_SECONDS).contains(n))
+                    .ok_or_else(|| {
+                        format!(
+                            "must be a whole number of seconds from 1 to {MAX_UNREADABLE_LIMIT_SECONDS}, not {n}"
+                        )
+                    })
+            })?,
+        };
+        Ok(Suppress {
+            files: raw
                 .files
                 .into_iter()
                 .map(|f| dir.join(f.into_inner()))
                 .collect(),
+            unreadable_limit: Duration::from_secs(limit.into()),
         })
     }
 

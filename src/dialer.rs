@@ -28,6 +28,7 @@ use crate::phone::Phone;
 use crate::progress::{Display, Progress};
 use crate::report::{Report, Tally};
 use crate::rules::{Listing, REMOVED, Rules, Verdict, WindowCheck};
+use crate::suppression::{self, DoNotCall, Unreadable};
 
 /// How a run ended, when it did not fail.
 #[derive(Debug)]
@@ -41,6 +42,9 @@ pub enum Ending {
     /// The same refusal hit create request after create request: the campaign file (its agent
     /// or its base URL) is wrong, not the contacts. They stay pending.
     CampaignRefused(CampaignMistake),
+    /// A do-not-call list stayed unreadable past `suppress.unreadable_limit_seconds`; the
+    /// remaining contacts stay pending.
+    ListUnreadable(Unreadable),
 }
 
 /// A refusal that hit every create request of a run alike, and what to fix for it.
@@ -219,6 +223,8 @@ pub struct Dialer<'a> {
     rules: Rules,
     /// Every instant the run reads; the system clock but in tests.
     clock: Clock,
+    /// When the unreadable list last told about became unreadable, so it is said once.
+    told_unreadable: Option<Timestamp>,
     /// The due moment last announced as idle time, so it is said once.
     announced: Option<Timestamp>,
     pacer: Arc<Pacer>,
@@ -258,6 +264,14 @@ impl<'a> Dialer<'a> {
         let (stop_following, stop) = watch::channel(false);
         let pacer = Arc::new(Pacer::new(&campaign.pacing));
         let clock = Clock::System;
+        let do_not_call = DoNotCall::watch(
+            &campaign.suppress.files,
+            campaign.default_country,
+            suppression::RECHECK,
+        )?;
+        for list in do_not_call.counts() {
+            progress.note(&format!("do-not-call list {list}"));
+        }
         let calls = Calls {
             api,
             agent: campaign.agent.clone(),
@@ -270,8 +284,9 @@ impl<'a> Dialer<'a> {
         Ok(Dialer {
             campaign,
             journal,
-            rules: Rules::new(campaign, pool)?,
+            rules: Rules::new(campaign, pool, do_not_call),
             clock,
+            told_unreadable: None,
             announced: None,
             pacer,
             calls,
@@ -550,6 +565,11 @@ impl<'a> Dialer<'a> {
                 return self.record(&before, &entry);
             }
             Verdict::PoolExhausted => return Err(Error::PoolExhausted),
+            Verdict::ListUnreadable(trouble) => {
+                let next_look = self.hold_for(trouble, now);
+                entry.wait_until(next_look, now);
+                return self.record(&before, &entry);
+            }
         };
         self.rules.record_call(&choice.caller_id, now);
         self.journal.note_start(&choice.caller_id, now)?;
@@ -565,6 +585,23 @@ impl<'a> Dialer<'a> {
         matches!(entry.state, State::Skipped { .. })
             && entry.attempts == 0
             && self.rules.zones(&entry.contact).is_err()
+    }
+
+    /// Nobody is dialled while a do-not-call list cannot be read: the contact waits for the
+    /// list's next look; past `suppress.unreadable_limit_seconds` the run stops, contacts pending.
+    fn hold_for(&mut self, trouble: Unreadable, now: Timestamp) -> Timestamp {
+        let next_look = now
+            .saturating_add(span(suppression::RECHECK))
+            .unwrap_or(now);
+        if trouble.lasted(now) > self.campaign.suppress.unreadable_limit {
+            self.stop(Ending::ListUnreadable(trouble));
+        } else if self.told_unreadable != Some(trouble.since) {
+            self.told_unreadable = Some(trouble.since);
+            self.progress.note(&format!(
+                "nobody is called while a do-not-call list cannot be read: {trouble}"
+            ));
+        }
+        next_look
     }
 
     fn handle(&mut self, report: CallReport) -> Result<(), Error> {
@@ -767,6 +804,9 @@ impl<'a> Dialer<'a> {
                 Ending::CampaignRefused(mistake) => {
                     self.progress.note(&format!("stopping: {mistake}"));
                 }
+                Ending::ListUnreadable(trouble) => self.progress.note(&format!(
+                    "stopping: {trouble}, for longer than suppress.unreadable_limit_seconds"
+                )),
                 Ending::Complete | Ending::Interrupted => {}
             }
             self.stopping = Some(ending);

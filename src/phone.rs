@@ -38,21 +38,29 @@ pub enum PhoneError {
 impl Phone {
     /// Parses what a person wrote (`(415) 555-2671`, `+44 20 7946 0958`, `1-415-555-2671`).
     pub fn parse(written: &str, default_country: Country) -> Result<Phone, PhoneError> {
-        let written = written.trim();
-        if written.is_empty() {
-            return Err(PhoneError::Empty);
-        }
-        let number = phonenumber::parse(Some(default_country.0), written)
-            .map_err(|e| PhoneError::Unparseable(e.to_string()))?;
-        if !number.is_valid() {
-            return Err(PhoneError::Invalid);
-        }
+        let number = read(written, default_country)?;
+        let phone = Phone::valid(&number)?;
         // Two contacts at different extensions would collapse into one identity.
         if number.extension().is_some() {
             return Err(PhoneError::Extension);
         }
         if number.number_type(&phonenumber::metadata::DATABASE) == phonenumber::Type::PremiumRate {
             return Err(PhoneError::PremiumRate);
+        }
+        Ok(phone)
+    }
+
+    /// The number a do-not-call entry names: read as [`Phone::parse`] reads it, except that an
+    /// extension is dropped, not refused (`415-555-2671 ext. 5` on a list forbids the whole
+    /// line), and a premium-rate number is a number like any other (it is never dialled anyway).
+    pub fn parse_listed(written: &str, default_country: Country) -> Result<Phone, PhoneError> {
+        Phone::valid(&read(written, default_country)?)
+    }
+
+    /// A valid number in E.164 form (which never carries an extension).
+    fn valid(number: &phonenumber::PhoneNumber) -> Result<Phone, PhoneError> {
+        if !number.is_valid() {
+            return Err(PhoneError::Invalid);
         }
         let e164 = number.format().mode(phonenumber::Mode::E164).to_string();
         Ok(Phone(e164))
@@ -126,6 +134,16 @@ impl TryFrom<String> for Phone {
         }
         Ok(phone)
     }
+}
+
+/// Reads a written number with the libphonenumber port, before any check of what it is.
+fn read(written: &str, default_country: Country) -> Result<phonenumber::PhoneNumber, PhoneError> {
+    let written = written.trim();
+    if written.is_empty() {
+        return Err(PhoneError::Empty);
+    }
+    phonenumber::parse(Some(default_country.0), written)
+        .map_err(|e| PhoneError::Unparseable(e.to_string()))
 }
 
 /// A phone shown as `…2671`.

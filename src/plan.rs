@@ -20,8 +20,8 @@ use crate::contacts::{ContactReader, ContactsError, Row};
 use crate::phone::Phone;
 use crate::report::CallerTally;
 use crate::rotation::{Callee, Locale, Match};
-use crate::rules::{CallerCheck, DoNotCallCheck, Rules, WindowCheck};
-use crate::suppression::SuppressionError;
+use crate::rules::{CallerCheck, Rules, WindowCheck};
+use crate::suppression::{Check, DoNotCall, ListCount, SuppressionError};
 use crate::window::CalleeZones;
 
 /// What a run of the campaign would do.
@@ -34,6 +34,8 @@ pub struct Plan {
     pub skipped_rows: u64,
     /// Contacts on a do-not-call list.
     pub do_not_call: u64,
+    /// How many numbers each do-not-call list gave, in campaign order.
+    pub do_not_call_lists: Vec<ListCount>,
     /// Planned first calls per caller ID.
     pub load: BTreeMap<String, PlannedLoad>,
     /// Planned calls per local-presence match.
@@ -96,13 +98,16 @@ pub enum PlanError {
 
 /// Plans `campaign` over `pool`, as seen at `now`.
 pub fn plan(campaign: &Campaign, pool: &[Phone], now: Timestamp) -> Result<Plan, PlanError> {
+    let do_not_call = DoNotCall::load(&campaign.suppress.files, campaign.default_country)?;
+    let do_not_call_lists = do_not_call.counts();
     let mut planner = Planner {
-        rules: Rules::new(campaign, pool)?,
+        rules: Rules::new(campaign, pool, do_not_call),
         seen: HashSet::new(),
         campaign,
         now,
         plan: Plan {
             campaign: campaign.name.clone(),
+            do_not_call_lists,
             ..Plan::default()
         },
         area_code_gaps: BTreeMap::new(),
@@ -136,7 +141,7 @@ impl Planner<'_> {
                 return;
             }
         };
-        if let DoNotCallCheck::Listed(_) = self.rules.do_not_call(&contact.phone) {
+        if let Check::Listed(_) = self.rules.do_not_call(&contact.phone) {
             self.plan.do_not_call += 1;
             return;
         }

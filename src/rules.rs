@@ -8,8 +8,6 @@
 //! called, whatever else holds; one the contacts file no longer lists is not called either; then
 //! comes the question of when (window) and from which number (caps, rotation).
 
-use std::path::PathBuf;
-
 use jiff::Timestamp;
 
 use crate::campaign::{Campaign, Window};
@@ -18,7 +16,7 @@ use crate::contacts::Contact;
 use crate::journal::Entry;
 use crate::phone::Phone;
 use crate::rotation::{Callee, Choice, Locale, Rotation};
-use crate::suppression::{DoNotCall, SuppressionError};
+use crate::suppression::{Check, DoNotCall, Unreadable};
 use crate::window::{CalleeZones, CallingHours, Unplaced};
 
 /// The campaign's rules and the state they keep (caps usage, rotation order, list contents).
@@ -30,15 +28,6 @@ pub struct Rules {
     /// The calling window as configured: where a callee's zones come from when neither the CSV
     /// nor the area code places them (`window.unknown_zone`, `window.timezone`).
     window: Window,
-}
-
-/// What the do-not-call lists say of a phone. (A list that cannot be read is a third answer
-/// the dialer must wait on: it belongs here, beside these two.)
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DoNotCallCheck {
-    Clear,
-    /// On this list (the first in campaign order that has it).
-    Listed(PathBuf),
 }
 
 /// Whether this run's contacts file lists a contact.
@@ -83,15 +72,19 @@ pub enum Verdict {
     Skip(String),
     /// Nobody can be called: every caller ID was refused.
     PoolExhausted,
+    /// Nobody may be called while a do-not-call list cannot be read (fail closed).
+    ListUnreadable(Unreadable),
 }
 
 /// Why a contact the CSV no longer lists is never called.
 pub const REMOVED: &str = "no longer in the contacts file";
 
 impl Rules {
-    pub fn new(campaign: &Campaign, pool: &[Phone]) -> Result<Rules, SuppressionError> {
-        Ok(Rules {
-            do_not_call: DoNotCall::load(&campaign.suppress, campaign.default_country)?,
+    /// The rules of `campaign` over `pool`, with its do-not-call lists read once (`plan`) or
+    /// watched as a run goes ([`DoNotCall::watch`]).
+    pub fn new(campaign: &Campaign, pool: &[Phone], do_not_call: DoNotCall) -> Rules {
+        Rules {
+            do_not_call,
             hours: CallingHours::new(&campaign.window),
             caps: Caps::new(
                 campaign.rotation.max_calls_per_number_per_day,
@@ -99,13 +92,17 @@ impl Rules {
             ),
             rotation: Rotation::new(campaign.rotation.strategy, pool),
             window: campaign.window.clone(),
-        })
+        }
     }
 
     /// Every rule, in order, for `entry` at `at`.
     pub fn verdict(&mut self, entry: &Entry, listing: Listing, at: Timestamp) -> Verdict {
-        if let DoNotCallCheck::Listed(list) = self.do_not_call(entry.phone()) {
-            return Verdict::Skip(format!("on the do-not-call list {}", list.display()));
+        match self.do_not_call(entry.phone()) {
+            Check::Clear => {}
+            Check::Listed(list) => {
+                return Verdict::Skip(format!("on the do-not-call list {}", list.display()));
+            }
+            Check::Unreadable(trouble) => return Verdict::ListUnreadable(trouble),
         }
         match listing {
             Listing::Listed => {}
@@ -137,12 +134,9 @@ impl Rules {
         }
     }
 
-    /// The do-not-call lists, re-read first when they changed.
-    pub fn do_not_call(&mut self, phone: &Phone) -> DoNotCallCheck {
-        match self.do_not_call.lists(phone) {
-            Some(list) => DoNotCallCheck::Listed(list.to_owned()),
-            None => DoNotCallCheck::Clear,
-        }
+    /// What the do-not-call lists, as last read, say of `phone`.
+    pub fn do_not_call(&self, phone: &Phone) -> Check {
+        self.do_not_call.check(phone)
     }
 
     /// The zones the callee may be in (the window must be open in all of them), or why nobody

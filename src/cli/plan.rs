@@ -56,6 +56,9 @@ fn describe(plan: &Plan) -> String {
             plan.skipped_rows, plan.do_not_call
         );
     }
+    for list in &plan.do_not_call_lists {
+        let _ = writeln!(out, "  do-not-call list {list}");
+    }
     if let Some(shares) = local_presence(&plan.matches) {
         let _ = writeln!(
             out,

@@ -229,6 +229,17 @@ pub fn conclude(campaign: &Campaign, finish: &Finish, stopped_by: Option<StopReq
             ));
             2
         }
+        Ending::ListUnreadable(trouble) => {
+            output::warn(format_args!(
+                "error: {trouble}, for longer than suppress.unreadable_limit_seconds ({}s)",
+                campaign.suppress.unreadable_limit.as_secs()
+            ));
+            output::line(format_args!(
+                "stopped: nobody was called while the list could not be read; the remaining contacts are still pending; after fixing it, `{}`",
+                campaign.resume_command()
+            ));
+            2
+        }
     }
 }
 
