@@ -109,3 +109,27 @@ impl Witness {
         bytes
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Commits alternate between the slots, the higher readable one counts, and a spoiled slot
+    /// (a write torn by a power cut) leaves the other one's lower commit; both spoiled is damage.
+    #[test]
+    fn the_higher_readable_slot_counts_and_a_torn_one_falls_back() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let mut witness = Witness::new("c", Timestamp::UNIX_EPOCH);
+        witness.create(dir.path()).unwrap();
+        let file = Witness::open_for_writing(dir.path()).unwrap();
+        for commit in 1..=5 {
+            witness.commit = commit;
+            witness.record(&file).unwrap();
+            assert_eq!(Witness::read(dir.path()).unwrap().unwrap().commit, commit);
+        }
+        file.write_all_at(b"\0\0 torn", SLOT as u64).unwrap(); // commit 5's slot
+        assert_eq!(Witness::read(dir.path()).unwrap().unwrap().commit, 4);
+        file.write_all_at(b"\0\0 torn", 0).unwrap(); // commit 4's slot
+        assert!(Witness::read(dir.path()).is_err(), "both slots spoiled");
+    }
+}
