@@ -2,8 +2,7 @@
 //! durable. sled keeps the same commit number inside itself, so a database that comes back with
 //! a lower number than its witness has lost writes that were durable (a truncated file, bytes
 //! that made sled drop its tail, an older copy restored over it). The witness is written only
-//! after sled's flush returned, to a temporary file that is fsynced, renamed over the old one,
-//! then the directory fsynced: it can lag sled, never lead it, so it never accuses a healthy
+//! after sled's flush returned, so it can lag sled, never lead it: it never accuses a healthy
 //! database. It also keeps when the campaign began, which `outdial repair` needs.
 //!
 //! The file is created once (a temporary file, fsynced, renamed, the directory fsynced) and then
