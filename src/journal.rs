@@ -865,7 +865,7 @@ fn witness_of(dir: &Path, campaign: &str, began: Timestamp) -> Result<Witness, J
         )),
         None => {
             let witness = Witness::new(campaign, began);
-            witness.write(dir).map_err(|source| JournalError::Io {
+            witness.create(dir).map_err(|source| JournalError::Io {
                 dir: dir.to_owned(),
                 source,
             })?;
@@ -903,9 +903,9 @@ fn open_sled_as_witnessed(dir: &Path, witness: &Witness) -> Result<sled::Db, Jou
 /// Makes numbered commits: the number goes into sled, sled flushes, then the witness records it.
 struct Committer {
     db: sled::Db,
-    dir: PathBuf,
-    /// The latest witness written; the lock also keeps two commits from writing it at once.
-    witness: Mutex<Witness>,
+    /// The latest witness written, and its file; the lock also keeps two commits from writing
+    /// it at once.
+    witness: Mutex<(Witness, File)>,
 }
 
 impl Committer {
@@ -931,23 +931,27 @@ impl Committer {
             )));
         }
         witness.commit = held;
+        let file = Witness::open_for_writing(dir).map_err(|source| JournalError::Io {
+            dir: dir.to_owned(),
+            source,
+        })?;
         Ok(Committer {
             db,
-            dir: dir.to_owned(),
-            witness: Mutex::new(witness),
+            witness: Mutex::new((witness, file)),
         })
     }
 
     /// A copy of the latest witness.
     fn witness(&self) -> Witness {
-        self.lock().clone()
+        self.lock().0.clone()
     }
 
     /// Makes everything written so far durable as the next commit, then records it in the
     /// witness. Only then are the callers answered, so a create request never leaves before the
     /// witness can tell its mark's loss.
     fn commit(&self) -> Result<(), String> {
-        let mut witness = self.lock();
+        let mut guard = self.lock();
+        let (witness, file) = &mut *guard;
         let next = witness.commit + 1;
         self.db
             .insert(COMMIT_KEY, &next.to_be_bytes())
@@ -955,11 +959,11 @@ impl Committer {
         self.db.flush().map_err(|e| e.to_string())?;
         witness.commit = next;
         witness
-            .write(&self.dir)
+            .record(file)
             .map_err(|e| format!("its witness could not be written: {e}"))
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Witness> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, (Witness, File)> {
         self.witness
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
