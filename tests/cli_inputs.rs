@@ -183,3 +183,150 @@ async fn status_reports_counts_as_text_and_json() {
     assert_eq!(report["tally"]["states"]["done"], 25);
     assert_eq!(report["tally"]["callers"]["+12125550101"]["calls"], 25);
 }
+
+/// Adds `lines` to the scenario's campaign file, right after the top-level `contacts` key (or,
+/// for an `[api]` line, as that table at the end).
+fn add_to_campaign(scenario: &Scenario, lines: &str) {
+    let file = scenario.campaign_file();
+    let text = std::fs::read_to_string(&file).unwrap();
+    let text = if lines.starts_with("[api]") {
+        format!("{text}\n{lines}\n")
+    } else {
+        text.replacen(
+            "contacts = \"contacts.csv\"\n",
+            &format!("contacts = \"contacts.csv\"\n{lines}\n"),
+            1,
+        )
+    };
+    std::fs::write(file, text).unwrap();
+}
+
+/// An Excel export from a European locale (`;`, Windows-1252 accents, CRLF) runs as saved once
+/// `contacts_encoding` names its encoding: everyone is called once, with the name spelled right.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_excel_semicolon_windows_1252_export_runs_with_the_encoding_key() {
+    let scenario = Scenario::start(POOL, Settings::default(), "").await;
+    add_to_campaign(&scenario, "contacts_encoding = \"windows-1252\"");
+    let csv = b"Mobile;Name;Ville\r\n(212) 555-0150;Ren\xe9e Fran\xe7ois;Besan\xe7on\r\n2125550151;Zo\xeb;Orl\xe9ans\r\n";
+    std::fs::write(scenario.dir.path().join("contacts.csv"), csv).unwrap();
+
+    let out = run_binary(&scenario).await;
+
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let expected = ["+12125550150".to_owned(), "+12125550151".to_owned()];
+    scenario.assert_each_called_once(&expected).await;
+    let names: Vec<String> = scenario
+        .sandbox
+        .received()
+        .await
+        .iter()
+        .filter_map(|call| call.body["name"].as_str().map(str::to_owned))
+        .collect();
+    assert!(names.contains(&"Renée François".to_owned()), "{names:?}");
+    assert!(names.contains(&"Zoë".to_owned()), "{names:?}");
+}
+
+/// Bad `contacts_delimiter` / `contacts_encoding` values are exit 2 naming the key and its line,
+/// before any request.
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_contacts_format_keys_exit_2_naming_the_key() {
+    for (line, key) in [
+        ("contacts_delimiter = \"semicolon\"", "contacts_delimiter"),
+        (
+            "contacts_encoding = \"ebcdic-klingon\"",
+            "contacts_encoding",
+        ),
+    ] {
+        let scenario =
+            Scenario::start(POOL, Settings::default(), &csv_of(&numbers_in(212, 0, 3))).await;
+        add_to_campaign(&scenario, line);
+
+        let out = run_binary(&scenario).await;
+
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        let message = stderr(&out);
+        assert!(
+            message.contains(key) && message.contains("line 4"),
+            "{message}"
+        );
+        assert!(scenario.sandbox.received().await.is_empty());
+    }
+}
+
+/// A FIFO as the contacts file is refused with exit 2 at once (nobody will ever write to it),
+/// by `run` and by `plan`, instead of hanging.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fifo_as_the_contacts_file_exits_2_at_once() {
+    let scenario = Scenario::start(POOL, Settings::default(), "").await;
+    let fifo = scenario.dir.path().join("contacts.csv");
+    std::fs::remove_file(&fifo).unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let file = scenario.campaign_file();
+    for command in ["run", "plan"] {
+        let child = scenario
+            .outdial(&[command, file.to_str().unwrap()])
+            .output();
+        let out = tokio::time::timeout(std::time::Duration::from_secs(60), child)
+            .await
+            .unwrap_or_else(|_| panic!("`outdial {command}` hangs on a FIFO"))
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{command}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("not a regular file"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    assert!(scenario.sandbox.received().await.is_empty());
+}
+
+fn campaign_with_api(api: &str) -> Result<outdial::campaign::Campaign, String> {
+    let text = format!("agent = \"a\"\ncontacts = \"c.csv\"\n\n[api]\n{api}\n");
+    outdial::campaign::Campaign::from_text(
+        std::path::Path::new("/tmp/region.toml"),
+        &text,
+        &outdial::campaign::Overrides::default(),
+    )
+    .map_err(|error| error.to_string())
+}
+
+/// `[api] region` picks the cluster's host; without it the legacy global host is used, and
+/// `base_url` overrides the region.
+#[test]
+fn the_api_region_picks_the_base_url_and_base_url_overrides_it() {
+    let url = |api: &str| campaign_with_api(api).unwrap().api.base_url.to_string();
+    assert_eq!(url("region = \"us\""), "https://api.us.synthflow.ai/v2");
+    assert_eq!(url("region = \"EU\""), "https://api.eu.synthflow.ai/v2");
+    assert_eq!(url("region = \"global\""), "https://api.synthflow.ai/v2");
+    assert_eq!(url(""), "https://api.synthflow.ai/v2");
+    assert_eq!(
+        url("region = \"eu\"\nbase_url = \"https://proxy.example.com/v2\""),
+        "https://proxy.example.com/v2"
+    );
+}
+
+/// A region that is not one of the three is exit 2 naming `api.region`, its line and the choices,
+/// even when `base_url` overrides it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bad_api_region_exits_2_naming_the_key() {
+    for bad in ["mars", "us-east-1", ""] {
+        let error = campaign_with_api(&format!("region = \"{bad}\"")).unwrap_err();
+        assert!(
+            error.contains("`api.region`") && error.contains("line 5") && error.contains("\"eu\""),
+            "{error}"
+        );
+    }
+    let scenario =
+        Scenario::start(POOL, Settings::default(), &csv_of(&numbers_in(212, 0, 3))).await;
+    add_to_campaign(&scenario, "[api]\nregion = \"asia\"");
+
+    let out = run_binary(&scenario).await;
+
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("api.region"), "{}", stderr(&out));
+    assert!(scenario.sandbox.received().await.is_empty());
+}
