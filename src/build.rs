@@ -25,11 +25,14 @@ fn main() {
         if let Ok(text) = std::fs::read_to_string(&head)
             && let Some(reference) = text.trim().strip_prefix("ref: ")
         {
+            // A ref lives in its own file or in packed-refs; watch whichever exists (a missing
+            // path would make cargo rerun this script, and rebuild outdial, on every build).
             let common = common_dir(&git_dir);
-            println!(
-                "cargo:rerun-if-changed={}",
-                common.join(reference).display()
-            );
+            for path in [common.join(reference), common.join("packed-refs")] {
+                if path.exists() {
+                    println!("cargo:rerun-if-changed={}", path.display());
+                }
+            }
         }
     }
     println!("cargo:rerun-if-changed=src/build.rs");
