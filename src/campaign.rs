@@ -14,6 +14,7 @@ use reqwest::Url;
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::contacts::{ContactsFile, ContactsFormat, Delimiter, Encoding};
 use crate::phone::{Country, Phone};
 
 /// A checked campaign: everything `run`, `plan` and `status` need, resolved and validated.
@@ -23,7 +24,8 @@ pub struct Campaign {
     pub file: PathBuf,
     /// Synthflow `model_id` of the outbound agent.
     pub agent: String,
-    pub contacts: PathBuf,
+    /// The `contacts` path with its `contacts_delimiter` and `contacts_encoding`.
+    pub contacts: ContactsFile,
     pub default_country: Country,
     pub api: Api,
     pub pacing: Pacing,
@@ -337,6 +339,8 @@ struct RawCampaign {
     name: Option<Spanned<String>>,
     agent: Spanned<String>,
     contacts: Spanned<String>,
+    contacts_delimiter: Option<Spanned<String>>,
+    contacts_encoding: Option<Spanned<String>>,
     default_country: Option<Spanned<String>>,
     #[serde(default)]
     api: RawApi,
@@ -354,6 +358,7 @@ struct RawCampaign {
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct RawApi {
+    region: Option<Spanned<String>>,
     base_url: Option<Spanned<String>>,
     key_env: Option<Spanned<String>>,
 }
@@ -429,7 +434,17 @@ impl Checker<'_> {
             None => self.stem()?,
         };
         let agent = self.non_empty(raw.agent, "agent")?;
-        let contacts = dir.join(self.non_empty(raw.contacts, "contacts")?);
+        let contacts = ContactsFile {
+            path: dir.join(self.non_empty(raw.contacts, "contacts")?),
+            format: ContactsFormat {
+                delimiter: self.optional(&raw.contacts_delimiter, "contacts_delimiter", |d| {
+                    Delimiter::parse(d)
+                })?,
+                encoding: self.optional(&raw.contacts_encoding, "contacts_encoding", |e| {
+                    Encoding::parse(e)
+                })?,
+            },
+        };
         let default_country = match raw.default_country {
             Some(code) => self.parse_with(&code, "default_country", |c| c.parse())?,
             None => Country::default(),
@@ -480,6 +495,8 @@ impl Checker<'_> {
     }
 
     fn api(&self, raw: RawApi, overrides: &Overrides) -> Result<Api, ConfigError> {
+        // Checked even when a base URL overrides it: a typo must not wait for the day it counts.
+        let region: Option<ApiRegion> = self.optional(&raw.region, "api.region", |r| r.parse())?;
         let base_url = match (&overrides.api_base, raw.base_url) {
             (Some(flag), _) => base_url(flag).map_err(|problem| ConfigError::Setting {
                 file: self.file.to_owned(),
@@ -487,7 +504,7 @@ impl Checker<'_> {
                 problem,
             })?,
             (None, Some(url)) => self.parse_with(&url, "api.base_url", |u| base_url(u))?,
-            (None, None) => Url::parse(crate::api::DEFAULT_BASE_URL).expect("default URL parses"),
+            (None, None) => region.unwrap_or_default().base_url(),
         };
         let key_env = match raw.key_env {
             Some(var) => self.non_empty(var, "api.key_env")?,
@@ -753,11 +770,62 @@ impl Checker<'_> {
         })
     }
 
+    /// An optional value, checked by `parse` when present.
+    fn optional<T>(
+        &self,
+        value: &Option<Spanned<String>>,
+        key: &'static str,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Result<Option<T>, ConfigError> {
+        value
+            .as_ref()
+            .map(|v| self.parse_with(v, key, |s| parse(s)))
+            .transpose()
+    }
+
     fn setting(&self, key: &'static str, problem: String) -> ConfigError {
         ConfigError::Setting {
             file: self.file.to_owned(),
             key,
             problem,
+        }
+    }
+}
+
+/// The Synthflow cluster a workspace lives on; each answers only for its own workspaces.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ApiRegion {
+    Us,
+    Eu,
+    /// The legacy cluster, `api.synthflow.ai`, where workspaces lived before the regional ones.
+    #[default]
+    Global,
+}
+
+impl ApiRegion {
+    /// The cluster's API base URL (hosts from the vendor contract, CONTRACT.md A.0).
+    pub fn base_url(self) -> Url {
+        let url = match self {
+            ApiRegion::Us => "https://api.us.synthflow.ai/v2",
+            ApiRegion::Eu => "https://api.eu.synthflow.ai/v2",
+            ApiRegion::Global => crate::api::DEFAULT_BASE_URL,
+        };
+        Url::parse(url).expect("a region's URL parses")
+    }
+}
+
+impl std::str::FromStr for ApiRegion {
+    type Err = String;
+
+    fn from_str(written: &str) -> Result<ApiRegion, String> {
+        match written.trim().to_ascii_lowercase().as_str() {
+            "us" => Ok(ApiRegion::Us),
+            "eu" => Ok(ApiRegion::Eu),
+            "global" => Ok(ApiRegion::Global),
+            _ => Err(format!(
+                "must be \"us\", \"eu\" or \"global\" (the cluster of your Synthflow workspace), not \"{}\"",
+                written.chars().take(40).collect::<String>()
+            )),
         }
     }
 }

@@ -4,16 +4,22 @@
 //! time and remembers nothing about the rows it has yielded (duplicates are the journal's business).
 //! A row that cannot become a contact is a [`Rejected`] value, never an error: one bad phone number
 //! must not stop a campaign. Only a file that cannot be read as CSV at all is a [`ContactsError`].
+//!
+//! Files arrive as spreadsheets save them: `,`, `;` or tab between cells (detected from the header
+//! line, or given as [`ContactsFormat::delimiter`]), UTF-8, UTF-16 with a byte order mark, or a
+//! legacy encoding such as Windows-1252 named by [`ContactsFormat::encoding`]. Decoding streams
+//! (encoding_rs_io), so memory still does not grow with the file.
 
 use std::collections::VecDeque;
 use std::fmt;
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::{self, Cursor, Read};
 use std::iter::FusedIterator;
 use std::mem;
 use std::path::{Path, PathBuf};
 
 use csv::{ByteRecord, StringRecord};
+use encoding_rs_io::{DecodeReaderBytes, DecodeReaderBytesBuilder};
 use serde::{Deserialize, Serialize};
 
 use crate::area_codes::Region;
@@ -32,9 +38,129 @@ pub const MAX_ROW_BYTES: u64 = 16 * 1024 * 1024;
 /// How many characters of a cell a rejection quotes: enough to find the row, never a whole blob.
 const EXCERPT_CHARS: usize = 40;
 
-/// Header names of the phone column, most specific first: when a file has both `phone` and
-/// `number` (an account number, say), `phone` holds the phones and `number` is a custom variable.
-const PHONE_HEADERS: [&str; 3] = ["phone", "phone_number", "number"];
+/// Header names of the phone column, most specific first, as [`header_key`] spells them (case,
+/// spaces, `_`, `-` and `.` ignored): `Phone Number`, `phone_number` and `PHONE-NUMBER` are one
+/// name. When a file has both `phone` and `number` (an account number, say), `phone` holds the
+/// phones and `number` is a custom variable.
+pub const PHONE_HEADERS: [&str; 13] = [
+    "phone",
+    "phonenumber",
+    "phoneno",
+    "mobile",
+    "mobilephone",
+    "mobilenumber",
+    "cell",
+    "cellphone",
+    "cellnumber",
+    "telephone",
+    "telephonenumber",
+    "tel",
+    "number",
+];
+
+/// The delimiters detected from the header line, the most usual first (it wins a tie).
+const DETECTED_DELIMITERS: [u8; 4] = [b',', b';', b'\t', b'|'];
+
+/// How much of the file is read to find the header line's delimiter: a header row is far shorter.
+const HEADER_PEEK_BYTES: usize = 64 * 1024;
+
+/// The longest header that is quoted back in an error. A longer "header" is not a column name,
+/// and the file it comes from may be anything, so it is not echoed.
+const MAX_HEADER_CHARS: usize = 64;
+
+/// How the contacts file is written; each part is detected when not given.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ContactsFormat {
+    /// `None`: the one of `,` `;` tab `|` that the header line uses most (`,` if none).
+    pub delimiter: Option<Delimiter>,
+    /// `None`: UTF-8, or UTF-16 LE/BE or UTF-8 when the file starts with that byte order mark.
+    pub encoding: Option<Encoding>,
+}
+
+/// The byte between cells: one ASCII character that is not a letter, digit, quote or newline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Delimiter(u8);
+
+impl Delimiter {
+    /// From a campaign file's spelling: the character itself, or `tab` / `\t` for a tab.
+    pub fn parse(written: &str) -> Result<Delimiter, String> {
+        let byte = match written {
+            "tab" | "\\t" | "\t" => b'\t',
+            one if one.len() == 1 => one.as_bytes()[0],
+            _ => 0,
+        };
+        let usable = byte == b'\t' || (byte.is_ascii_punctuation() && byte != b'"') || byte == b' ';
+        match usable {
+            true => Ok(Delimiter(byte)),
+            false => Err(format!(
+                "must be one character such as \",\", \";\", \"|\" or \"tab\", not \"{}\"",
+                excerpt(written)
+            )),
+        }
+    }
+
+    fn byte(self) -> u8 {
+        self.0
+    }
+}
+
+impl fmt::Display for Delimiter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            b'\t' => f.write_str("tab"),
+            byte => write!(f, "{}", char::from(byte)),
+        }
+    }
+}
+
+/// A text encoding other than UTF-8, by its WHATWG label (`windows-1252`, `latin1`, `utf-16le`…).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Encoding(&'static encoding_rs::Encoding);
+
+impl Encoding {
+    pub fn parse(label: &str) -> Result<Encoding, String> {
+        encoding_rs::Encoding::for_label(label.trim().as_bytes())
+            .map(Encoding)
+            .ok_or_else(|| {
+                format!(
+                    "is not an encoding outdial knows (\"{}\"): use a label such as \"utf-8\", \"windows-1252\" or \"utf-16le\"",
+                    excerpt(label)
+                )
+            })
+    }
+
+    pub fn name(self) -> &'static str {
+        self.0.name()
+    }
+}
+
+/// The contacts file of a campaign: where it is and how it is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContactsFile {
+    pub path: PathBuf,
+    pub format: ContactsFormat,
+}
+
+impl From<&Path> for ContactsFile {
+    fn from(path: &Path) -> Self {
+        ContactsFile {
+            path: path.to_owned(),
+            format: ContactsFormat::default(),
+        }
+    }
+}
+
+impl From<&PathBuf> for ContactsFile {
+    fn from(path: &PathBuf) -> Self {
+        ContactsFile::from(path.as_path())
+    }
+}
+
+impl From<&ContactsFile> for ContactsFile {
+    fn from(file: &ContactsFile) -> Self {
+        file.clone()
+    }
+}
 
 /// One person to call, as read from one CSV row.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -110,10 +236,28 @@ pub enum ContactsError {
         source: io::Error,
     },
 
+    /// A FIFO, a device or a directory: reading it could block forever or never end.
+    #[error("contacts file {} is not a regular file (a pipe, a device or a folder) — point `contacts` at a saved CSV file", .file.display())]
+    NotAFile { file: PathBuf },
+
     #[error("contacts file {} is empty — it needs a header row naming a `phone` column, then one row per contact", .file.display())]
     Empty { file: PathBuf },
 
-    #[error("contacts file {}, line {line}: no phone column among {} — name the column of phone numbers `phone` (or `phone_number`, `number`)", .file.display(), quoted_list(.headers))]
+    /// The first line is no header row (binary data, a PDF, a TOML file…). Its content is never
+    /// quoted: the file may be anything, secrets included.
+    #[error("contacts file {}, line {line}: this does not look like a contacts CSV (its first line is not a row of column names) — check the `contacts` path in the campaign file", .file.display())]
+    NotContacts { file: PathBuf, line: u64 },
+
+    /// The header row holds another delimiter than the one it was split on.
+    #[error("contacts file {}, line {line}: the header row is not split by \"{used}\" but looks \"{seen}\"-separated — set `contacts_delimiter = \"{seen}\"` in the campaign file (or remove the key to detect it)", .file.display())]
+    WrongDelimiter {
+        file: PathBuf,
+        line: u64,
+        used: Delimiter,
+        seen: Delimiter,
+    },
+
+    #[error("contacts file {}, line {line}: no phone column among {} — name the column of phone numbers `phone` (or `Phone Number`, `Mobile`, `Cell`, `Tel`, `Telephone`, `number`)", .file.display(), quoted_list(.headers))]
     NoPhoneColumn {
         file: PathBuf,
         line: u64,
@@ -124,7 +268,7 @@ pub enum ContactsError {
     #[error("contacts file {} has a header row but no contacts — add one row per contact under the header", .file.display())]
     NoContacts { file: PathBuf },
 
-    #[error("contacts file {}, line {line}, {column}: not valid UTF-8 — save the file as UTF-8 and run again", .file.display())]
+    #[error("contacts file {}, line {line}, {column}: not valid UTF-8 — save the file as UTF-8, or name its encoding with `contacts_encoding = \"windows-1252\"` (say) in the campaign file", .file.display())]
     NotUtf8 {
         file: PathBuf,
         line: u64,
@@ -177,24 +321,44 @@ pub struct ContactReader<R: Read> {
 }
 
 impl ContactReader<File> {
-    /// Opens `path` and reads its header row.
-    pub fn open(path: &Path, default_country: Country) -> Result<Self, ContactsError> {
-        let file = File::open(path).map_err(|source| ContactsError::Open {
-            file: path.to_owned(),
+    /// Opens the file and reads its header row. Anything but a regular file is refused before it
+    /// is opened: opening a FIFO waits for a writer, and reading a device may never end.
+    pub fn open(
+        file: impl Into<ContactsFile>,
+        default_country: Country,
+    ) -> Result<Self, ContactsError> {
+        let ContactsFile { path, format } = file.into();
+        let open_error = |source| ContactsError::Open {
+            file: path.clone(),
             source,
-        })?;
-        Self::from_reader(file, path, default_country)
+        };
+        if !std::fs::metadata(&path).map_err(open_error)?.is_file() {
+            return Err(ContactsError::NotAFile { file: path });
+        }
+        let reader = File::open(&path).map_err(open_error)?;
+        Self::with_format(reader, &path, default_country, format)
     }
 }
 
 impl<R: Read> ContactReader<R> {
-    /// Reads the header row from `reader`; `source` names the file in error messages.
+    /// Reads the header row from `reader`, detecting its format; `source` names the file in
+    /// error messages.
     pub fn from_reader(
         reader: R,
         source: &Path,
         default_country: Country,
     ) -> Result<Self, ContactsError> {
-        let mut records = Records::new(reader, source);
+        Self::with_format(reader, source, default_country, ContactsFormat::default())
+    }
+
+    /// Reads the header row from `reader` written in `format`.
+    pub fn with_format(
+        reader: R,
+        source: &Path,
+        default_country: Country,
+        format: ContactsFormat,
+    ) -> Result<Self, ContactsError> {
+        let mut records = Records::new(reader, source, format)?;
         let Some(line) = records.advance()? else {
             return Err(ContactsError::Empty {
                 file: source.to_owned(),
@@ -202,16 +366,7 @@ impl<R: Read> ContactReader<R> {
         };
         records.headers = header_names(&records.cells);
         let columns =
-            Columns::find(&records.headers).ok_or_else(|| ContactsError::NoPhoneColumn {
-                file: source.to_owned(),
-                line,
-                headers: records
-                    .headers
-                    .iter()
-                    .filter(|h| !h.is_empty())
-                    .cloned()
-                    .collect(),
-            })?;
+            Columns::find(&records.headers).ok_or_else(|| records.no_phone_column(line))?;
         tracing::debug!(
             file = %source.display(),
             phone = %records.headers[columns.phone],
@@ -260,9 +415,13 @@ impl<R: Read> Iterator for ContactReader<R> {
 
 impl<R: Read> FusedIterator for ContactReader<R> {}
 
+/// The file's text as UTF-8: the peeked head (to find the delimiter) and then the rest, decoded.
+type Decoded<R> = io::Chain<Cursor<Vec<u8>>, DecodeReaderBytes<R, Vec<u8>>>;
+
 /// The CSV layer: rows of UTF-8 cells with exact line numbers, and the fatal errors of reading them.
 struct Records<R> {
-    csv: csv::Reader<Source<R>>,
+    csv: csv::Reader<Source<Decoded<R>>>,
+    delimiter: Delimiter,
     /// The current row, reused for every row (its buffers keep their capacity), so reading a row
     /// allocates only what the yielded [`Row`] owns.
     cells: StringRecord,
@@ -273,19 +432,67 @@ struct Records<R> {
 }
 
 impl<R: Read> Records<R> {
-    fn new(reader: R, file: &Path) -> Self {
+    fn new(reader: R, file: &Path, format: ContactsFormat) -> Result<Self, ContactsError> {
+        let mut text = DecodeReaderBytesBuilder::new()
+            .encoding(format.encoding.map(|e| e.0))
+            // A byte order mark says more than a setting: it wins over a named encoding.
+            .bom_override(true)
+            .strip_bom(true)
+            // UTF-8 is checked cell by cell (`decode`), which names the line of a bad byte.
+            .utf8_passthru(true)
+            .build(reader);
+        let head = peek_header(&mut text).map_err(|source| ContactsError::Read {
+            file: file.to_owned(),
+            line: 1,
+            source,
+        })?;
+        let delimiter = format.delimiter.unwrap_or_else(|| detect_delimiter(&head));
         let csv = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
+            .delimiter(delimiter.byte())
             // `\n` alone ends a row (a CRLF row's `\r` is dropped by `cell`): the parser then
             // consumes each row's newline with the row, which `start_line` relies on.
             .terminator(csv::Terminator::Any(b'\n'))
-            .from_reader(Source::new(reader));
-        Records {
+            .from_reader(Source::new(Cursor::new(head).chain(text), delimiter));
+        Ok(Records {
             csv,
+            delimiter,
             cells: StringRecord::new(),
             file: file.to_owned(),
             headers: Vec::new(),
+        })
+    }
+
+    /// Why the header row names no phone column: not a header row at all (nothing quoted), another
+    /// delimiter, or (only then, with the headers quoted) no column of a phone name.
+    fn no_phone_column(&self, line: u64) -> ContactsError {
+        let file = self.file.clone();
+        if !self.headers.iter().all(|h| is_plausible_header(h)) {
+            return ContactsError::NotContacts { file, line };
+        }
+        let used = self.delimiter;
+        let seen = DETECTED_DELIMITERS
+            .into_iter()
+            .filter(|&d| d != used.byte())
+            .find(|&d| self.headers.iter().any(|h| h.as_bytes().contains(&d)));
+        match seen {
+            Some(seen) => ContactsError::WrongDelimiter {
+                file,
+                line,
+                used,
+                seen: Delimiter(seen),
+            },
+            None => ContactsError::NoPhoneColumn {
+                file,
+                line,
+                headers: self
+                    .headers
+                    .iter()
+                    .filter(|h| !h.is_empty())
+                    .cloned()
+                    .collect(),
+            },
         }
     }
 
@@ -404,6 +611,64 @@ fn header_names(cells: &StringRecord) -> Vec<String> {
         .collect()
 }
 
+/// A header as it is matched: lower case, without spaces, `_`, `-` or `.`, so that `Phone Number`,
+/// `phone_number` and `PHONE-NUMBER` are one name.
+fn header_key(header: &str) -> String {
+    header
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '_' | '-' | '.'))
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// Whether `header` can be a column name worth quoting back: short, printable, and not the first
+/// line of another kind of file (a TOML `key = value` or `[table]`, a `#` comment, a PDF's `%PDF`,
+/// markup, JSON).
+fn is_plausible_header(header: &str) -> bool {
+    header.chars().count() <= MAX_HEADER_CHARS
+        && !header
+            .chars()
+            .any(|c| (c.is_control() && c != '\t') || c == char::REPLACEMENT_CHARACTER || c == '=')
+        && !header.starts_with(['#', '%', '[', '{', '<'])
+}
+
+/// Reads the start of the text, up to the end of its first line (or [`HEADER_PEEK_BYTES`]).
+fn peek_header(text: &mut impl Read) -> io::Result<Vec<u8>> {
+    let mut head = Vec::new();
+    let mut chunk = [0; 4096];
+    while head.len() < HEADER_PEEK_BYTES && !head.contains(&b'\n') {
+        match text.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(read) => head.extend_from_slice(&chunk[..read]),
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(head)
+}
+
+/// The delimiter the header line uses most, counting only outside quotes; `,` when none is used.
+fn detect_delimiter(head: &[u8]) -> Delimiter {
+    let line = head.split(|&b| b == b'\n').next().unwrap_or_default();
+    let mut counts = [0usize; DETECTED_DELIMITERS.len()];
+    let mut quoted = false;
+    for &byte in line {
+        quoted ^= byte == b'"';
+        if let Some(i) = DETECTED_DELIMITERS
+            .iter()
+            .position(|&d| d == byte && !quoted)
+        {
+            counts[i] += 1;
+        }
+    }
+    let best = (0..counts.len())
+        .rev()
+        .max_by_key(|&i| counts[i])
+        .filter(|&i| counts[i] > 0)
+        .unwrap_or(0);
+    Delimiter(DETECTED_DELIMITERS[best])
+}
+
 /// Which column plays which part, found once from the header row.
 #[derive(Debug)]
 struct Columns {
@@ -419,7 +684,8 @@ impl Columns {
     /// `None` when no column holds phones. Of repeated headers the first counts; the others are
     /// custom variables.
     fn find(headers: &[String]) -> Option<Columns> {
-        let named = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
+        let keys: Vec<String> = headers.iter().map(|h| header_key(h)).collect();
+        let named = |name: &str| keys.iter().position(|key| key == name);
         let phone = PHONE_HEADERS.into_iter().find_map(named)?;
         let (name, time_zone, region) = (named("name"), named("timezone"), named("region"));
         let roles = [Some(phone), name, time_zone, region];
@@ -563,6 +829,8 @@ fn excerpt(text: &str) -> String {
 /// whole byte order mark.
 struct Source<R> {
     inner: R,
+    /// The byte between cells, for [`Source::row_has_open_quote`].
+    delimiter: u8,
     /// Bytes handed to the parser so far; comparable to the parser's byte positions.
     consumed: u64,
     /// No byte past this offset is handed over: the start of the current row plus the budget.
@@ -594,9 +862,10 @@ fn is_over_budget(error: &io::Error) -> bool {
 }
 
 impl<R> Source<R> {
-    fn new(inner: R) -> Self {
+    fn new(inner: R, delimiter: Delimiter) -> Self {
         Source {
             inner,
+            delimiter: delimiter.byte(),
             consumed: 0,
             limit: MAX_ROW_BYTES,
             at_end: false,
@@ -623,6 +892,7 @@ impl<R> Source<R> {
             Quoted,
             QuoteInQuoted,
         }
+        let delimiter = self.delimiter;
         let state = self
             .row
             .iter()
@@ -630,7 +900,8 @@ impl<R> Source<R> {
                 (Lex::FieldStart, b'"') | (Lex::QuoteInQuoted, b'"') => Lex::Quoted,
                 (Lex::Quoted, b'"') => Lex::QuoteInQuoted,
                 (Lex::Quoted, _) => Lex::Quoted,
-                (_, b',' | b'\n') => Lex::FieldStart,
+                (_, b'\n') => Lex::FieldStart,
+                (_, byte) if byte == delimiter => Lex::FieldStart,
                 _ => Lex::Unquoted,
             });
         state == Lex::Quoted
@@ -764,13 +1035,13 @@ mod tests {
     #[test]
     fn the_row_budget_is_exact() {
         let data = [b'x'; 10];
-        let mut source = Source::new(&data[..]);
+        let mut source = Source::new(&data[..], Delimiter(b','));
         source.limit = 10;
         let mut buf = Vec::new();
         assert_eq!(source.read_to_end(&mut buf).unwrap(), 10);
         assert!(source.ends_at(10));
 
-        let mut source = Source::new(&data[..]);
+        let mut source = Source::new(&data[..], Delimiter(b','));
         source.limit = 9;
         let error = source.read_to_end(&mut Vec::new()).unwrap_err();
         assert!(is_over_budget(&error));

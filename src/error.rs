@@ -52,6 +52,11 @@ pub enum Error {
         "{e164} can no longer be held ({detail}): search again with `outdial numbers search` and reserve another"
     )]
     NotHoldable { e164: Phone, detail: String },
+    /// 409 on a purchase without `--reservation`: the number is on hold, maybe by the caller.
+    #[error(
+        "{e164} is on hold, and a held number is sold only under its reservation: if the hold is yours, run `outdial numbers buy {e164} --reservation ID` with the id `outdial numbers reserve` printed; if it is not, search again with `outdial numbers search`"
+    )]
+    HeldWithoutReservation { e164: Phone },
     /// 402 on a purchase; `wallet` is the balance read right after, when it could be read.
     #[error("{}", wallet_short(.e164, .detail, .wallet.as_ref()))]
     WalletShort {
@@ -95,7 +100,10 @@ impl Error {
             }
             | Error::Numbers(FlowyteError::Account(_))
             | Error::WalletShort { .. } => 3,
-            Error::Pool { .. } | Error::Numbers(_) | Error::NotHoldable { .. } => 1,
+            Error::Pool { .. }
+            | Error::Numbers(_)
+            | Error::NotHoldable { .. }
+            | Error::HeldWithoutReservation { .. } => 1,
         }
     }
 }

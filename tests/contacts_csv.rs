@@ -5,7 +5,8 @@ use std::path::Path;
 
 use outdial::area_codes::Region;
 use outdial::contacts::{
-    Column, Contact, ContactReader, ContactsError, CustomVariable, MAX_FIELD_BYTES, Rejected, Row,
+    Column, Contact, ContactReader, ContactsError, ContactsFile, ContactsFormat, CustomVariable,
+    Delimiter, Encoding, MAX_FIELD_BYTES, PHONE_HEADERS, Rejected, Row,
 };
 use outdial::phone::Country;
 use proptest::prelude::*;
@@ -215,14 +216,14 @@ fn bad_phones_are_rejected_with_a_reason_and_reading_continues() {
 #[test]
 fn a_file_without_a_phone_column_is_fatal_and_names_its_headers() {
     // Proves a missing phone column stops before any row, listing the headers that were found.
-    let error = fatal("name,tel,,email\nAda,4155552671,,a@example.com\n");
+    let error = fatal("name,fon,,email\nAda,4155552671,,a@example.com\n");
     let ContactsError::NoPhoneColumn { line, headers, .. } = &error else {
         panic!("{error:?}");
     };
     assert_eq!(*line, 1);
-    assert_eq!(headers, &["name", "tel", "email"]);
+    assert_eq!(headers, &["name", "fon", "email"]);
     let message = error.to_string();
-    assert!(message.contains("\"tel\""), "{message}");
+    assert!(message.contains("\"fon\""), "{message}");
     assert!(message.contains("`phone`"), "{message}");
 }
 
@@ -284,7 +285,7 @@ fn bytes_that_are_not_utf8_are_fatal_with_line_and_column() {
     assert_eq!(
         error.to_string(),
         format!(
-            "contacts file {name}, line 3, column 3 (email): not valid UTF-8 — save the file as UTF-8 and run again"
+            "contacts file {name}, line 3, column 3 (email): not valid UTF-8 — save the file as UTF-8, or name its encoding with `contacts_encoding = \"windows-1252\"` (say) in the campaign file"
         )
     );
 }
@@ -476,6 +477,10 @@ fn csv_like() -> impl Strategy<Value = Vec<u8>> {
         Just(b"\n".to_vec()),
         Just(b"\r\n".to_vec()),
         Just(b"\xef\xbb\xbf".to_vec()),
+        Just(b"\xff\xfe".to_vec()),
+        Just(b"\xfe\xff".to_vec()),
+        Just(b";".to_vec()),
+        Just(b"\t".to_vec()),
         proptest::collection::vec(any::<u8>(), 0..8),
     ];
     proptest::collection::vec(piece, 0..40).prop_map(|pieces| pieces.concat())
@@ -525,5 +530,290 @@ proptest! {
             .collect::<Result<_, _>>()
             .unwrap();
         prop_assert_eq!(lines(&rows), expected);
+    }
+}
+
+/// Reads `contents` as a file written in `format`.
+fn read_as(contents: impl AsRef<[u8]>, format: ContactsFormat) -> Result<Vec<Row>, ContactsError> {
+    let file = csv_file(contents);
+    let file = ContactsFile {
+        path: file.path().to_owned(),
+        format,
+    };
+    ContactReader::open(&file, us())?.collect()
+}
+
+fn windows_1252() -> ContactsFormat {
+    ContactsFormat {
+        encoding: Some(Encoding::parse("windows-1252").unwrap()),
+        ..ContactsFormat::default()
+    }
+}
+
+/// UTF-16 of `text`, little or big endian, with its byte order mark.
+fn utf16(text: &str, little_endian: bool) -> Vec<u8> {
+    let mut bytes = if little_endian {
+        vec![0xff, 0xfe]
+    } else {
+        vec![0xfe, 0xff]
+    };
+    for unit in text.encode_utf16() {
+        let pair = if little_endian {
+            unit.to_le_bytes()
+        } else {
+            unit.to_be_bytes()
+        };
+        bytes.extend_from_slice(&pair);
+    }
+    bytes
+}
+
+/// An Excel "CSV (semicolon)" export from a European locale: `;` between cells, Windows-1252
+/// accents, CRLF rows, a decimal comma inside a cell. Every cell and line number is right.
+#[test]
+fn an_excel_semicolon_file_in_windows_1252_reads_with_its_accents() {
+    let mut csv = b"Phone Number;Name;Stadt;Betrag\r\n".to_vec();
+    csv.extend_from_slice(b"+49 30 901820;J\xfcrgen M\xfcller;K\xf6ln;1,50\r\n");
+    csv.extend_from_slice(b"\r\n(415) 555-2671;Ren\xe9e;S\xe3o Paulo;\x80 3\r\n");
+    let rows = read_as(&csv, windows_1252()).unwrap();
+    assert_eq!(lines(&rows), [2, 4]);
+    let all: Vec<Contact> = rows
+        .into_iter()
+        .map(|row| match row {
+            Row::Contact(c) => c,
+            Row::Rejected(r) => panic!("{r:?}"),
+        })
+        .collect();
+    assert_eq!(phones(&all), ["+4930901820", "+14155552671"]);
+    assert_eq!(all[0].name, "Jürgen Müller");
+    assert_eq!(
+        all[0].custom_variables,
+        variables(&[("Stadt", "Köln"), ("Betrag", "1,50")])
+    );
+    assert_eq!(all[1].name, "Renée");
+    assert_eq!(
+        all[1].custom_variables,
+        variables(&[("Stadt", "São Paulo"), ("Betrag", "€ 3")])
+    );
+}
+
+/// Without its encoding named, the same Windows-1252 file is refused with the line, the column
+/// and the key that fixes it, never read with mangled names.
+#[test]
+fn a_windows_1252_file_without_its_encoding_names_the_key() {
+    let error = fatal(b"phone;name\n4155552671;Ren\xe9e\n");
+    assert!(
+        matches!(error, ContactsError::NotUtf8 { line: 2, .. }),
+        "{error:?}"
+    );
+    let message = error.to_string();
+    assert!(message.contains("contacts_encoding"), "{message}");
+    assert!(message.contains("column 2 (name)"), "{message}");
+}
+
+/// A tab-delimited UTF-16 LE file with a BOM (Excel's "Unicode text"), and the same in UTF-16 BE,
+/// read with no setting: delimiter and encoding are both detected, lines stay exact.
+#[test]
+fn tab_delimited_utf16_with_a_bom_is_detected_and_decoded() {
+    let text = "Mobile\tName\tNote\r\n4155552671\tZoë\t\"a\r\nb\"\r\n\r\n2125550143\t李\t\r\n";
+    for little_endian in [true, false] {
+        let rows = read(utf16(text, little_endian)).unwrap();
+        assert_eq!(lines(&rows), [2, 5], "little endian: {little_endian}");
+        let all: Vec<Contact> = rows
+            .into_iter()
+            .filter_map(|row| match row {
+                Row::Contact(c) => Some(c),
+                Row::Rejected(_) => None,
+            })
+            .collect();
+        assert_eq!(phones(&all), ["+14155552671", "+12125550143"]);
+        assert_eq!((all[0].name.as_str(), all[1].name.as_str()), ("Zoë", "李"));
+        assert_eq!(all[0].custom_variables, variables(&[("Note", "a\r\nb")]));
+    }
+}
+
+/// A BOM wins over a named encoding: a UTF-16 file read with `contacts_encoding = "windows-1252"`
+/// left over from an older export still reads right.
+#[test]
+fn a_byte_order_mark_wins_over_a_named_encoding() {
+    let rows = read_as(utf16("phone,name\n4155552671,Zoë\n", true), windows_1252()).unwrap();
+    assert!(
+        matches!(&rows[..], [Row::Contact(c)] if c.name == "Zoë"),
+        "{rows:?}"
+    );
+}
+
+/// Every documented phone header is found, in the spellings spreadsheets use (case, spaces,
+/// underscores, hyphens), with `;`, tab and `|` as well as `,` between cells.
+#[test]
+fn every_phone_header_alias_is_recognised_in_every_spelling_and_delimiter() {
+    let spellings = [
+        "Phone",
+        "Phone Number",
+        "phone_number",
+        "PHONE-NUMBER",
+        "Phone No.",
+        "Mobile",
+        "Mobile Phone",
+        "mobile_number",
+        "Cell",
+        "Cell Phone",
+        "cell number",
+        "Telephone",
+        "Telephone Number",
+        "TEL",
+        "Tel.",
+        "Number",
+    ];
+    for header in spellings {
+        for delimiter in [",", ";", "\t", "|"] {
+            let csv = format!(
+                "Name{delimiter}{header}{delimiter}City\nAda{delimiter}(415) 555-2671{delimiter}SF\n"
+            );
+            let contact = only_contact(&csv);
+            assert_eq!(
+                contact.phone.as_str(),
+                "+14155552671",
+                "{header:?} {delimiter:?}"
+            );
+            assert_eq!(contact.name, "Ada");
+            assert_eq!(contact.custom_variables, variables(&[("City", "SF")]));
+        }
+    }
+    // Each entry of the documented list is one of the spellings above.
+    let key = |h: &str| {
+        h.chars()
+            .filter(|c| !matches!(c, ' ' | '_' | '-' | '.'))
+            .flat_map(char::to_lowercase)
+            .collect::<String>()
+    };
+    for alias in PHONE_HEADERS {
+        assert!(
+            spellings.iter().any(|s| key(s) == alias),
+            "{alias} untested"
+        );
+    }
+}
+
+/// The delimiter is what the header line uses most outside quotes; a `;` file whose cells hold
+/// commas (addresses, decimal commas) is not split on them.
+#[test]
+fn the_delimiter_is_detected_from_the_header_line_outside_quotes() {
+    let contact = only_contact("\"Street, No\";phone;name\n\"Main St, 5\";4155552671;Ada, B\n");
+    assert_eq!(contact.name, "Ada, B");
+    assert_eq!(
+        contact.custom_variables,
+        variables(&[("Street, No", "Main St, 5")])
+    );
+    // A one-column file has no delimiter to see; it still reads.
+    assert_eq!(
+        only_contact("phone\n4155552671\n").phone.as_str(),
+        "+14155552671"
+    );
+}
+
+/// A file split on the wrong delimiter (a `;` file with `contacts_delimiter = ","`, a tab file
+/// read as `;`) gets advice about the delimiter, never about renaming a column.
+#[test]
+fn a_wrong_delimiter_gets_advice_about_the_delimiter() {
+    let cases = [
+        (",", "phone;name\n4155552671;Ada\n", ";"),
+        (";", "phone\tname\n4155552671\tAda\n", "tab"),
+        (",", "Phone Number|Name\n4155552671|Ada\n", "|"),
+    ];
+    for (used, csv, seen) in cases {
+        let format = ContactsFormat {
+            delimiter: Some(Delimiter::parse(used).unwrap()),
+            ..ContactsFormat::default()
+        };
+        let error = read_as(csv, format).unwrap_err();
+        assert!(
+            matches!(error, ContactsError::WrongDelimiter { line: 1, .. }),
+            "{error:?}"
+        );
+        let message = error.to_string();
+        assert!(
+            message.contains(&format!("contacts_delimiter = \"{seen}\"")),
+            "{message}"
+        );
+        assert!(!message.contains("name the column"), "{message}");
+    }
+}
+
+/// Delimiter settings are one usable character (or `tab`); letters, digits, quotes and longer
+/// strings are refused with the accepted forms.
+#[test]
+fn delimiter_settings_are_checked() {
+    for good in [",", ";", "|", "tab", "\t", ":"] {
+        assert!(Delimiter::parse(good).is_ok(), "{good:?}");
+    }
+    for bad in ["", "a", "7", "\"", ";;", "\n", "comma", "é"] {
+        let problem = Delimiter::parse(bad).unwrap_err();
+        assert!(problem.contains("\"tab\""), "{bad:?}: {problem}");
+    }
+    assert!(Encoding::parse("latin1").is_ok());
+    assert!(
+        Encoding::parse("klingon")
+            .unwrap_err()
+            .contains("windows-1252")
+    );
+}
+
+/// A FIFO (or any file that is not a regular file) is refused at once, without waiting for a
+/// writer that may never come; a directory too.
+#[test]
+fn a_fifo_or_a_folder_as_the_contacts_file_is_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("contacts.csv");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    for path in [fifo, dir.path().to_owned()] {
+        let (done, outcome) = std::sync::mpsc::channel();
+        let opened = path.clone();
+        std::thread::spawn(move || {
+            let result = ContactReader::open(opened.as_path(), us()).map(|_| ());
+            let _ = done.send(result);
+        });
+        let result = outcome
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("opening a FIFO must not wait for a writer");
+        let error = result.expect_err("not a regular file");
+        assert!(matches!(error, ContactsError::NotAFile { .. }), "{error:?}");
+        assert!(error.to_string().contains(&path.display().to_string()));
+    }
+}
+
+/// A file that is not a contacts CSV (binary bytes, a PDF, a campaign TOML, JSON, a key file)
+/// is refused without a byte of its content in the message.
+#[test]
+fn a_file_that_is_not_a_contacts_csv_never_has_its_content_echoed() {
+    let secret = "sk_live_SECRETSECRET";
+    let files: Vec<Vec<u8>> = vec![
+        format!("%PDF-1.7 {secret}\n%\u{e2}\u{e3}\n1 0 obj\n").into_bytes(),
+        format!("name = \"spring\"\nagent = \"{secret}\"\ncontacts = \"c.csv\"\n").into_bytes(),
+        format!("[api]\nkey = \"{secret}\"\n").into_bytes(),
+        format!("# {secret}\nphone\n").into_bytes(),
+        format!("{{\"key\": \"{secret}\"}}\n").into_bytes(),
+        format!("<html>{secret}</html>\n").into_bytes(),
+        format!("\x7fELF\x02\x01{secret}\x00\x00\n").into_bytes(),
+        format!("{secret}{}\n", "A".repeat(80)).into_bytes(),
+        [
+            b"\x89PNG\r\n\x1a\n".as_slice(),
+            secret.as_bytes(),
+            &[0xff, 0xd8, 0x00],
+        ]
+        .concat(),
+    ];
+    for contents in files {
+        let message = match read(&contents) {
+            Err(error) => error.to_string(),
+            Ok(rows) => panic!("{contents:?} read as {rows:?}"),
+        };
+        assert!(!message.contains("SECRET"), "{message}");
+        assert!(!message.contains("spring"), "{message}");
+        assert!(message.contains("contacts file"), "{message}");
     }
 }

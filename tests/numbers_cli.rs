@@ -491,3 +491,99 @@ async fn plain_http_to_a_remote_numbers_api_is_refused() {
     assert_eq!(out.code, Some(2), "{}", out.stderr);
     assert!(out.stderr.contains("only https"), "{}", out.stderr);
 }
+
+/// `numbers list` shows every number you own with the agent answering it (or none), as a table
+/// and as JSON; bought and imported numbers alike, released ones gone.
+#[tokio::test(flavor = "multi_thread")]
+async fn list_shows_the_numbers_you_own_with_their_agent() {
+    let sandbox = with_fifty_dollars().await;
+    let empty = outdial(&sandbox, &["numbers", "list"]).await;
+    assert_eq!(empty.code, Some(0), "{}", empty.stderr);
+    assert!(
+        empty.stdout.contains("you own no numbers"),
+        "{}",
+        empty.stdout
+    );
+    let answered = bought(&sandbox).await;
+    let idle = bought(&sandbox).await;
+    let gone = bought(&sandbox).await;
+    let assign = outdial(
+        &sandbox,
+        &["numbers", "assign", &answered, "--agent", AGENT],
+    )
+    .await;
+    assert_eq!(assign.code, Some(0), "{}", assign.stderr);
+    let release = outdial(&sandbox, &["numbers", "release", &gone, "--yes"]).await;
+    assert_eq!(release.code, Some(0), "{}", release.stderr);
+
+    let table = outdial(&sandbox, &["numbers", "list"]).await;
+    let json = outdial(&sandbox, &["numbers", "list", "--json"])
+        .await
+        .json();
+
+    assert_eq!(table.code, Some(0), "{}", table.stderr);
+    let row = |id: &str| {
+        table
+            .stdout
+            .lines()
+            .find(|line| line.contains(id))
+            .unwrap_or_else(|| panic!("no row for {id} in\n{}", table.stdout))
+            .to_owned()
+    };
+    assert!(row(&answered).contains(AGENT));
+    assert!(!row(&idle).contains(AGENT));
+    assert!(!table.stdout.contains(&gone), "{}", table.stdout);
+    let numbers = json["numbers"].as_array().expect("a list of numbers");
+    assert_eq!(numbers.len(), 2, "{json}");
+    let agent_of = |id: &str| {
+        numbers
+            .iter()
+            .find(|n| n["id"] == id)
+            .map(|n| n["defaultAgentId"].clone())
+    };
+    assert_eq!(agent_of(&answered), Some(Value::from(AGENT)));
+    assert_eq!(agent_of(&idle), Some(Value::Null));
+}
+
+/// After a purchase the next step offered is `pool attach` (what puts a number into rotation),
+/// with the number filled in; not `assign`, which only sets who answers it.
+#[tokio::test(flavor = "multi_thread")]
+async fn buy_suggests_pool_attach() {
+    let sandbox = with_fifty_dollars().await;
+    let e164 = a_local_number(&sandbox).await;
+
+    let out = outdial(&sandbox, &["numbers", "buy", &e164]).await;
+
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(
+        out.stdout.contains(&format!(
+            "outdial pool attach --agent AGENT_ID --number {e164}"
+        )),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("numbers assign"), "{}", out.stdout);
+}
+
+/// Buying a number that is on hold without naming the hold gets one message, the same with and
+/// without `--json` and whoever holds it: it is on hold, and how to buy it under the reservation.
+#[tokio::test(flavor = "multi_thread")]
+async fn buying_a_held_number_without_its_reservation_gets_one_message() {
+    let sandbox = with_fifty_dollars().await;
+    let e164 = a_local_number(&sandbox).await;
+    let hold = outdial(&sandbox, &["numbers", "reserve", &e164, "--json"])
+        .await
+        .json();
+    assert!(hold["id"].is_string());
+
+    let text = outdial(&sandbox, &["numbers", "buy", &e164]).await;
+    let json = outdial(&sandbox, &["numbers", "buy", &e164, "--json"]).await;
+
+    assert_eq!(text.code, Some(1), "{}", text.stderr);
+    assert_eq!(json.code, Some(1), "{}", json.stderr);
+    assert_eq!(text.stderr, json.stderr);
+    let advice = format!("outdial numbers buy {e164} --reservation ID");
+    assert_eq!(text.stderr.matches(&advice).count(), 1, "{}", text.stderr);
+    assert!(!text.stderr.contains("reserve another"), "{}", text.stderr);
+    assert!((balance(&sandbox).await - 50.0).abs() < 0.005);
+}

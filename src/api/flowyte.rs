@@ -274,6 +274,16 @@ impl Flowyte {
         self.send(request.query(&query.pairs())).await
     }
 
+    /// `GET /numbers`: the numbers the organisation owns, with the agent answering each.
+    ///
+    /// CONTRACT B.1 lists no such route. This is the REST-usual listing of the collection that
+    /// `DELETE /numbers/{id}` addresses, answered with the number objects a purchase returns; a
+    /// vendor without it answers 404, which the command reports as it is.
+    pub async fn owned(&self) -> Result<Vec<OwnedNumber>, FlowyteError> {
+        let request = self.http.get(self.endpoint(&["numbers"]));
+        self.send(request).await
+    }
+
     /// `POST /numbers/reserve`: holds `e164` for about 30 minutes, free of charge.
     pub async fn reserve(&self, e164: &Phone) -> Result<Reservation, FlowyteError> {
         let request = self.http.post(self.endpoint(&["numbers", "reserve"]));

@@ -19,6 +19,7 @@ pub struct AgentArgs {
 #[derive(Debug, Subcommand)]
 enum AgentCommand {
     /// Publish the agent's current draft: calls then use this version
+    #[command(after_help = "Example:\n  outdial agent publish AGENT_ID --note \"new greeting\"")]
     Publish(PublishArgs),
 }
 

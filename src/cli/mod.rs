@@ -3,7 +3,9 @@
 mod agent;
 mod connect;
 mod demo;
+mod docs;
 mod export;
+mod init;
 mod numbers;
 mod output;
 mod plan;
@@ -25,7 +27,17 @@ use crate::phone::{Country, Phone};
 /// Outbound call campaigns for AI voice agents: local-presence caller IDs, pacing to the
 /// account's limits, and a journal that makes every campaign resumable.
 #[derive(Debug, Parser)]
-#[command(name = "outdial", version, about, long_about = None)]
+#[command(
+    name = "outdial",
+    version = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("OUTDIAL_COMMIT"), ")"),
+    about,
+    long_about = None,
+    after_help = "Examples:
+  outdial init my-campaign                 # a campaign file and contacts to start from
+  outdial demo                             # a whole campaign against a built-in sandbox
+  outdial plan spring.toml                 # what a run would do, calling nobody
+  outdial run spring.toml                  # call; run it again to resume"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -56,35 +68,79 @@ pub struct Global {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Write a commented campaign file and sample contacts that run against the sandbox
+    #[command(after_help = "Examples:
+  outdial init                 # campaign.toml and contacts.csv in this folder
+  outdial init my-campaign     # in a new folder")]
+    Init(init::InitArgs),
     /// Start a campaign, or resume it where its journal left off
+    #[command(after_help = "Examples:
+  SYNTHFLOW_API_KEY=... outdial run spring.toml
+  outdial run spring.toml --api-base http://127.0.0.1:8700/v2   # against `outdial sandbox`")]
     Run(run::RunArgs),
     /// Like run, but refuse when the campaign has no journal yet
+    #[command(after_help = "Example (cron, after a reboot):
+  outdial resume /srv/campaigns/spring.toml || echo \"resume failed: $?\"")]
     Resume(run::RunArgs),
     /// Progress from the journal (works while a run is going)
+    #[command(after_help = "Examples:
+  outdial status spring.toml
+  outdial status spring.toml --json | jq .tally.states")]
     Status(status::StatusArgs),
     /// What a run would do, calling nobody: load per number, coverage gaps, windows
+    #[command(after_help = "Examples:
+  outdial plan spring.toml
+  outdial plan spring.toml --json | jq '.gaps[:3]'
+  outdial pool fill-gaps spring.toml --max 3 --budget 10   # then fill the largest gaps")]
     Plan(plan::PlanArgs),
     /// One CSV row per contact: state, call id, caller ID, attempts, outcome
+    #[command(after_help = "Examples:
+  outdial export spring.toml -o spring-results.csv
+  outdial export spring.toml | grep ',failed,'")]
     Export(export::ExportArgs),
     /// Check a journal against the vendor's call records, or rebuild a damaged or lost one
     Repair(repair::RepairArgs),
     /// Serve a local simulator of the Synthflow and Flowyte APIs
+    #[command(after_help = "Examples:
+  outdial sandbox                                     # 127.0.0.1:8700, the demo agent
+  outdial sandbox --addr 127.0.0.1:0 --call-seconds 30..90 --time-scale 60
+  outdial sandbox --outcomes completed=60,no-answer=30,busy=10 --dropped 0.05")]
     Sandbox(sandbox::SandboxArgs),
     /// Run the demo campaign against an in-process sandbox
+    #[command(after_help = "Example:\n  outdial demo")]
     Demo,
-    /// An agent's caller-ID pool on Synthflow: list, attach, detach
+    /// An agent's caller-ID pool on Synthflow: list, attach, detach, fill gaps
+    #[command(after_help = "Examples:
+  outdial pool list --agent AGENT_ID
+  outdial pool fill-gaps spring.toml --max 3 --budget 10")]
     Pool(pool::PoolArgs),
     /// Find, hold, buy, assign and release phone numbers (Flowyte)
+    #[command(after_help = "Examples:
+  outdial numbers search --area-code 415
+  outdial numbers list")]
     Numbers(numbers::NumbersArgs),
     /// The Flowyte prepaid wallet: balance and auto-reload
+    #[command(after_help = "Examples:\n  outdial wallet\n  outdial wallet --json")]
     Wallet(wallet::WalletArgs),
     /// Flowyte agents: publish the version calls use
+    #[command(after_help = "Example:\n  outdial agent publish AGENT_ID --note \"new greeting\"")]
     Agent(agent::AgentArgs),
+    /// Print shell completions (bash, zsh, fish, elvish, powershell)
+    #[command(after_help = "Examples:
+  outdial completions bash > ~/.local/share/bash-completion/completions/outdial
+  outdial completions zsh > \"${fpath[1]}/_outdial\"")]
+    Completions(docs::CompletionsArgs),
+    /// Print the man page (roff)
+    #[command(after_help = "Example:\n  outdial man > outdial.1 && man ./outdial.1")]
+    Man,
 }
 
 /// Runs the command; returns the process exit code.
 pub async fn run(cli: Cli) -> Result<u8, Error> {
     match cli.command {
+        Command::Init(args) => init::run(args),
+        Command::Completions(args) => docs::completions(args),
+        Command::Man => docs::man(),
         Command::Run(args) => run::run(args, &cli.global, run::Journaling::StartOrResume).await,
         Command::Resume(args) => run::run(args, &cli.global, run::Journaling::ResumeOnly).await,
         Command::Status(args) => status::run(args, &cli.global).await,

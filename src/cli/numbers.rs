@@ -1,16 +1,16 @@
 //! `outdial numbers …`: find, hold, buy, assign and give up phone numbers through Flowyte.
 //!
 //! The order a person follows: `search` → `reserve` (a free ~30 minute hold) → `buy` (paid from
-//! the prepaid wallet) → `assign` to an agent → `agent publish` if the agent changed. `unassign`
-//! keeps the number (and its bill); `release` gives it up for good.
+//! the prepaid wallet) → `pool attach` (into the agent's caller-ID rotation). `assign` sets the
+//! agent that answers call-backs (then `agent publish` if the agent changed). `unassign` keeps
+//! the number (and its bill); `release` gives it up for good. `list` shows what you own.
 
 mod search;
 
-use std::io::{BufRead, IsTerminal, Write};
-
 use clap::{Args, Subcommand};
+use serde::Serialize;
 
-use super::output;
+use super::output::{self, Table};
 use super::{Global, connect};
 use crate::api::{Flowyte, FlowyteError, IdempotencyKey, Import, OwnedNumber};
 use crate::error::Error;
@@ -24,20 +24,54 @@ pub struct NumbersArgs {
 
 #[derive(Debug, Subcommand)]
 enum NumbersCommand {
+    /// The numbers you own, with the agent answering each
+    #[command(after_help = "Examples:
+  outdial numbers list
+  outdial numbers list --json | jq '.numbers[] | select(.defaultAgentId == null)'")]
+    List(ListArgs),
     /// Numbers for sale, by area code, city, state, type, features or digits
+    #[command(after_help = "Examples:
+  outdial numbers search --area-code 415
+  outdial numbers search --state CA --type local --features voice,sms --limit 5
+  outdial numbers search --area-code 212 --ends-with CALL --strict")]
     Search(search::SearchArgs),
     /// Hold a number for about 30 minutes, free of charge
+    #[command(after_help = "Example:\n  outdial numbers reserve +14155550123")]
     Reserve(ReserveArgs),
     /// Buy a number from the prepaid wallet (setup cost and first month)
+    #[command(
+        after_help = "Examples:\n  outdial numbers buy +14155550123 --reservation res_123\n  outdial pool attach --agent AGENT_ID --number +14155550123   # then put it into rotation"
+    )]
     Buy(BuyArgs),
     /// Make an agent answer a number you own
+    #[command(after_help = "Example:\n  outdial numbers assign num_123 --agent AGENT_ID")]
     Assign(AssignArgs),
     /// Take the agent off a number (you keep it, and it is still billed)
+    #[command(after_help = "Example:\n  outdial numbers unassign num_123")]
     Unassign(NumberIdArgs),
     /// Give a number back to the carrier, for good
+    #[command(
+        after_help = "Examples:\n  outdial numbers release num_123\n  outdial numbers release num_123 --yes   # in a script"
+    )]
     Release(ReleaseArgs),
     /// Bring in a number you rent from your own carrier (no wallet charge)
+    #[command(
+        after_help = "Example:\n  outdial numbers import --number +14155550123 --provider twilio --agent AGENT_ID"
+    )]
     Import(ImportArgs),
+}
+
+#[derive(Debug, Args)]
+struct ListArgs {
+    /// Print the numbers as JSON
+    #[arg(long)]
+    json: bool,
+}
+
+/// What `numbers list --json` prints.
+#[derive(Debug, Serialize)]
+struct Owned<'a> {
+    numbers: &'a [OwnedNumber],
 }
 
 #[derive(Debug, Args)]
@@ -117,6 +151,7 @@ struct ImportArgs {
 
 pub async fn run(args: NumbersArgs, global: &Global) -> Result<u8, Error> {
     match args.command {
+        NumbersCommand::List(args) => list(args, global).await,
         NumbersCommand::Search(args) => search::run(args, global).await,
         NumbersCommand::Reserve(args) => reserve(args, global).await,
         NumbersCommand::Buy(args) => buy(args, global).await,
@@ -125,6 +160,39 @@ pub async fn run(args: NumbersArgs, global: &Global) -> Result<u8, Error> {
         NumbersCommand::Release(args) => release(args, global).await,
         NumbersCommand::Import(args) => import(args, global).await,
     }
+}
+
+async fn list(args: ListArgs, global: &Global) -> Result<u8, Error> {
+    let numbers = connect::flowyte(global)?.owned().await?;
+    if args.json {
+        output::json(&Owned { numbers: &numbers });
+    } else if numbers.is_empty() {
+        output::line(
+            "you own no numbers: find some with `outdial numbers search --area-code 415`, or fill a campaign's gaps with `outdial pool fill-gaps CAMPAIGN.toml`",
+        );
+    } else {
+        output::text(owned_table(&numbers));
+    }
+    Ok(0)
+}
+
+fn owned_table(numbers: &[OwnedNumber]) -> Table {
+    let mut table = Table::new(&["NUMBER", "ID", "AGENT", "STATUS", "MONTHLY"]);
+    for number in numbers {
+        table.push(vec![
+            number.e164.to_string(),
+            number.id.clone(),
+            number
+                .default_agent_id
+                .clone()
+                .unwrap_or_else(|| "-".into()),
+            number.status.clone().unwrap_or_else(|| "?".into()),
+            number
+                .monthly_cost
+                .map_or_else(|| "-".into(), output::dollars),
+        ]);
+    }
+    table
 }
 
 async fn reserve(args: ReserveArgs, global: &Global) -> Result<u8, Error> {
@@ -138,7 +206,7 @@ async fn reserve(args: ReserveArgs, global: &Global) -> Result<u8, Error> {
     } else {
         let until = hold.expires_at.map_or_else(
             || "for about 30 minutes".to_owned(),
-            |t| format!("until {t}"),
+            |t| format!("until {t} ({})", time_left(t)),
         );
         output::line(format_args!(
             "held {} as reservation {} {until}",
@@ -151,6 +219,13 @@ async fn reserve(args: ReserveArgs, global: &Global) -> Result<u8, Error> {
     );
     output::advise(args.json, &next);
     Ok(0)
+}
+
+/// `29m 59s left`, in jiff's friendly duration format (`{:#}`), rounded to whole seconds.
+fn time_left(until: jiff::Timestamp) -> String {
+    let left = until.duration_since(jiff::Timestamp::now());
+    let left = jiff::SignedDuration::from_secs(left.as_secs().max(0));
+    format!("{left:#} left")
 }
 
 async fn buy(args: BuyArgs, global: &Global) -> Result<u8, Error> {
@@ -174,8 +249,8 @@ async fn buy(args: BuyArgs, global: &Global) -> Result<u8, Error> {
         ));
     }
     let next = format!(
-        "make an agent answer it with `outdial numbers assign {} --agent AGENT_ID`",
-        number.id
+        "put it into an agent's caller-ID rotation with `outdial pool attach --agent AGENT_ID --number {}`",
+        number.e164
     );
     output::advise(args.json, &next);
     Ok(0)
@@ -184,7 +259,7 @@ async fn buy(args: BuyArgs, global: &Global) -> Result<u8, Error> {
 /// The same number under the same reservation on the same UTC day is one purchase: a repeat
 /// (a retry after a lost answer, or the command run again) gets the first answer back instead
 /// of a 409. The day keeps a buy after a later release from replaying a stale answer.
-fn purchase_key(e164: &Phone, reservation: Option<&str>) -> IdempotencyKey {
+pub(super) fn purchase_key(e164: &Phone, reservation: Option<&str>) -> IdempotencyKey {
     let today = jiff::Timestamp::now()
         .to_zoned(jiff::tz::TimeZone::UTC)
         .date();
@@ -205,10 +280,9 @@ async fn purchase_error(api: &Flowyte, args: &BuyArgs, error: FlowyteError) -> E
         };
     }
     match not_holdable(&args.e164)(error) {
-        Error::NotHoldable { e164, detail } if args.reservation.is_none() => Error::NotHoldable {
-            e164,
-            detail: format!("{detail}; if the hold is yours, pass its id with --reservation"),
-        },
+        Error::NotHoldable { e164, .. } if args.reservation.is_none() => {
+            Error::HeldWithoutReservation { e164 }
+        }
         other => other,
     }
 }
@@ -259,28 +333,15 @@ async fn release(args: ReleaseArgs, global: &Global) -> Result<u8, Error> {
     Ok(0)
 }
 
-/// Asks on the terminal. Without one there is nobody to ask, so the release is refused
-/// rather than assumed: a script must say `--yes`.
 fn confirm_release(id: &str) -> Result<bool, Error> {
-    let stdin = std::io::stdin();
-    if !stdin.is_terminal() {
-        return Err(Error::Usage(format!(
+    output::confirm(
+        &format!(
+            "release number {id} back to the carrier? This cannot be undone. Type yes to confirm: "
+        ),
+        format!(
             "releasing number {id} cannot be undone and stdin is not a terminal to confirm it: pass --yes to release it"
-        )));
-    }
-    eprint!(
-        "release number {id} back to the carrier? This cannot be undone. Type yes to confirm: "
-    );
-    let _ = std::io::stderr().flush();
-    let mut answer = String::new();
-    stdin
-        .lock()
-        .read_line(&mut answer)
-        .map_err(|source| Error::Io {
-            context: "cannot read the confirmation".into(),
-            source,
-        })?;
-    Ok(answer.trim().eq_ignore_ascii_case("yes"))
+        ),
+    )
 }
 
 async fn import(args: ImportArgs, global: &Global) -> Result<u8, Error> {

@@ -6,50 +6,41 @@ use std::io::{ErrorKind, Write};
 
 use serde::Serialize;
 
-/// Columns padded to their widest cell; no borders, so the output greps and cuts well.
-pub struct Table {
-    header: Vec<&'static str>,
-    rows: Vec<Vec<String>>,
-}
+/// Columns padded to their widest cell (comfy-table, measuring display width, so accents and
+/// wide characters line up); no borders, so the output greps and cuts well.
+pub struct Table(comfy_table::Table);
 
 impl Table {
     pub fn new(header: &[&'static str]) -> Table {
-        Table {
-            header: header.to_vec(),
-            rows: Vec::new(),
+        let mut table = comfy_table::Table::new();
+        table
+            .load_style(comfy_table::presets::NOTHING)
+            // Never wrapped to a terminal's width: a row stays one line for grep and cut.
+            .set_content_arrangement(comfy_table::ContentArrangement::Disabled)
+            .set_header(header.to_vec());
+        for column in table.column_iter_mut() {
+            column.set_padding((0, 2));
         }
+        Table(table)
     }
 
     pub fn push(&mut self, row: Vec<String>) {
-        self.rows.push(row);
+        self.0.add_row(row);
     }
 
-    fn widths(&self) -> Vec<usize> {
-        let mut widths: Vec<usize> = self.header.iter().map(|h| h.chars().count()).collect();
-        for row in &self.rows {
-            for (width, cell) in widths.iter_mut().zip(row) {
-                *width = (*width).max(cell.chars().count());
-            }
+    /// Right-aligns a column of figures (0-based).
+    pub fn align_right(&mut self, column: usize) {
+        if let Some(column) = self.0.column_mut(column) {
+            column.set_cell_alignment(comfy_table::CellAlignment::Right);
         }
-        widths
     }
 }
 
 impl fmt::Display for Table {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let widths = self.widths();
-        let header = self
-            .header
-            .iter()
-            .map(|h| h.to_string())
-            .collect::<Vec<_>>();
-        for row in std::iter::once(&header).chain(&self.rows) {
-            let cells: Vec<String> = row
-                .iter()
-                .zip(&widths)
-                .map(|(cell, width)| format!("{cell:<width$}"))
-                .collect();
-            writeln!(f, "{}", cells.join("  ").trim_end())?;
+        // Padding leaves spaces after the last column; a line ends at its last character.
+        for line in self.0.lines() {
+            writeln!(f, "{}", line.trim_end())?;
         }
         Ok(())
     }
@@ -95,6 +86,28 @@ pub fn advise(json: bool, hint: &str) {
     }
 }
 
+/// Asks `question` on the terminal; true for `yes`. Without a terminal there is nobody to ask,
+/// so the action is refused with `refusal` (exit 2) rather than assumed: a script must say
+/// `--yes`.
+pub fn confirm(question: &str, refusal: String) -> Result<bool, crate::error::Error> {
+    use std::io::{BufRead, IsTerminal};
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        return Err(crate::error::Error::Usage(refusal));
+    }
+    eprint!("{question}");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    stdin
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|source| crate::error::Error::Io {
+            context: "cannot read the confirmation".into(),
+            source,
+        })?;
+    Ok(answer.trim().eq_ignore_ascii_case("yes"))
+}
+
 /// `$1.15`.
 pub fn dollars(amount: f64) -> String {
     format!("${amount:.2}")
@@ -113,6 +126,19 @@ mod tests {
         assert_eq!(
             table.to_string(),
             "NUMBER        PLACE\n+14155550102  San Francisco, CA\n+18005550100\n"
+        );
+    }
+
+    /// Width is counted in columns on screen, not bytes: accented and wide names line up.
+    #[test]
+    fn tables_align_by_display_width() {
+        let mut table = Table::new(&["CITY", "N"]);
+        table.push(vec!["São Paulo".into(), "1".into()]);
+        table.push(vec!["東京".into(), "22".into()]);
+        table.align_right(1);
+        assert_eq!(
+            table.to_string(),
+            "CITY        N\nSão Paulo   1\n東京       22\n"
         );
     }
 }

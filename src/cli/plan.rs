@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::{Global, output};
+use super::output::{self, Table};
+use super::Global;
 use crate::api::Synthflow;
 use crate::clock::Clock;
 use crate::dialer;
@@ -65,20 +66,8 @@ fn describe(plan: &Plan) -> String {
             "  local presence (caller ID shares the callee's …): {shares}"
         );
     }
-    let _ = writeln!(
-        out,
-        "  planned load per caller ID (of which same area code):"
-    );
-    for (number, load) in &plan.load {
-        let days = load
-            .days_at_cap
-            .map_or(String::new(), |d| format!("  {d} day(s) at the daily cap"));
-        let _ = writeln!(
-            out,
-            "    {number:<16} {:>6}  ({}){days}",
-            load.calls.calls, load.calls.local
-        );
-    }
+    let _ = writeln!(out, "  planned load per caller ID:");
+    indent(&load_table(plan), &mut out);
     describe_gaps(plan, &mut out);
     let w = &plan.window;
     let _ = write!(
@@ -109,6 +98,31 @@ fn describe(plan: &Plan) -> String {
     out
 }
 
+/// Calls per caller ID, how many of them local, and the days a daily cap stretches them over.
+fn load_table(plan: &Plan) -> Table {
+    let mut table = Table::new(&["CALLER ID", "CALLS", "SAME AREA CODE", "DAYS AT CAP"]);
+    for column in 1..=3 {
+        table.align_right(column);
+    }
+    for (number, load) in &plan.load {
+        let days = load.days_at_cap.map_or("-".to_owned(), |d| d.to_string());
+        table.push(vec![
+            number.clone(),
+            load.calls.calls.to_string(),
+            load.calls.local.to_string(),
+            days,
+        ]);
+    }
+    table
+}
+
+/// A table set four spaces in, under its heading line.
+fn indent(table: &Table, out: &mut String) {
+    for line in table.to_string().lines() {
+        let _ = writeln!(out, "    {line}");
+    }
+}
+
 fn describe_gaps(plan: &Plan, out: &mut String) {
     if plan.gaps.is_empty() {
         let _ = writeln!(
@@ -121,17 +135,22 @@ fn describe_gaps(plan: &Plan, out: &mut String) {
         out,
         "  coverage gaps (area codes with contacts but no number of their own):"
     );
+    let mut table = Table::new(&["AREA CODE", "REGION", "CONTACTS", "TO FILL IT"]);
+    table.align_right(2);
     for gap in &plan.gaps {
         let region = gap
             .region
             .as_ref()
             .map_or("-".to_owned(), |r| r.to_string());
-        let _ = writeln!(
-            out,
-            "    {} {region:<6} {:>6} contacts   → {}",
-            gap.area_code, gap.contacts, gap.search
-        );
+        let search = format!("→ {}", gap.search);
+        table.push(vec![
+            gap.area_code.to_string(),
+            region,
+            gap.contacts.to_string(),
+            search,
+        ]);
     }
+    indent(&table, out);
     if !plan.regions_without_a_number.is_empty() {
         let regions: Vec<String> = plan
             .regions_without_a_number

@@ -1,6 +1,8 @@
 //! `outdial pool list|attach|detach`: the caller-ID pool of a Synthflow agent, with the region
 //! and time zones each number's area code implies (what local-presence rotation will use).
 
+mod fill_gaps;
+
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
@@ -20,11 +22,22 @@ pub struct PoolArgs {
 #[derive(Debug, Subcommand)]
 enum PoolCommand {
     /// The agent's attached numbers, with the region and time zones of each area code
+    #[command(after_help = "Examples:
+  outdial pool list --agent AGENT_ID
+  outdial pool list --agent AGENT_ID --json")]
     List(ListArgs),
     /// Attach numbers to the agent's pool (adds to it; nothing already attached is removed)
+    #[command(after_help = "Examples:
+  outdial pool attach --agent AGENT_ID --number +14155550102,+12125550101
+  outdial pool attach --agent AGENT_ID --slug 14155550102")]
     Attach(AttachArgs),
     /// Detach one number from the agent's pool (it stays in the workspace)
+    #[command(after_help = "Examples:
+  outdial pool detach --agent AGENT_ID --slug 14155550102
+  outdial pool detach --agent AGENT_ID --slug +14155550102")]
     Detach(DetachArgs),
+    /// Buy local numbers for a campaign's largest coverage gaps and attach them, in one step
+    FillGaps(fill_gaps::FillGapsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -90,6 +103,7 @@ pub async fn run(args: PoolArgs, global: &Global) -> Result<u8, Error> {
         PoolCommand::List(args) => list(args, global).await,
         PoolCommand::Attach(args) => attach(args, global).await,
         PoolCommand::Detach(args) => detach(args, global).await,
+        PoolCommand::FillGaps(args) => fill_gaps::run(args, global).await,
     }
 }
 

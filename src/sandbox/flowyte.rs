@@ -37,6 +37,7 @@ const ORGANIZATION: &str = "org_sandbox";
 /// The `/api/v1` router, to be nested under `/api/v1`.
 pub(super) fn routes(app: &App) -> Router<App> {
     Router::new()
+        .route("/numbers", get(owned))
         .route("/numbers/search", get(search))
         .route("/numbers/reserve", post(reserve))
         .route("/numbers/reserve/{id}", delete(unreserve))
@@ -225,6 +226,14 @@ async fn search(State(app): State<App>, Query(params): Query<Vec<(String, String
             .map(listing_json)
             .collect();
         Ok((StatusCode::OK, Value::Array(found)))
+    })
+}
+
+/// `GET /numbers`: our extension of the contract (see `Flowyte::owned`), in id order.
+async fn owned(State(app): State<App>) -> Response {
+    answer(&app, |market, _| {
+        let numbers = market.owned().map(|o| number_json(o, o.status())).collect();
+        Ok((StatusCode::OK, Value::Array(numbers)))
     })
 }
 

@@ -306,6 +306,11 @@ impl Market {
         Ok(self.keep(owned))
     }
 
+    /// The numbers the organisation owns, by id.
+    pub fn owned(&self) -> impl Iterator<Item = &Owned> {
+        self.owned.values()
+    }
+
     /// Makes `agent` answer number `id`.
     pub fn assign(&mut self, id: &str, agent: &str) -> Result<&Owned, Refusal> {
         self.known_agent(agent)?;
