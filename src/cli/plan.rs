@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::output::{self, Table};
 use super::Global;
+use super::output::{self, Table};
 use crate::api::Synthflow;
 use crate::clock::Clock;
 use crate::dialer;
