@@ -331,14 +331,25 @@ impl Synthflow {
         model_id: &str,
         phone: &Phone,
     ) -> Result<Vec<ListedCall>, ApiError> {
+        self.list_calls(model_id, ("lead_phone_number", phone.as_str().to_owned()))
+            .await
+    }
+
+    /// `GET /v2/calls` for `model_id` narrowed by one `filter`, every page read, each call in
+    /// the shape `T` its caller needs.
+    async fn list_calls<T: serde::de::DeserializeOwned>(
+        &self,
+        model_id: &str,
+        filter: (&str, String),
+    ) -> Result<Vec<T>, ApiError> {
         #[derive(Deserialize)]
-        struct Body {
-            response: Page,
+        struct Body<T> {
+            response: Page<T>,
         }
         #[derive(Deserialize)]
-        struct Page {
+        struct Page<T> {
             pagination: Pagination,
-            calls: Vec<ListedCall>,
+            calls: Vec<T>,
         }
         #[derive(Deserialize)]
         struct Pagination {
@@ -349,11 +360,11 @@ impl Synthflow {
         loop {
             let query = [
                 ("model_id", model_id.to_owned()),
-                ("lead_phone_number", phone.as_str().to_owned()),
+                (filter.0, filter.1.clone()),
                 ("limit", PAGE.to_string()),
                 ("offset", calls.len().to_string()),
             ];
-            let page: Body = self.get(url.clone(), &query).await?;
+            let page: Body<T> = self.get(url.clone(), &query).await?;
             let got = page.response.calls.len();
             calls.extend(page.response.calls);
             if got == 0 || calls.len() >= page.response.pagination.total_records {

@@ -10,9 +10,6 @@ use serde_json::Value;
 use super::{ApiError, Synthflow};
 use crate::phone::Phone;
 
-/// Page size when listing an agent's calls.
-const PAGE: usize = 100;
-
 /// A call as `GET /v2/calls` lists it, read leniently: only the id is required, since one odd
 /// field must not hide a call that was made.
 #[derive(Debug, Clone, Deserialize)]
@@ -74,35 +71,8 @@ impl Synthflow {
         model_id: &str,
         since: Timestamp,
     ) -> Result<Vec<AgentCall>, ApiError> {
-        #[derive(Deserialize)]
-        struct Body {
-            response: Page,
-        }
-        #[derive(Deserialize)]
-        struct Page {
-            pagination: Pagination,
-            calls: Vec<AgentCall>,
-        }
-        #[derive(Deserialize)]
-        struct Pagination {
-            total_records: usize,
-        }
-        let url = self.endpoint(&["calls"]);
-        let mut calls = Vec::new();
-        loop {
-            let query = [
-                ("model_id", model_id.to_owned()),
-                ("from_date", since.as_millisecond().to_string()),
-                ("limit", PAGE.to_string()),
-                ("offset", calls.len().to_string()),
-            ];
-            let page: Body = self.get(url.clone(), &query).await?;
-            let got = page.response.calls.len();
-            calls.extend(page.response.calls);
-            if got == 0 || calls.len() >= page.response.pagination.total_records {
-                return Ok(calls);
-            }
-        }
+        self.list_calls(model_id, ("from_date", since.as_millisecond().to_string()))
+            .await
     }
 }
 
