@@ -99,6 +99,10 @@ pub enum Command {
   outdial export spring.toml | grep ',failed,'")]
     Export(export::ExportArgs),
     /// Check a journal against the vendor's call records, or rebuild a damaged or lost one
+    #[command(after_help = "Examples:
+  outdial repair spring.toml --dry-run
+  outdial repair spring.toml
+  outdial repair spring.toml --since 2026-11-30T09:00:00Z   # the journal and its witness are gone")]
     Repair(repair::RepairArgs),
     /// Serve a local simulator of the Synthflow and Flowyte APIs
     #[command(after_help = "Examples:
