@@ -946,9 +946,9 @@ fn span(wait: Duration) -> SignedDuration {
     SignedDuration::try_from(wait).unwrap_or(SignedDuration::MAX)
 }
 
-/// Sleeps until `wake` as `clock` reads it, or forever without one (the branch is then
-/// disabled anyway).
-async fn sleep_until(clock: Clock, wake: Option<Timestamp>) {
+/// Sleeps until `wake` as `clock` reads it, or forever without one (a `select!` branch waiting
+/// on it is then disabled anyway). `run` uses it for its deadline too.
+pub async fn sleep_until(clock: Clock, wake: Option<Timestamp>) {
     match wake {
         Some(at) => {
             // A moment already past converts to no `Duration`: no wait.

@@ -11,6 +11,7 @@ use tokio::signal::unix::{Signal, SignalKind, signal};
 
 use super::{Global, output};
 use crate::campaign::{ApiKey, Campaign};
+use crate::clock::Clock;
 use crate::dialer::{self, Ending, Finish};
 use crate::error::Error;
 use crate::journal::Journal;
@@ -160,7 +161,7 @@ impl Stops {
                 _ = interrupt.recv() => StopRequest::Interrupt,
                 _ = terminate.recv() => StopRequest::Terminate,
                 _ = hang_up.recv() => StopRequest::HangUp,
-                () = sleep_until(deadline) => StopRequest::Deadline,
+                () = dialer::sleep_until(Clock::System, deadline) => StopRequest::Deadline,
             };
             let _ = first.set(request);
             tokio::spawn(async move {
@@ -178,17 +179,6 @@ impl Stops {
     /// The first stop request, if any came.
     pub fn first(&self) -> Option<StopRequest> {
         self.first.get().copied()
-    }
-}
-
-/// Sleeps until `at`, or forever without one.
-async fn sleep_until(at: Option<Timestamp>) {
-    match at {
-        Some(at) => {
-            let wait = Timestamp::now().duration_until(at);
-            tokio::time::sleep(std::time::Duration::try_from(wait).unwrap_or_default()).await;
-        }
-        None => std::future::pending().await,
     }
 }
 
