@@ -1,11 +1,17 @@
-//! End-to-end throughput: a whole campaign dialled against the in-process sandbox, the way
-//! `outdial run` does it (see `src/cli/run.rs::launch`), with pacing effectively off, 64 create
-//! requests in flight, and the real journal in a temporary directory, whose `dialing` marks the
-//! dialer makes durable by group commit before each create request leaves.
+//! End-to-end throughput: a whole campaign dialled by the real `outdial run` binary against the
+//! in-process sandbox, with pacing effectively off, 64 calls live, and the real journal in a
+//! temporary directory, whose `dialing` marks are made durable by group commit before each create
+//! request leaves. Every call is followed to its (instant) end.
 //!
-//! Not a criterion bench: one campaign takes seconds, so it is run three times and the figures of
-//! each run are printed, then the median rate. The sandbox's record of what it received is checked
-//! after each run: exactly one create request per contact, no phone twice.
+//! Beside it, in the same run and against the same sandbox, the raw ceiling of that endpoint: the
+//! same HTTP client (`Synthflow::create_call`) sending as many create requests with the same
+//! concurrency, and nothing else (no journal, no rules, no following). The ratio of the two is
+//! what the dialer's own work costs; the CPU the `outdial` process used (its rusage, read once
+//! it has been waited for) divided by the calls is its cost per call.
+//!
+//! Not a criterion bench: one campaign takes seconds, so each measure is taken three times and
+//! the medians are printed. The sandbox's record is checked after each run: exactly one create
+//! request per contact, no phone twice.
 //!
 //! `OUTDIAL_BENCH_CONTACTS` sets the number of contacts (default 20,000), so CI can smoke-run it
 //! small: `OUTDIAL_BENCH_CONTACTS=200 cargo bench --bench end_to_end`.
@@ -14,20 +20,20 @@ use std::collections::HashSet;
 use std::error::Error;
 use std::fmt::Write as _;
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use outdial::api::Synthflow;
+use outdial::api::{CallRequest, Synthflow};
 use outdial::area_codes::{self, AreaCode};
-use outdial::campaign::{ApiKey, Campaign, Overrides};
-use outdial::dialer::{self, Dialer, Ending};
-use outdial::journal::Journal;
+use outdial::campaign::ApiKey;
 use outdial::phone::{Country, Phone};
-use outdial::progress::Silent;
 use outdial::sandbox::{AgentSpec, Sandbox, SandboxConfig};
 
 const DEFAULT_CONTACTS: usize = 20_000;
 const RUNS: usize = 3;
 const POOL: usize = 50;
+const LIVE: usize = 64;
 const AGENT: &str = "5f0c2a8e-bench-agent";
 
 /// Pacing off in all but name (the rate must be positive), so the dialer, the journal and the
@@ -51,21 +57,10 @@ end = "23:59:59"
 days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 "#;
 
-/// What one run measured.
+/// What one campaign run measured.
 struct Figures {
-    contacts: usize,
     wall: Duration,
-    journal_flushes: u64,
-}
-
-impl Figures {
-    fn calls_per_second(&self) -> f64 {
-        self.contacts as f64 / self.wall.as_secs_f64()
-    }
-
-    fn marks_per_flush(&self) -> f64 {
-        self.contacts as f64 / self.journal_flushes.max(1) as f64
-    }
+    cpu: Duration,
 }
 
 #[tokio::main]
@@ -73,29 +68,41 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let contacts = contact_count();
     let codes = area_codes_in_table();
     let pool = pool(&codes);
-    let csv = contacts_csv(&codes, contacts);
+    let phones = phones(&codes, contacts);
+    let csv = contacts_csv(&phones);
     println!(
-        "end_to_end: {contacts} contacts, pool of {} numbers over as many area codes, \
+        "end_to_end: {contacts} contacts, pool of {} numbers over as many area codes, {LIVE} live, \
          {RUNS} runs",
         pool.len()
     );
-    let mut rates = Vec::with_capacity(RUNS);
+    let (mut ceilings, mut rates, mut cpus) = (Vec::new(), Vec::new(), Vec::new());
     for run in 1..=RUNS {
+        let ceiling = raw_ceiling(&pool, &phones).await?;
         let figures = dial_campaign(&pool, &csv, contacts).await?;
+        let rate = contacts as f64 / figures.wall.as_secs_f64();
+        let cpu_ms = figures.cpu.as_secs_f64() * 1000.0 / contacts as f64;
         println!(
-            "run {run}: {} contacts in {:.2} s = {:.0} calls/s; {} journal fsyncs, \
-             {:.1} dialing marks per fsync",
-            figures.contacts,
+            "run {run}: raw ceiling {ceiling:.0} creates/s; outdial {contacts} calls in {:.2} s = \
+             {rate:.0} calls/s ({:.2}x the ceiling), {cpu_ms:.3} ms CPU per call",
             figures.wall.as_secs_f64(),
-            figures.calls_per_second(),
-            figures.journal_flushes,
-            figures.marks_per_flush(),
+            rate / ceiling,
         );
-        rates.push(figures.calls_per_second());
+        ceilings.push(ceiling);
+        rates.push(rate);
+        cpus.push(cpu_ms);
     }
-    rates.sort_by(f64::total_cmp);
-    println!("median: {:.0} calls/s", rates[RUNS / 2]);
+    let (ceiling, rate, cpu) = (median(ceilings), median(rates), median(cpus));
+    println!(
+        "median: raw ceiling {ceiling:.0} creates/s; outdial {rate:.0} calls/s = {:.2}x the \
+         ceiling; {cpu:.3} ms CPU per call",
+        rate / ceiling
+    );
     Ok(())
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
 }
 
 /// `OUTDIAL_BENCH_CONTACTS`, or the default.
@@ -113,55 +120,105 @@ fn contact_count() -> usize {
     }
 }
 
-/// One campaign from a fresh sandbox, directory and journal: set-up is not timed, the rest is
-/// what `launch` does.
+/// A sandbox whose calls end at once: the bench measures the dialer, not call lengths.
+async fn sandbox(pool: &[Phone]) -> Result<Sandbox, Box<dyn Error>> {
+    Ok(Sandbox::start(SandboxConfig {
+        agents: vec![AgentSpec {
+            id: AGENT.to_owned(),
+            numbers: pool.to_vec(),
+        }],
+        call_duration: Duration::ZERO.into(),
+        ..SandboxConfig::default()
+    })
+    .await?)
+}
+
+/// Create requests per second that the sandbox's endpoint takes from the dialer's own HTTP client
+/// with `LIVE` requests in flight and nothing else to do.
+async fn raw_ceiling(pool: &[Phone], phones: &[Phone]) -> Result<f64, Box<dyn Error>> {
+    let sandbox = sandbox(pool).await?;
+    let base = reqwest::Url::parse(&sandbox.synthflow_base())?;
+    let api = Synthflow::new(&base, ApiKey::new("bench"))?;
+    let phones: Arc<Vec<String>> = Arc::new(phones.iter().map(ToString::to_string).collect());
+    let caller = pool[0].to_string();
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut senders = tokio::task::JoinSet::new();
+    for _ in 0..LIVE {
+        let (api, phones, next, caller) =
+            (api.clone(), phones.clone(), next.clone(), caller.clone());
+        senders.spawn(async move {
+            while let Some(phone) = phones.get(next.fetch_add(1, Ordering::Relaxed)) {
+                let request = CallRequest {
+                    model_id: AGENT,
+                    phone,
+                    name: "Ceiling",
+                    from_phone_number: &caller,
+                    custom_variables: &[],
+                };
+                api.create_call(&request)
+                    .await
+                    .expect("a create request of the ceiling");
+            }
+        });
+    }
+    while let Some(joined) = senders.join_next().await {
+        joined?;
+    }
+    let rate = phones.len() as f64 / started.elapsed().as_secs_f64();
+    check_received(&sandbox, phones.len()).await;
+    sandbox.stop().await;
+    Ok(rate)
+}
+
+/// One campaign from a fresh sandbox and directory, dialled by the real binary: the time from its
+/// start to its exit, and the CPU it used.
 async fn dial_campaign(
     pool: &[Phone],
     csv: &str,
     contacts: usize,
 ) -> Result<Figures, Box<dyn Error>> {
-    let sandbox = Sandbox::start(SandboxConfig {
-        agents: vec![AgentSpec {
-            id: AGENT.to_owned(),
-            numbers: pool.to_vec(),
-        }],
-        // Calls end at once: the bench measures the dialer, not call lengths.
-        call_duration: Duration::ZERO.into(),
-        ..SandboxConfig::default()
-    })
-    .await?;
+    let sandbox = sandbox(pool).await?;
     let dir = tempfile::tempdir()?;
     let file = dir.path().join("bench.toml");
     std::fs::write(&file, CAMPAIGN)?;
     std::fs::write(dir.path().join("contacts.csv"), csv)?;
 
+    let cpu_before = children_cpu();
     let started = Instant::now();
-    let overrides = Overrides {
-        api_base: Some(sandbox.synthflow_base()),
-    };
-    let campaign = Campaign::load(&file, &overrides)?;
-    let journal = Journal::open(&campaign.journal_dir, &campaign.name)?;
-    dialer::survey(&campaign).await?;
-    let api = Synthflow::new(&campaign.api.base_url, ApiKey::new("bench"))?;
-    let pool = dialer::resolve_pool(&campaign, &api).await?;
-    let dialer = Dialer::new(&campaign, api, &journal, &pool, &Silent)?;
-    let finish = dialer.run(std::future::pending()).await?;
+    let status = tokio::process::Command::new(env!("CARGO_BIN_EXE_outdial"))
+        .args(["run", "--quiet"])
+        .arg(&file)
+        .env("OUTDIAL_API_BASE", sandbox.synthflow_base())
+        .env("SYNTHFLOW_API_KEY", "bench")
+        .env_remove("RUST_LOG")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .status()
+        .await?;
     let wall = started.elapsed();
+    let cpu = children_cpu().saturating_sub(cpu_before);
+    assert!(status.success(), "outdial run ended with {status}");
 
-    assert!(
-        matches!(finish.ending, Ending::Complete),
-        "the campaign did not complete: {:?}",
-        finish.ending
-    );
     check_received(&sandbox, contacts).await;
-    drop(journal);
     sandbox.stop().await;
     check_journal_dir(dir.path());
-    Ok(Figures {
-        contacts,
-        wall,
-        journal_flushes: finish.journal_flushes,
-    })
+    Ok(Figures { wall, cpu })
+}
+
+/// User and system CPU of every child process waited for so far.
+fn children_cpu() -> Duration {
+    // SAFETY: getrusage writes only into the struct it is given.
+    let usage = unsafe {
+        let mut usage = std::mem::zeroed::<libc::rusage>();
+        libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage);
+        usage
+    };
+    let time = |t: libc::timeval| {
+        Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+    };
+    time(usage.ru_utime) + time(usage.ru_stime)
 }
 
 /// The vendor's side of the wire: one create request per contact, no phone twice.
@@ -221,14 +278,19 @@ fn pool(codes: &[u16]) -> Vec<Phone> {
     pool
 }
 
-/// The contacts file: `phone,name,account`, contacts dealt over every area code in turn.
-fn contacts_csv(codes: &[u16], contacts: usize) -> String {
-    let mut csv = String::with_capacity(contacts * 40);
-    csv.push_str("phone,name,account\n");
-    let phones = (0..)
+/// The contacts' phones, dealt over every area code in turn.
+fn phones(codes: &[u16], contacts: usize) -> Vec<Phone> {
+    (0..)
         .filter_map(|i| number(codes[i % codes.len()], i / codes.len()))
-        .take(contacts);
-    for (i, phone) in phones.enumerate() {
+        .take(contacts)
+        .collect()
+}
+
+/// The contacts file: `phone,name,account`.
+fn contacts_csv(phones: &[Phone]) -> String {
+    let mut csv = String::with_capacity(phones.len() * 40);
+    csv.push_str("phone,name,account\n");
+    for (i, phone) in phones.iter().enumerate() {
         writeln!(csv, "{phone},Contact {i},A{i:07}").expect("writing to a String");
     }
     csv

@@ -26,7 +26,7 @@ use crate::journal::{Entry, Journal, SkippedRow, State};
 use crate::pacing::{Pacer, Slot};
 use crate::phone::Phone;
 use crate::progress::{Display, Progress};
-use crate::report::{Report, Tally};
+use crate::report::{Phase, Report, RunFigures, Tally};
 use crate::rules::{Listing, REMOVED, Rules, Verdict, WindowCheck};
 use crate::suppression::{self, DoNotCall, Unreadable};
 
@@ -106,6 +106,7 @@ pub async fn launch(
     let pool = resolve_pool(campaign, &api).await?;
     let progress = display.for_rows(rows);
     Dialer::new(campaign, api, journal, &pool, progress.as_ref())?
+        .with_rows_in_file(rows)
         .run(shutdown)
         .await
 }
@@ -156,6 +157,9 @@ pub async fn survey(campaign: &Campaign) -> Result<u64, Error> {
     });
     Ok(counted.await.expect("the survey does not panic")?)
 }
+
+/// How often the progress display is refreshed.
+const PROGRESS_EVERY: Duration = Duration::from_millis(100);
 
 /// Whether a refusal's text is about the agent (its id, or the words the vendor uses for it).
 fn names_agent(detail: &str, agent: &str) -> bool {
@@ -238,7 +242,13 @@ pub struct Dialer<'a> {
     progress: &'a dyn Progress,
     run: u64,
     tally: Tally,
+    /// The tally as earlier runs left it, so this run's own pace can be told apart.
+    tally_at_start: Tally,
+    /// Data rows of the contacts file, as the survey counted them (`None` when not surveyed).
+    rows_in_file: Option<u64>,
     started: Instant,
+    /// When the progress display was last updated: a report a few times a second is plenty.
+    last_shown: Instant,
     last_snapshot: Instant,
     /// The CSV stream, until it runs out.
     rows: Option<mpsc::Receiver<Result<Row, ContactsError>>>,
@@ -296,7 +306,12 @@ impl<'a> Dialer<'a> {
             progress,
             run: journal.begin_run()?,
             tally: Tally::default(),
+            tally_at_start: Tally::default(),
+            rows_in_file: None,
             started: Instant::now(),
+            last_shown: Instant::now()
+                .checked_sub(PROGRESS_EVERY)
+                .unwrap_or_else(Instant::now),
             last_snapshot: Instant::now(),
             rows: None,
             held: None,
@@ -313,12 +328,19 @@ impl<'a> Dialer<'a> {
         self
     }
 
+    /// Totals count `rows` data rows in the contacts file from the start (the survey's count).
+    pub fn with_rows_in_file(mut self, rows: u64) -> Dialer<'a> {
+        self.rows_in_file = Some(rows);
+        self
+    }
+
     /// Runs the campaign to its end, or until `shutdown` resolves (Ctrl-C). A call task that
     /// panics ends the run with [`Error::TaskPanicked`]; its contact stays `dialing` in the
     /// journal, so the next run looks its call up before dialling anyone again.
     pub async fn run(mut self, shutdown: impl Future<Output = ()>) -> Result<Finish, Error> {
         tokio::pin!(shutdown);
         self.take_up_earlier_runs()?;
+        self.tally_at_start = self.tally.clone();
         self.rows = Some(self.stream_contacts()?);
         loop {
             if self.held.is_none() && self.stopping.is_none() {
@@ -879,7 +901,11 @@ impl<'a> Dialer<'a> {
             self.settle_streak_as_failed()?;
         }
         self.journal.flush()?;
-        let report = self.report();
+        let phase = match ending {
+            Ending::Complete => Phase::Complete,
+            _ => Phase::Stopped,
+        };
+        let report = self.report(phase);
         let _ = report.save_snapshot(self.journal.dir());
         self.progress.finish();
         Ok(Finish {
@@ -889,29 +915,39 @@ impl<'a> Dialer<'a> {
         })
     }
 
-    fn report(&self) -> Report {
-        Report {
-            campaign: self.campaign.name.clone(),
-            tally: self.tally.clone(),
-            uncertain: Vec::new(),
-            live: None,
-            next: None,
-            elapsed: Some(self.started.elapsed()),
-        }
+    /// The figures as they stand, in `phase`.
+    fn report(&self, phase: Phase) -> Report {
+        let mut report = Report::new(
+            &self.campaign.name,
+            phase,
+            self.tally.clone(),
+            self.clock.now(),
+        );
+        report.rows_in_file = self.rows_in_file;
+        report.run = Some(RunFigures {
+            elapsed: self.started.elapsed(),
+            live_calls: self.tasks.len() as u64,
+            calls: self
+                .tally
+                .attempts
+                .saturating_sub(self.tally_at_start.attempts),
+            settled: (self.tally.settled() + self.tally.skipped_rows)
+                .saturating_sub(self.tally_at_start.settled() + self.tally_at_start.skipped_rows),
+        });
+        report
     }
 
     /// Updates the progress display, and now and then the snapshot `outdial status` reads.
     fn show_progress(&mut self) {
-        self.progress.update(&self.tally);
+        if self.last_shown.elapsed() < PROGRESS_EVERY {
+            return;
+        }
+        self.last_shown = Instant::now();
+        let mut report = self.report(Phase::Running);
+        self.progress.update(&report);
         if self.last_snapshot.elapsed() >= Duration::from_secs(1) {
             self.last_snapshot = Instant::now();
-            let mut report = self.report();
-            report.live = Some(format!(
-                "pid {}, {} call(s) live, figures of {}",
-                std::process::id(),
-                self.tasks.len(),
-                self.clock.now().strftime("%H:%M:%S UTC")
-            ));
+            report.running = Some(format!("pid {}", std::process::id()));
             if let Err(e) = report.save_snapshot(self.journal.dir()) {
                 tracing::debug!("status snapshot not written: {e}");
             }

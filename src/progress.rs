@@ -7,11 +7,12 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::journal::StateKind;
-use crate::report::Tally;
+use crate::report::{Report, short_duration};
 
 /// What the dialer tells as it goes.
 pub trait Progress: Send + Sync {
-    fn update(&self, tally: &Tally);
+    /// The figures as they stand; called a few times a second at most.
+    fn update(&self, report: &Report);
     /// A sentence worth showing a person (a pause, a retired caller ID, stopping).
     fn note(&self, message: &str);
     fn finish(&self);
@@ -45,7 +46,7 @@ impl Display {
 pub struct Silent;
 
 impl Progress for Silent {
-    fn update(&self, _: &Tally) {}
+    fn update(&self, _: &Report) {}
     fn note(&self, _: &str) {}
     fn finish(&self) {}
 }
@@ -55,11 +56,11 @@ struct Bar(ProgressBar);
 impl Bar {
     fn new(total: u64) -> Bar {
         let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-        let style = ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {bar:40.cyan/blue} {pos}/{len} rows  {msg}",
-        )
-        .expect("the template is valid")
-        .progress_chars("=> ");
+        // `wide_bar` takes what the rest leaves of the terminal's width, so the line fits an
+        // 80-column terminal whatever the counts.
+        let style = ProgressStyle::with_template("{spinner} {wide_bar} {pos}/{len} {msg}")
+            .expect("the template is valid")
+            .progress_chars("=> ");
         bar.set_style(style);
         bar.enable_steady_tick(Duration::from_millis(120));
         Bar(bar)
@@ -67,17 +68,10 @@ impl Bar {
 }
 
 impl Progress for Bar {
-    fn update(&self, tally: &Tally) {
+    fn update(&self, report: &Report) {
+        let tally = &report.tally;
         self.0.set_position(tally.settled() + tally.skipped_rows);
-        let local = tally
-            .local_match_rate()
-            .map_or(String::new(), |r| format!(" · {:.0}% local", r * 100.0));
-        self.0.set_message(format!(
-            "placed {} · uncertain {} · failed {}{local}",
-            tally.placed(),
-            tally.state(StateKind::Uncertain),
-            tally.state(StateKind::Failed)
-        ));
+        self.0.set_message(pace(report));
     }
 
     fn note(&self, message: &str) {
@@ -87,6 +81,24 @@ impl Progress for Bar {
     fn finish(&self) {
         self.0.finish_and_clear();
     }
+}
+
+/// `4 live · 12.5 calls/s · ETA 3m 05s`: the run's pace in a few words.
+fn pace(report: &Report) -> String {
+    let Some(run) = &report.run else {
+        return String::new();
+    };
+    let eta = report
+        .remaining()
+        .and_then(|left| run.eta(left))
+        .map_or(String::new(), |eta| {
+            format!(" · ETA {}", short_duration(eta))
+        });
+    format!(
+        "{} live · {:.1} calls/s{eta}",
+        run.live_calls,
+        run.calls_per_second()
+    )
 }
 
 /// One line every few seconds, for logs.
@@ -105,19 +117,21 @@ impl Lines {
 }
 
 impl Progress for Lines {
-    fn update(&self, tally: &Tally) {
+    fn update(&self, report: &Report) {
         let mut last = self.last.lock().expect("not poisoned");
         if last.is_some_and(|t| t.elapsed() < Duration::from_secs(2)) {
             return;
         }
         *last = Some(Instant::now());
+        let tally = &report.tally;
         say(format_args!(
-            "progress: {}/{} rows · placed {} · uncertain {} · failed {}",
+            "progress: {}/{} rows settled · placed {} · uncertain {} · failed {} · {}",
             tally.settled() + tally.skipped_rows,
             self.total,
             tally.placed(),
             tally.state(StateKind::Uncertain),
-            tally.state(StateKind::Failed)
+            tally.state(StateKind::Failed),
+            pace(report)
         ));
     }
 
@@ -133,4 +147,38 @@ impl Progress for Lines {
 fn say(line: impl std::fmt::Display) {
     use std::io::Write;
     let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{Phase, RunFigures, Tally};
+
+    /// The bar's line fits 80 columns at the largest figures a run can show: the counts and the
+    /// message leave room for the spinner and a bar of at least ten columns.
+    #[test]
+    fn the_bar_line_leaves_room_for_a_bar_in_80_columns() {
+        let rows = 99_999_999;
+        let mut report = Report::new(
+            "c",
+            Phase::Running,
+            Tally::default(),
+            jiff::Timestamp::UNIX_EPOCH,
+        );
+        report.rows_in_file = Some(rows);
+        report.run = Some(RunFigures {
+            elapsed: Duration::from_secs(1),
+            live_calls: 1000,
+            calls: 999_999,
+            settled: 1,
+        });
+        let message = pace(&report);
+        assert!(message.contains("ETA"), "{message}");
+        let rest = format!("{rows}/{rows} {message}");
+        assert!(
+            2 + rest.chars().count() + 10 <= 80,
+            "{} columns: {rest}",
+            rest.chars().count()
+        );
+    }
 }

@@ -6,6 +6,7 @@ use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 
+use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::journal::{Entry, Journal, JournalError, State, StateKind};
@@ -37,20 +38,75 @@ pub struct CallerTally {
     pub local: u64,
 }
 
-/// A campaign's state for people: `outdial status`, the live snapshot, the end of a run.
+/// A campaign's state for people and scripts: `outdial status`, the running process's snapshot,
+/// the end of a run (`run --json`). Its JSON is one documented shape (README, "Status"), whatever
+/// the campaign's phase: a field that does not apply is `null`, never missing.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
     pub campaign: String,
+    pub phase: Phase,
+    /// When these figures were taken.
+    pub as_of: Option<Timestamp>,
+    /// The figures come from a running process that has not refreshed them for longer than
+    /// [`STALE_AFTER`]: it may be stuck, swapped out, or killed without a chance to say so.
+    #[serde(default)]
+    pub stale: bool,
+    /// Data rows of the contacts file as the latest run checked it, so that totals hold from the
+    /// start rather than counting the rows read so far.
+    pub rows_in_file: Option<u64>,
     pub tally: Tally,
     /// Contacts whose create request may or may not have made a call (first few).
     pub uncertain: Vec<String>,
-    /// Set while a run is going: who runs it and how fresh these figures are.
-    pub live: Option<String>,
+    /// The process running the campaign, while one does.
+    pub running: Option<String>,
+    /// This run's figures, while or after it runs.
+    pub run: Option<RunFigures>,
     /// When the next waiting contact is due, and why ("next window opens 09:00 America/Chicago…").
-    #[serde(default)]
     pub next: Option<String>,
-    #[serde(with = "seconds", default)]
-    pub elapsed: Option<Duration>,
+}
+
+/// Where a campaign is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// No journal yet.
+    NotStarted,
+    /// A process holds the journal and dials.
+    Running,
+    /// Some contacts still need work, and no process is dialling.
+    Stopped,
+    /// Every contact is settled.
+    Complete,
+}
+
+/// A run's own pace: what it did since it started, not what earlier runs did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunFigures {
+    #[serde(with = "seconds")]
+    pub elapsed: Duration,
+    /// Calls live now: created (or being created) and not yet ended.
+    pub live_calls: u64,
+    /// Create requests this run sent.
+    pub calls: u64,
+    /// Contacts this run settled.
+    pub settled: u64,
+}
+
+/// A running process refreshes its snapshot every second; figures older than this are marked.
+pub const STALE_AFTER: Duration = Duration::from_secs(10);
+
+impl RunFigures {
+    /// Create requests per second over the run.
+    pub fn calls_per_second(&self) -> f64 {
+        self.calls as f64 / self.elapsed.as_secs_f64().max(1e-3)
+    }
+
+    /// How long the `remaining` contacts take at the pace contacts were settled so far; `None`
+    /// until the run has settled some.
+    pub fn eta(&self, remaining: u64) -> Option<Duration> {
+        let per_second = self.settled as f64 / self.elapsed.as_secs_f64().max(1e-3);
+        (self.settled > 0).then(|| Duration::from_secs_f64(remaining as f64 / per_second))
+    }
 }
 
 impl Tally {
@@ -117,8 +173,12 @@ impl Tally {
 }
 
 impl Report {
-    /// From the journal itself (no run going).
-    pub fn of_journal(campaign: &str, journal: &Journal) -> Result<Report, JournalError> {
+    /// From the journal itself (no run going), as of `now`.
+    pub fn of_journal(
+        campaign: &str,
+        journal: &Journal,
+        now: Timestamp,
+    ) -> Result<Report, JournalError> {
         let mut uncertain = Vec::new();
         let mut tally = Tally::default();
         for entry in journal.entries() {
@@ -131,14 +191,48 @@ impl Report {
             tally.count(&entry);
         }
         tally.skipped_rows = journal.skipped_rows().count() as u64;
-        Ok(Report {
+        // The file's size as the latest run checked it; the journal alone cannot know it.
+        let rows_in_file = Report::load_snapshot(journal.dir()).and_then(|last| last.rows_in_file);
+        let mut report = Report::new(campaign, Phase::Stopped, tally, now);
+        report.rows_in_file = rows_in_file;
+        report.uncertain = uncertain;
+        if report.remaining() == Some(0) {
+            report.phase = Phase::Complete;
+        }
+        Ok(report)
+    }
+
+    /// A campaign that has no journal yet.
+    pub fn not_started(campaign: &str, now: Timestamp) -> Report {
+        Report::new(campaign, Phase::NotStarted, Tally::default(), now)
+    }
+
+    pub fn new(campaign: &str, phase: Phase, tally: Tally, as_of: Timestamp) -> Report {
+        Report {
             campaign: campaign.to_owned(),
+            phase,
+            as_of: Some(as_of),
+            stale: false,
+            rows_in_file: None,
             tally,
-            uncertain,
-            live: None,
+            uncertain: Vec::new(),
+            running: None,
+            run: None,
             next: None,
-            elapsed: None,
-        })
+        }
+    }
+
+    /// Contacts (and rows) still to settle, when the file's size is known.
+    pub fn remaining(&self) -> Option<u64> {
+        let done = self.tally.settled() + self.tally.skipped_rows;
+        self.rows_in_file.map(|rows| rows.saturating_sub(done))
+    }
+
+    /// Marks a running process's figures as stale when they are older than [`STALE_AFTER`].
+    pub fn judge_freshness(&mut self, now: Timestamp) {
+        let age = self.as_of.map(|at| now.duration_since(at).as_secs_f64());
+        self.stale =
+            self.phase == Phase::Running && age.is_none_or(|age| age > STALE_AFTER.as_secs_f64());
     }
 
     /// Where a running process leaves its latest figures, for `status` to read meanwhile.
@@ -167,30 +261,27 @@ impl Report {
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let t = &self.tally;
-        writeln!(f, "campaign {}: {} contacts", self.campaign, t.contacts())?;
-        if let Some(live) = &self.live {
-            writeln!(f, "  running: {live}")?;
+        if self.phase == Phase::NotStarted {
+            return writeln!(f, "campaign {}: not started yet", self.campaign);
+        }
+        self.fmt_headline(f)?;
+        if let Some(running) = &self.running {
+            writeln!(f, "  running: {running}{}", self.freshness())?;
         }
         let states: Vec<String> = StateKind::ALL
             .into_iter()
             .filter(|kind| t.state(*kind) > 0)
             .map(|kind| format!("{} {}", kind.name(), t.state(kind)))
             .collect();
-        writeln!(
-            f,
-            "  {}",
-            if states.is_empty() {
-                "nothing yet".to_owned()
-            } else {
-                states.join(" · ")
-            }
-        )?;
+        if !states.is_empty() {
+            writeln!(f, "  contacts: {}", states.join(" · "))?;
+        }
         if !t.outcomes.is_empty() {
             let outcomes: Vec<String> =
                 t.outcomes.iter().map(|(s, n)| format!("{s} {n}")).collect();
             writeln!(
                 f,
-                "  outcomes: {} ({} attempts in all)",
+                "  outcomes: {} ({} calls in all)",
                 outcomes.join(" · "),
                 t.attempts
             )?;
@@ -202,6 +293,7 @@ impl fmt::Display for Report {
                 t.skipped_rows
             )?;
         }
+        self.fmt_run(f)?;
         if let Some(next) = &self.next {
             writeln!(f, "  {next}")?;
         }
@@ -213,16 +305,73 @@ impl fmt::Display for Report {
             )?;
         }
         self.fmt_local_presence(f)?;
-        self.fmt_callers(f)?;
-        if let Some(elapsed) = self.elapsed {
-            let rate = t.placed() as f64 / elapsed.as_secs_f64().max(1e-3);
-            writeln!(
+        self.fmt_callers(f)
+    }
+}
+
+impl Report {
+    /// `campaign x: 130 rows in the file · 120 settled · 10 to go`.
+    fn fmt_headline(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let t = &self.tally;
+        let settled = t.settled() + t.skipped_rows;
+        match (self.rows_in_file, self.remaining()) {
+            (Some(rows), Some(left)) => writeln!(
                 f,
-                "  time taken: {:.1}s ({rate:.1} calls/s)",
-                elapsed.as_secs_f64()
-            )?;
+                "campaign {}: {rows} rows in the file · {settled} settled · {left} to go",
+                self.campaign
+            ),
+            _ => writeln!(
+                f,
+                "campaign {}: {} contacts in the journal · {settled} settled",
+                self.campaign,
+                t.contacts()
+            ),
         }
-        Ok(())
+    }
+
+    /// ` (stale: figures of 12:00:01 UTC, 42 s old …)` or ` (figures of 12:00:01 UTC)`.
+    fn freshness(&self) -> String {
+        let Some(at) = self.as_of else {
+            return String::new();
+        };
+        let when = at.strftime("%H:%M:%S UTC");
+        if self.stale {
+            format!(
+                " (STALE: figures of {when}, not refreshed since; the run may be stuck or stopped \
+                 without saying so)"
+            )
+        } else {
+            format!(" (figures of {when})")
+        }
+    }
+
+    /// `this run: 3 calls live · 115 calls in 12.3 s (9.3 calls/s) · ETA 1m 05s`.
+    fn fmt_run(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Some(run) = &self.run else {
+            return Ok(());
+        };
+        let eta = match (self.phase, self.remaining().and_then(|left| run.eta(left))) {
+            (Phase::Running, Some(eta)) => format!(" · ETA {}", short_duration(eta)),
+            _ => String::new(),
+        };
+        writeln!(
+            f,
+            "  this run: {} calls live · {} calls in {} ({:.1} calls/s){eta}",
+            run.live_calls,
+            run.calls,
+            short_duration(run.elapsed),
+            run.calls_per_second(),
+        )
+    }
+}
+
+/// `1h 02m`, `3m 05s`, `12.3s`: as precise as a person needs.
+pub fn short_duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    match secs {
+        0..60 => format!("{:.1}s", d.as_secs_f64()),
+        60..3600 => format!("{}m {:02}s", secs / 60, secs % 60),
+        _ => format!("{}h {:02}m", secs / 3600, secs % 3600 / 60),
     }
 }
 
@@ -278,23 +427,18 @@ pub fn local_match_rate(matches: &BTreeMap<Match, u64>) -> Option<f64> {
     (calls > 0).then(|| matches.get(&Match::AreaCode).copied().unwrap_or(0) as f64 / calls as f64)
 }
 
-/// `Option<Duration>` as fractional seconds in JSON.
+/// A `Duration` as fractional seconds in JSON.
 mod seconds {
     use std::time::Duration;
 
     use serde::{Deserialize, Deserializer, Serializer};
 
-    pub fn serialize<S: Serializer>(value: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-        match value {
-            Some(d) => s.serialize_some(&d.as_secs_f64()),
-            None => s.serialize_none(),
-        }
+    pub fn serialize<S: Serializer>(value: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(value.as_secs_f64())
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-        let secs = Option::<f64>::deserialize(d)?;
-        Ok(secs
-            .filter(|s| s.is_finite() && *s >= 0.0)
-            .map(Duration::from_secs_f64))
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let secs = f64::deserialize(d)?;
+        Ok(Duration::try_from_secs_f64(secs).unwrap_or_default())
     }
 }

@@ -173,7 +173,7 @@ async fn check(case: Case) {
 /// The tally a run kept as it went equals the journal's own count, state by state.
 async fn assert_tally_is_the_journal(scenario: &Scenario, report: &Report) {
     let journal = open_journal(&scenario.campaign()).await;
-    let recount = Report::of_journal("test-campaign", &journal).unwrap();
+    let recount = Report::of_journal("test-campaign", &journal, jiff::Timestamp::now()).unwrap();
     let live: BTreeMap<_, _> = report
         .tally
         .states

@@ -7,6 +7,7 @@ use std::sync::{Arc, OnceLock};
 
 use clap::Args;
 use jiff::{SignedDuration, Timestamp};
+use serde::Serialize;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
 use super::{Global, output};
@@ -16,6 +17,7 @@ use crate::dialer::{self, Ending, Finish};
 use crate::error::Error;
 use crate::journal::Journal;
 use crate::progress::Display;
+use crate::report::Report;
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -28,6 +30,9 @@ pub struct RunArgs {
     /// `2026-12-01T18:00:00-05:00` (exit 75; resume later)
     #[arg(long, value_name = "TIME", value_parser = until)]
     pub until: Option<Timestamp>,
+    /// End with one JSON summary on stdout (progress and notes stay on stderr)
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Whether a missing journal may be created.
@@ -61,6 +66,16 @@ impl StopRequest {
         }
     }
 
+    /// The ending's name in `run --json`.
+    fn name(self) -> &'static str {
+        match self {
+            StopRequest::Interrupt => "interrupted",
+            StopRequest::Terminate => "terminated",
+            StopRequest::HangUp => "hung_up",
+            StopRequest::Deadline => "deadline",
+        }
+    }
+
     fn describe(self) -> &'static str {
         match self {
             StopRequest::Interrupt => "interrupted",
@@ -78,7 +93,13 @@ pub async fn run(args: RunArgs, global: &Global, journaling: Journaling) -> Resu
     let mut stops = Stops::listen(deadline)?;
     let display = Display::chosen_by(global.quiet);
     let finish = launch(&campaign, key, journaling, display, stops.requested()).await?;
-    Ok(conclude(&campaign, &finish, stops.first()))
+    let summary = Summary::of(&campaign, &finish, stops.first());
+    if args.json {
+        output::json(&summary);
+    } else {
+        summary.print();
+    }
+    Ok(summary.exit_code)
 }
 
 /// The earlier of the two limits, as an instant; a limit already past is bad input, since a run
@@ -182,55 +203,105 @@ impl Stops {
     }
 }
 
-/// Prints the summary and what to do next; returns the exit code. `stopped_by` is the request
-/// that ended an interrupted run (a Ctrl-C when nothing says otherwise).
-pub fn conclude(campaign: &Campaign, finish: &Finish, stopped_by: Option<StopRequest>) -> u8 {
-    output::text(&finish.report);
-    match &finish.ending {
-        Ending::Complete => {
-            output::line(format_args!(
-                "complete: every contact of {} is settled",
-                campaign.name
-            ));
-            0
-        }
-        Ending::Interrupted => {
-            let request = stopped_by.unwrap_or(StopRequest::Interrupt);
-            output::line(format_args!(
-                "{}: the journal is saved; continue with `{}`",
-                request.describe(),
-                campaign.resume_command()
-            ));
-            request.exit_code()
-        }
-        Ending::AccountRefused(error) => {
-            output::warn(format_args!("error: {error}"));
-            output::line(format_args!(
-                "stopped: the remaining contacts are still pending; after fixing it, `{}`",
-                campaign.resume_command()
-            ));
-            3
-        }
-        Ending::CampaignRefused(mistake) => {
-            output::warn(format_args!("error: {mistake}"));
-            output::line(format_args!(
-                "stopped: nobody was called twice and the refused contacts are still pending; after fixing the campaign file, `{}`",
-                campaign.resume_command()
-            ));
-            2
-        }
-        Ending::ListUnreadable(trouble) => {
-            output::warn(format_args!(
-                "error: {trouble}, for longer than suppress.unreadable_limit_seconds ({}s)",
-                campaign.suppress.unreadable_limit.as_secs()
-            ));
-            output::line(format_args!(
-                "stopped: nobody was called while the list could not be read; the remaining contacts are still pending; after fixing it, `{}`",
-                campaign.resume_command()
-            ));
-            2
+/// How a run ended, for people (text) and scripts (`run --json`: one JSON document on stdout).
+#[derive(Debug, Serialize)]
+pub struct Summary<'a> {
+    pub campaign: &'a str,
+    /// `complete`, `interrupted`, `terminated`, `hung_up`, `deadline`, `account_refused`,
+    /// `campaign_refused` or `list_unreadable`.
+    pub ending: &'static str,
+    pub exit_code: u8,
+    /// What went wrong, when the run was refused or could not go on.
+    pub error: Option<String>,
+    /// What happened and what to do next, in a sentence.
+    pub outcome: String,
+    /// The command that continues the campaign, unless it is complete.
+    pub resume: Option<String>,
+    pub report: &'a Report,
+}
+
+impl<'a> Summary<'a> {
+    /// `stopped_by` is the request that ended an interrupted run (a Ctrl-C when nothing says
+    /// otherwise).
+    pub fn of(
+        campaign: &'a Campaign,
+        finish: &'a Finish,
+        stopped_by: Option<StopRequest>,
+    ) -> Summary<'a> {
+        let resume = campaign.resume_command();
+        let (ending, exit_code, error, outcome) = match &finish.ending {
+            Ending::Complete => (
+                "complete",
+                0,
+                None,
+                format!("complete: every contact of {} is settled", campaign.name),
+            ),
+            Ending::Interrupted => {
+                let request = stopped_by.unwrap_or(StopRequest::Interrupt);
+                (
+                    request.name(),
+                    request.exit_code(),
+                    None,
+                    format!(
+                        "{}: the journal is saved; continue with `{resume}`",
+                        request.describe()
+                    ),
+                )
+            }
+            Ending::AccountRefused(error) => (
+                "account_refused",
+                3,
+                Some(error.to_string()),
+                format!(
+                    "stopped: the remaining contacts are still pending; after fixing it, `{resume}`"
+                ),
+            ),
+            Ending::CampaignRefused(mistake) => (
+                "campaign_refused",
+                2,
+                Some(mistake.to_string()),
+                format!(
+                    "stopped: nobody was called twice and the refused contacts are still pending; after fixing the campaign file, `{resume}`"
+                ),
+            ),
+            Ending::ListUnreadable(trouble) => (
+                "list_unreadable",
+                2,
+                Some(format!(
+                    "{trouble}, for longer than suppress.unreadable_limit_seconds ({}s)",
+                    campaign.suppress.unreadable_limit.as_secs()
+                )),
+                format!(
+                    "stopped: nobody was called while the list could not be read; the remaining contacts are still pending; after fixing it, `{resume}`"
+                ),
+            ),
+        };
+        Summary {
+            campaign: &campaign.name,
+            ending,
+            exit_code,
+            error,
+            outcome,
+            resume: (exit_code != 0).then_some(resume),
+            report: &finish.report,
         }
     }
+
+    /// The report, any error on stderr, and what happened with what to do next.
+    pub fn print(&self) {
+        output::text(self.report);
+        if let Some(error) = &self.error {
+            output::warn(format_args!("error: {error}"));
+        }
+        output::line(&self.outcome);
+    }
+}
+
+/// Prints the summary and what to do next; returns the exit code.
+pub fn conclude(campaign: &Campaign, finish: &Finish, stopped_by: Option<StopRequest>) -> u8 {
+    let summary = Summary::of(campaign, finish, stopped_by);
+    summary.print();
+    summary.exit_code
 }
 
 /// `--max-runtime`: jiff's friendly format (`2h30m`) or ISO 8601 (`PT2H30M`), above zero.

@@ -12,7 +12,7 @@ use super::output;
 use crate::campaign::Campaign;
 use crate::error::Error;
 use crate::journal::{Journal, JournalError, State};
-use crate::report::Report;
+use crate::report::{Phase, Report};
 use crate::window::{CalleeZones, CallingHours};
 
 #[derive(Debug, Args)]
@@ -26,17 +26,21 @@ pub struct StatusArgs {
 
 pub async fn run(args: StatusArgs, global: &Global) -> Result<u8, Error> {
     let campaign = super::load(&args.campaign, global)?;
+    let now = Timestamp::now();
     let mut held = None;
     let report = match Journal::open_existing(&campaign.journal_dir, &campaign.name) {
         Ok(journal) => {
-            let mut report = Report::of_journal(&campaign.name, &journal)?;
-            report.next = next_due(&campaign, &journal)?;
+            let mut report = Report::of_journal(&campaign.name, &journal, now)?;
+            report.next = next_due(&campaign, &journal, now)?;
             held = held_for_zone(&campaign, &journal)?;
             report
         }
         Err(JournalError::Locked { owner, .. }) => {
             match Report::load_snapshot(&campaign.journal_dir) {
-                Some(snapshot) => snapshot,
+                Some(mut snapshot) => {
+                    snapshot.judge_freshness(now);
+                    snapshot
+                }
                 None => {
                     return Err(Error::Usage(format!(
                         "campaign {} is starting ({owner}); try again in a second",
@@ -45,23 +49,23 @@ pub async fn run(args: StatusArgs, global: &Global) -> Result<u8, Error> {
                 }
             }
         }
-        Err(JournalError::Missing { .. }) if !args.json => {
-            output::line(format_args!(
-                "campaign {}: not started yet (no journal at {})",
-                campaign.name,
-                campaign.journal_dir.display()
-            ));
-            return Ok(0);
-        }
+        Err(JournalError::Missing { .. }) => Report::not_started(&campaign.name, now),
         Err(e) => return Err(e.into()),
     };
     if args.json {
         output::json(&report);
-    } else {
-        output::text(&report);
-        if let Some(held) = held {
-            output::line(held);
-        }
+        return Ok(0);
+    }
+    output::text(&report);
+    if report.phase == Phase::NotStarted {
+        output::line(format_args!(
+            "  (no journal at {}; `outdial run {}` starts it)",
+            campaign.journal_dir.display(),
+            args.campaign.display()
+        ));
+    }
+    if let Some(held) = held {
+        output::line(held);
     }
     Ok(0)
 }
@@ -85,14 +89,17 @@ fn held_for_zone(campaign: &Campaign, journal: &Journal) -> Result<Option<String
 }
 
 /// What the earliest waiting contact waits for: its window, or a redial, look-up or cap.
-fn next_due(campaign: &Campaign, journal: &Journal) -> Result<Option<String>, Error> {
+fn next_due(
+    campaign: &Campaign,
+    journal: &Journal,
+    now: Timestamp,
+) -> Result<Option<String>, Error> {
     let Some(entry) = journal.next_due()? else {
         return Ok(None);
     };
     let Some(due) = entry.due_at else {
         return Ok(None);
     };
-    let now = Timestamp::now();
     let hours = CallingHours::new(&campaign.window);
     let zones = CalleeZones::of_contact(&entry.contact, &campaign.window);
     Ok(Some(match zones {

@@ -262,7 +262,7 @@ fn init_test_log() {
 pub struct Notes(std::sync::Mutex<Vec<String>>);
 
 impl outdial::progress::Progress for Notes {
-    fn update(&self, _: &outdial::report::Tally) {}
+    fn update(&self, _: &outdial::report::Report) {}
 
     fn note(&self, message: &str) {
         self.0.lock().unwrap().push(message.to_owned());
