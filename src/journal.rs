@@ -49,6 +49,9 @@ pub struct Journal {
     /// Every call started, keyed by its moment then caller ID: the per-number caps of a resumed
     /// run count the calls of earlier runs from it.
     starts: sled::Tree,
+    /// Small records any part of the run keeps across runs (where the CSV was read up to, …),
+    /// by name: see [`Journal::meta_get`].
+    meta: sled::Tree,
     /// Group commit: callers queue here; one flush answers everyone queued before it started.
     flush_requests: mpsc::UnboundedSender<oneshot::Sender<Result<(), String>>>,
     /// The group-commit task, joined by [`Journal::close`]: it holds the database, and with it
@@ -422,6 +425,7 @@ impl Journal {
         let rows = db.open_tree("rows").map_err(storage)?;
         let due = db.open_tree("due").map_err(storage)?;
         let starts = db.open_tree("starts").map_err(storage)?;
+        let meta = db.open_tree("meta").map_err(storage)?;
         let flushes = Arc::new(AtomicU64::new(0));
         let (flush_requests, flusher) = spawn_group_commit(committer.clone(), flushes.clone());
         Ok(Journal {
@@ -430,6 +434,7 @@ impl Journal {
             rows,
             due,
             starts,
+            meta,
             flush_requests,
             flusher,
             committer,
@@ -474,6 +479,7 @@ impl Journal {
             rows,
             due,
             starts,
+            meta,
             flush_requests,
             flusher,
             committer,
@@ -482,7 +488,7 @@ impl Journal {
         } = self;
         drop(flush_requests);
         let _ = flusher.await;
-        drop((committer, contacts, rows, due, starts, db));
+        drop((committer, contacts, rows, due, starts, meta, db));
         drop(_lock);
     }
 
@@ -532,6 +538,19 @@ impl Journal {
                 .insert(time_key(at, entry.phone()), &[])
                 .map_err(|e| self.storage(e))?;
         }
+        Ok(())
+    }
+
+    /// The small record kept under `key` by [`Journal::meta_put`], if any.
+    pub fn meta_get(&self, key: &str) -> Result<Option<Vec<u8>>, JournalError> {
+        let value = self.meta.get(key).map_err(|e| self.storage(e))?;
+        Ok(value.map(|bytes| bytes.to_vec()))
+    }
+
+    /// Keeps a small record under `key` (durable with the next flush, like every write). Meant
+    /// for state a resume needs that belongs to no contact, such as how far the CSV was read.
+    pub fn meta_put(&self, key: &str, value: &[u8]) -> Result<(), JournalError> {
+        self.meta.insert(key, value).map_err(|e| self.storage(e))?;
         Ok(())
     }
 
