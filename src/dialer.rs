@@ -383,16 +383,16 @@ impl<'a> Dialer<'a> {
 
     /// Picks up where earlier runs left: the tally, the rotation's order, calls still to follow,
     /// and contacts whose create request may have made a call (looked up once their grace is over).
+    /// Reads what the journal keeps for this (its tally, its index of open entries, the recent
+    /// call starts), never every entry: a resume's cost does not grow with the journal.
     fn take_up_earlier_runs(&mut self) -> Result<(), Error> {
-        let mut latest: BTreeMap<Phone, Timestamp> = BTreeMap::new();
+        let started = Instant::now();
         let grace = span(self.campaign.retry.reconcile_grace);
-        for entry in self.journal.entries() {
+        self.tally = self.journal.tally();
+        let mut open = 0;
+        for entry in self.journal.open_entries() {
             let mut entry = entry?;
-            if let (Some(caller), Some(at)) = (&entry.caller_id, entry.dialed_at) {
-                let seen = latest.entry(caller.clone()).or_insert(at);
-                *seen = (*seen).max(at);
-            }
-            self.tally.count(&entry);
+            open += 1;
             match entry.state {
                 State::Placed => self.calls.follow(&mut self.tasks, entry),
                 State::Dialing | State::Uncertain { .. } => {
@@ -404,8 +404,9 @@ impl<'a> Dialer<'a> {
                 _ => {}
             }
         }
-        self.rules.restore(latest);
-        // A day and a cooldown back are all the caps can need.
+        // A day and a cooldown back are all the caps can need; the rotation's order is the
+        // latest start of each number within it (a number unused for that long is as good as
+        // never used).
         let lookback =
             SignedDuration::from_hours(48).max(span(self.campaign.rotation.min_gap_per_number));
         let since = self
@@ -413,10 +414,18 @@ impl<'a> Dialer<'a> {
             .now()
             .checked_sub(lookback)
             .unwrap_or(Timestamp::MIN);
+        let mut latest: BTreeMap<Phone, Timestamp> = BTreeMap::new();
         for start in self.journal.starts_since(since) {
             let (caller, at) = start?;
             self.rules.record_call(&caller, at);
+            latest.insert(caller, at); // starts come in time order
         }
+        self.rules.restore(latest);
+        tracing::info!(
+            open,
+            ms = started.elapsed().as_millis(),
+            "resume state read"
+        );
         Ok(())
     }
 
@@ -854,7 +863,7 @@ impl<'a> Dialer<'a> {
     fn settle_removed(&mut self) -> Result<(), Error> {
         let queued: HashSet<&Phone> = self.again.iter().map(Entry::phone).collect();
         let mut removed = Vec::new();
-        for entry in self.journal.entries() {
+        for entry in self.journal.open_entries() {
             let entry = entry?;
             if entry.run != self.run
                 && entry.state == State::Pending

@@ -4,6 +4,7 @@
 //! Every flush that makes such marks durable is a numbered commit, recorded both inside sled and
 //! in a [witness](witness) file beside it, so a journal that lost durable writes is refused.
 
+mod record;
 mod witness;
 
 use std::fs::{self, File, TryLockError};
@@ -20,10 +21,25 @@ use tokio::task::JoinHandle;
 
 use crate::contacts::Contact;
 use crate::phone::Phone;
+use crate::report::{Counter, Tally};
 use crate::rotation::{Choice, Match};
 use witness::Witness;
 
-const FORMAT: &str = "outdial-journal/1";
+/// Format 2: entries in postcard behind a version byte (see [`record`]), with the tally and the
+/// open entries' index kept beside them.
+const FORMAT: &str = "outdial-journal/2";
+/// Format 1: entries as JSON text, no tally, no index. Migrated on open (see [`migrate`]).
+const FORMAT_1: &str = "outdial-journal/1";
+/// Keys of the `contacts` tree. Entries are under the phone itself (`+…`); beside them, under
+/// prefixes that never start a phone, the index of open entries and the tally's counters. One
+/// tree, because only writes to one tree can be one atomic batch: an entry, its index mark and
+/// the counters it moves are on disk together or not at all.
+const OPEN: &[u8] = b"open/";
+const TALLY: &[u8] = b"tally/";
+const ENTRY: &[u8] = b"+";
+/// sled's page cache. Its default (1 GB) let a run's memory grow with the journal; the journal's
+/// hot pages (the open index, the due queue, the newest entries) are a small part of it.
+const CACHE_BYTES: u64 = 16 * 1024 * 1024;
 /// What a journal directory may hold; anything else means it is not ours.
 const OWN_FILES: [&str; 6] = [
     "lock",
@@ -39,7 +55,10 @@ const COMMIT_KEY: &str = "commit";
 /// One campaign's journal, open and locked by this process.
 pub struct Journal {
     db: sled::Db,
+    /// Entries by phone, the index of open ones and the tally: see [`OPEN`].
     contacts: sled::Tree,
+    /// The tally as the counters in `contacts` hold it, moved by every [`Journal::put`].
+    tally: Mutex<Tally>,
     /// CSV rows that are not contacts (bad phone, duplicate), keyed by line; rewritten each run.
     rows: sled::Tree,
     /// Contacts waiting for a moment (a redial, an uncertain call's look-up, a window, a cap),
@@ -411,6 +430,7 @@ impl Journal {
 
     /// `began` is the campaign's start, written into the witness if the journal is new.
     fn open_dir(dir: &Path, campaign: &str, began: Timestamp) -> Result<Journal, JournalError> {
+        let started = std::time::Instant::now();
         check_own_directory(dir)?;
         let lock = lock(dir, campaign)?;
         let witness = witness_of(dir, campaign, began)?;
@@ -422,15 +442,31 @@ impl Journal {
         check_identity(&db, dir, campaign, witness.commit > 0)?;
         let committer = Arc::new(Committer::check(db.clone(), dir, witness)?);
         let contacts = db.open_tree("contacts").map_err(storage)?;
+        if db.get("format").map_err(storage)?.as_deref() == Some(FORMAT_1.as_bytes()) {
+            migrate(&db, &contacts).map_err(|why| JournalError::Storage {
+                dir: dir.to_owned(),
+                why: format!("migrating it from {FORMAT_1} to {FORMAT}: {why}"),
+            })?;
+            committer.commit().map_err(|why| JournalError::Storage {
+                dir: dir.to_owned(),
+                why,
+            })?;
+        }
+        let tally = Mutex::new(read_tally(&contacts).map_err(|why| JournalError::Corrupt {
+            dir: dir.to_owned(),
+            why,
+        })?);
         let rows = db.open_tree("rows").map_err(storage)?;
         let due = db.open_tree("due").map_err(storage)?;
         let starts = db.open_tree("starts").map_err(storage)?;
         let meta = db.open_tree("meta").map_err(storage)?;
         let flushes = Arc::new(AtomicU64::new(0));
         let (flush_requests, flusher) = spawn_group_commit(committer.clone(), flushes.clone());
+        tracing::info!(ms = started.elapsed().as_millis(), "journal opened");
         Ok(Journal {
             db,
             contacts,
+            tally,
             rows,
             due,
             starts,
@@ -521,18 +557,38 @@ impl Journal {
             .get(phone.as_str())
             .map_err(|e| self.storage(e))?
         {
-            Some(bytes) => self.decode(phone.as_str().as_bytes(), &bytes).map(Some),
+            Some(bytes) => self.decode(phone, &bytes).map(Some),
             None => Ok(None),
         }
     }
 
+    /// The campaign's tally, as the journal's counters hold it (no entry is read).
+    pub fn tally(&self) -> Tally {
+        self.lock_tally().clone()
+    }
+
     /// Writes an entry (in memory and the OS; on disk at the next flush), and queues it when it
-    /// waits for a moment.
+    /// waits for a moment. Its mark in the open index and the tally's counters it moves are
+    /// written in the same atomic batch.
     pub fn put(&self, entry: &Entry) -> Result<(), JournalError> {
-        let bytes = serde_json::to_vec(entry).expect("entries always serialise");
+        let key = entry.phone().as_str().as_bytes();
+        let before = self.get(entry.phone())?;
+        let mut batch = sled::Batch::default();
+        batch.insert(key, record::encode(entry));
+        let mark = [OPEN, key].concat();
+        match is_open(&entry.state) {
+            true => batch.insert(mark, &[]),
+            false => batch.remove(mark),
+        }
+        let mut tally = self.lock_tally();
+        for counter in tally.moved(before.as_ref(), entry) {
+            let value = tally.get(&counter).to_be_bytes();
+            batch.insert(counter_key(&counter), &value);
+        }
         self.contacts
-            .insert(entry.phone().as_str(), bytes)
+            .apply_batch(batch)
             .map_err(|e| self.storage(e))?;
+        drop(tally);
         if let Some(at) = entry.due_at.filter(|_| entry.is_waiting()) {
             self.due
                 .insert(time_key(at, entry.phone()), &[])
@@ -671,10 +727,40 @@ impl Journal {
 
     /// Every contact, in phone order, read from disk as it goes.
     pub fn entries(&self) -> impl Iterator<Item = Result<Entry, JournalError>> + '_ {
-        self.contacts.iter().map(|item| {
+        self.contacts.scan_prefix(ENTRY).map(|item| {
             let (key, value) = item.map_err(|e| self.storage(e))?;
-            self.decode(&key, &value)
+            let phone = self.phone_of(&key)?;
+            self.decode(&phone, &value)
         })
+    }
+
+    /// The contacts not settled for good (pending, dialing, placed and still followed,
+    /// uncertain), in phone order, from the open index: a resume reads these, not every entry.
+    pub fn open_entries(&self) -> impl Iterator<Item = Result<Entry, JournalError>> + '_ {
+        self.contacts.scan_prefix(OPEN).filter_map(|item| {
+            let found = item.map_err(|e| self.storage(e)).and_then(|(key, _)| {
+                let phone = self.phone_of(&key[OPEN.len()..])?;
+                self.get(&phone)
+            });
+            // A mark without its entry cannot be written (one batch), but is no contact either.
+            found.transpose()
+        })
+    }
+
+    fn phone_of(&self, key: &[u8]) -> Result<Phone, JournalError> {
+        std::str::from_utf8(key)
+            .ok()
+            .and_then(|p| Phone::try_from(p.to_owned()).ok())
+            .ok_or_else(|| JournalError::Corrupt {
+                dir: self.dir.clone(),
+                why: format!("key {} is not a phone", String::from_utf8_lossy(key)),
+            })
+    }
+
+    fn lock_tally(&self) -> std::sync::MutexGuard<'_, Tally> {
+        self.tally
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub fn skip_row(&self, row: &SkippedRow) -> Result<(), JournalError> {
@@ -693,11 +779,11 @@ impl Journal {
         })
     }
 
-    fn decode(&self, key: &[u8], bytes: &[u8]) -> Result<Entry, JournalError> {
-        serde_json::from_slice(bytes).map_err(|e| self.corrupt(key, e))
+    fn decode(&self, phone: &Phone, bytes: &[u8]) -> Result<Entry, JournalError> {
+        record::decode(phone, bytes).map_err(|e| self.corrupt(phone.as_str().as_bytes(), e))
     }
 
-    fn corrupt(&self, key: &[u8], error: serde_json::Error) -> JournalError {
+    fn corrupt(&self, key: &[u8], error: impl std::fmt::Display) -> JournalError {
         let why = format!(
             "entry {} cannot be read: {error}",
             String::from_utf8_lossy(key)
@@ -772,7 +858,10 @@ fn lock(dir: &Path, campaign: &str) -> Result<File, JournalError> {
 }
 
 fn open_sled(dir: &Path) -> Result<sled::Db, JournalError> {
-    let result = std::panic::catch_unwind(|| sled::Config::new().path(dir.join("sled")).open());
+    let config = sled::Config::new()
+        .path(dir.join("sled"))
+        .cache_capacity(CACHE_BYTES);
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| config.open()));
     match result {
         Ok(Ok(db)) => Ok(db),
         Ok(Err(sled::Error::Io(source))) => Err(JournalError::Io {
@@ -810,7 +899,7 @@ fn check_identity(
             db.flush().map_err(storage)?;
             Ok(())
         }
-        Some(f) if f == FORMAT.as_bytes() => {
+        Some(f) if f == FORMAT.as_bytes() || f == FORMAT_1.as_bytes() => {
             let owner = db.get("campaign").map_err(storage)?.unwrap_or_default();
             if owner == campaign.as_bytes() {
                 return Ok(());
@@ -987,4 +1076,104 @@ impl Committer {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+/// Whether an entry in `state` belongs in the open index: work is left for it (a dial, a look-up,
+/// a call to follow to its end).
+fn is_open(state: &State) -> bool {
+    matches!(
+        state,
+        State::Pending | State::Dialing | State::Placed | State::Uncertain { .. }
+    )
+}
+
+fn counter_key(counter: &Counter) -> Vec<u8> {
+    postcard::to_extend(counter, TALLY.to_vec()).expect("counters always serialise")
+}
+
+/// The tally the counters of `contacts` hold.
+fn read_tally(contacts: &sled::Tree) -> Result<Tally, String> {
+    let mut tally = Tally::default();
+    for item in contacts.scan_prefix(TALLY) {
+        let (key, value) = item.map_err(|e| e.to_string())?;
+        let counter: Counter = postcard::from_bytes(&key[TALLY.len()..])
+            .map_err(|e| format!("a tally counter cannot be read: {e}"))?;
+        let value = <[u8; 8]>::try_from(value.as_ref())
+            .map_err(|_| "a tally counter's value is damaged".to_owned())?;
+        tally.set(counter, u64::from_be_bytes(value));
+    }
+    Ok(tally)
+}
+
+/// Entries rewritten per batch while migrating: bounds the memory a migration holds.
+const MIGRATION_BATCH: usize = 10_000;
+
+/// Brings a format-1 journal to today's format in place: every JSON entry is rewritten in the
+/// binary encoding, the open index and the tally are built, then the format stamp is bumped.
+/// Entries are rewritten in batches (a crash midway leaves both encodings, which both read);
+/// the index and the tally are rebuilt from scratch by every attempt and written in the last
+/// batch, before the stamp, so a migration interrupted anywhere is simply done again.
+fn migrate(db: &sled::Db, contacts: &sled::Tree) -> Result<(), String> {
+    let mut stale = sled::Batch::default();
+    for item in contacts
+        .scan_prefix(OPEN)
+        .chain(contacts.scan_prefix(TALLY))
+    {
+        stale.remove(item.map_err(|e| e.to_string())?.0);
+    }
+    contacts.apply_batch(stale).map_err(|e| e.to_string())?;
+    let mut tally = Tally::default();
+    let mut batch = sled::Batch::default();
+    let mut in_batch = 0;
+    for item in contacts.scan_prefix(ENTRY) {
+        let (key, value) = item.map_err(|e| e.to_string())?;
+        let phone = std::str::from_utf8(&key)
+            .ok()
+            .and_then(|p| Phone::try_from(p.to_owned()).ok())
+            .ok_or_else(|| format!("key {} is not a phone", String::from_utf8_lossy(&key)))?;
+        let entry = record::decode(&phone, &value)
+            .map_err(|e| format!("entry {phone} cannot be read: {e}"))?;
+        tally.count(&entry);
+        if is_open(&entry.state) {
+            batch.insert([OPEN, &key].concat(), &[]);
+        }
+        if record::is_format_1(&value) {
+            batch.insert(&key, record::encode(&entry));
+        }
+        in_batch += 1;
+        if in_batch == MIGRATION_BATCH {
+            contacts
+                .apply_batch(std::mem::take(&mut batch))
+                .map_err(|e| e.to_string())?;
+            in_batch = 0;
+        }
+    }
+    for (counter, value) in tally_counters(&tally) {
+        batch.insert(counter_key(&counter), &value.to_be_bytes());
+    }
+    contacts.apply_batch(batch).map_err(|e| e.to_string())?;
+    db.insert("format", FORMAT).map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// Every counter of `tally`, with its value.
+fn tally_counters(tally: &Tally) -> Vec<(Counter, u64)> {
+    let states = tally.states.iter().map(|(k, n)| (Counter::State(*k), *n));
+    let outcomes = tally
+        .outcomes
+        .iter()
+        .map(|(s, n)| (Counter::Outcome(s.clone()), *n));
+    let callers = tally.callers.iter().flat_map(|(c, t)| {
+        [
+            (Counter::CallerCalls(c.clone()), t.calls),
+            (Counter::CallerLocal(c.clone()), t.local),
+        ]
+    });
+    let matches = tally.matches.iter().map(|(m, n)| (Counter::Match(*m), *n));
+    states
+        .chain([(Counter::Attempts, tally.attempts)])
+        .chain(outcomes)
+        .chain(callers)
+        .chain(matches)
+        .collect()
 }

@@ -1,0 +1,266 @@
+//! The journal's format: entries in a binary encoding behind a version byte, a journal written in
+//! the JSON format of earlier versions migrated on open, and the resume state kept beside the
+//! entries (the tally, the index of open entries) true to the entries after any stop.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use common::{Scenario, Settings, csv_of, numbers_in, open_journal};
+use outdial::journal::{Entry, Journal, State};
+use outdial::report::{Counter, Tally};
+use outdial::rotation::Match;
+
+const POOL: &[&str] = &["+12125550101", "+14155550102", "+13125550104"];
+
+fn contacts(n_per_code: u32) -> Vec<String> {
+    [212, 415, 312, 907]
+        .iter()
+        .flat_map(|npa| numbers_in(*npa, 0, n_per_code))
+        .collect()
+}
+
+/// The binary run and SIGKILLed after `kill_after` create requests: a journal left mid-campaign,
+/// with contacts pending, `dialing`, placed and done.
+async fn killed_midway(scenario: &Scenario, kill_after: usize) {
+    let file = scenario.campaign_file();
+    let mut child = scenario
+        .outdial(&["run", file.to_str().unwrap(), "-q"])
+        .spawn()
+        .unwrap();
+    scenario.wait_for_requests(kill_after).await;
+    child.start_kill().unwrap();
+    let status = child.wait().await.unwrap();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(9),
+        "killed, not finished"
+    );
+}
+
+/// Every entry of the journal, closed again after.
+async fn entries_of(scenario: &Scenario) -> Vec<Entry> {
+    let journal = open_journal(&scenario.campaign()).await;
+    let entries = journal.entries().map(|e| e.unwrap()).collect();
+    journal.close().await;
+    entries
+}
+
+/// Rewrites a journal as format 1 (`outdial-journal/1`) stored it: each entry as JSON text under
+/// its phone (the serde shape of `Entry`, which format 1 wrote), no tally, no index, format 1's
+/// stamp. Only the first `share` of the entries (in phone order) are rewritten: a migration
+/// interrupted midway leaves the rest in the new encoding. The commit number is left alone, so
+/// the witness still agrees.
+fn downgrade_to_format_1(dir: &Path, entries: &[Entry], share: usize) {
+    let db = sled::open(dir.join("sled")).unwrap();
+    let contacts = db.open_tree("contacts").unwrap();
+    for entry in entries.iter().take(share) {
+        let json = serde_json::to_vec(entry).unwrap();
+        contacts.insert(entry.phone().as_str(), json).unwrap();
+    }
+    if share == entries.len() {
+        for key in contacts.iter().keys() {
+            let key = key.unwrap();
+            if !key.starts_with(b"+") {
+                contacts.remove(key).unwrap();
+            }
+        }
+    }
+    db.insert("format", "outdial-journal/1").unwrap();
+    db.flush().unwrap();
+}
+
+/// The format stamp and the first byte of every entry, read from sled itself.
+fn stored_format(dir: &Path) -> (String, BTreeSet<u8>) {
+    let db = sled::open(dir.join("sled")).unwrap();
+    let format = db.get("format").unwrap().unwrap();
+    let contacts = db.open_tree("contacts").unwrap();
+    let first_bytes = contacts
+        .scan_prefix(b"+")
+        .values()
+        .map(|v| v.unwrap()[0])
+        .collect();
+    (String::from_utf8(format.to_vec()).unwrap(), first_bytes)
+}
+
+/// The journal's own tally and open index agree with a count over all of its entries.
+fn assert_resume_state_true(journal: &Journal) {
+    let entries: Vec<Entry> = journal.entries().map(|e| e.unwrap()).collect();
+    let mut counted = Tally::default();
+    for entry in &entries {
+        counted.count(entry);
+    }
+    assert_eq!(
+        without_zeros(journal.tally()),
+        without_zeros(counted),
+        "the tally kept in the journal differs from a count of its entries"
+    );
+    let open: BTreeSet<String> = entries
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.state,
+                State::Pending | State::Dialing | State::Placed | State::Uncertain { .. }
+            )
+        })
+        .map(|e| e.phone().to_string())
+        .collect();
+    let indexed: BTreeSet<String> = journal
+        .open_entries()
+        .map(|e| e.unwrap().phone().to_string())
+        .collect();
+    assert_eq!(
+        indexed, open,
+        "the open index differs from the open entries"
+    );
+}
+
+/// A tally without the counters that went back to zero (a count never creates them).
+fn without_zeros(mut tally: Tally) -> Tally {
+    tally.states.retain(|_, n| *n > 0);
+    tally.outcomes.retain(|_, n| *n > 0);
+    tally.matches.retain(|_, n| *n > 0);
+    tally.callers.retain(|_, t| t.calls > 0 || t.local > 0);
+    tally
+}
+
+/// A journal written in format 1 (JSON entries) by a run killed midway is migrated when the next
+/// run opens it: every entry rewritten in the binary encoding, the stamp bumped, the tally and
+/// open index built; and that run finishes the campaign calling nobody twice and missing nobody.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_format_1_journal_is_migrated_on_open_and_resumes_calling_nobody_twice() {
+    let phones = contacts(100);
+    let settings = Settings {
+        calls_per_second: 200.0,
+        ..Settings::default()
+    };
+    let scenario = Scenario::start(POOL, settings, &csv_of(&phones)).await;
+    killed_midway(&scenario, 120).await;
+    let dir = scenario.campaign().journal_dir;
+    let entries = entries_of(&scenario).await;
+    assert!(
+        entries.iter().any(|e| e.state == State::Pending)
+            && entries.iter().any(|e| e.state.is_terminal()),
+        "the kill left no campaign half-done to migrate"
+    );
+    downgrade_to_format_1(&dir, &entries, entries.len());
+    assert_eq!(
+        stored_format(&dir),
+        ("outdial-journal/1".to_owned(), BTreeSet::from([b'{'])),
+        "the journal is in format 1 before the run"
+    );
+
+    let file = scenario.campaign_file();
+    let done = scenario
+        .outdial(&["resume", file.to_str().unwrap(), "-q"])
+        .output()
+        .await
+        .unwrap();
+
+    assert!(
+        done.status.success(),
+        "resume failed: {}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    scenario.assert_each_called_once(&phones).await;
+    assert_eq!(
+        stored_format(&dir),
+        ("outdial-journal/2".to_owned(), BTreeSet::from([2])),
+        "every entry rewritten in the binary encoding, and the stamp bumped"
+    );
+    let journal = open_journal(&scenario.campaign()).await;
+    assert_resume_state_true(&journal);
+    assert_eq!(journal.tally().placed(), phones.len() as u64);
+    assert_eq!(journal.open_entries().count(), 0, "nothing is left open");
+    journal.close().await;
+}
+
+/// A migration interrupted midway (some entries still JSON, others already binary, an index
+/// mark and counters left from the attempt that did not finish, wrong) is done again on the
+/// next open, and the tally and index it builds are true to the entries, whatever was left.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_migration_interrupted_midway_is_done_again_and_counts_true() {
+    let phones = contacts(25);
+    let scenario = Scenario::start(POOL, Settings::default(), &csv_of(&phones)).await;
+    scenario.run().await;
+    let dir = scenario.campaign().journal_dir;
+    let entries = entries_of(&scenario).await;
+    downgrade_to_format_1(&dir, &entries, entries.len() / 2);
+    {
+        let db = sled::open(dir.join("sled")).unwrap();
+        let contacts = db.open_tree("contacts").unwrap();
+        let done = Counter::State(outdial::journal::StateKind::Done);
+        let mut key = b"tally/".to_vec();
+        key.extend(postcard::to_stdvec(&done).unwrap());
+        contacts.insert(key, &999u64.to_be_bytes()).unwrap();
+        let mut key = b"tally/".to_vec();
+        key.extend(postcard::to_stdvec(&Counter::Match(Match::Other)).unwrap());
+        contacts.insert(key, &7u64.to_be_bytes()).unwrap();
+        let mark = format!("open/{}", entries[0].phone());
+        contacts.insert(mark.as_bytes(), &[]).unwrap();
+        db.flush().unwrap();
+    }
+
+    let journal = Journal::open(&dir, &scenario.campaign().name).expect("the journal opens");
+
+    assert_resume_state_true(&journal);
+    assert_eq!(journal.tally().placed(), phones.len() as u64);
+    journal.close().await;
+    assert_eq!(
+        stored_format(&dir),
+        ("outdial-journal/2".to_owned(), BTreeSet::from([2]))
+    );
+}
+
+/// The tally and the open index are written in the same atomic batch as the entry that moves
+/// them, so a binary SIGKILLed at any of several moments leaves them true to its entries; and
+/// the runs resumed from that state alone call everyone exactly once.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_resume_state_stays_true_to_the_entries_through_sigkills() {
+    let phones = contacts(150);
+    let settings = Settings {
+        calls_per_second: 300.0,
+        max_live_calls: 32,
+        ..Settings::default()
+    };
+    let scenario = Scenario::start(POOL, settings, &csv_of(&phones)).await;
+    for kill_after in [50, 200, 400] {
+        killed_midway(&scenario, kill_after).await;
+        let journal = open_journal(&scenario.campaign()).await;
+        assert_resume_state_true(&journal);
+        journal.close().await;
+    }
+    let file = scenario.campaign_file();
+    let done = scenario
+        .outdial(&["resume", file.to_str().unwrap(), "-q"])
+        .output()
+        .await
+        .unwrap();
+
+    assert!(done.status.success());
+    scenario.assert_each_called_once(&phones).await;
+    let journal = open_journal(&scenario.campaign()).await;
+    assert_resume_state_true(&journal);
+    journal.close().await;
+}
+
+/// The small named records kept for the run's own parts (`meta_get`/`meta_put`) survive closing
+/// and reopening the journal, and an absent one reads as absent, never as empty.
+#[tokio::test(flavor = "multi_thread")]
+async fn meta_records_survive_reopening() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let path = dir.path().join("journal");
+    let journal = Journal::open(&path, "c").unwrap();
+    assert_eq!(journal.meta_get("csv").unwrap(), None);
+    journal.meta_put("csv", b"line 42").unwrap();
+    journal.meta_put("empty", b"").unwrap();
+    journal.flush().unwrap();
+    journal.close().await;
+
+    let journal = Journal::open(&path, "c").unwrap();
+    assert_eq!(journal.meta_get("csv").unwrap(), Some(b"line 42".to_vec()));
+    assert_eq!(journal.meta_get("empty").unwrap(), Some(Vec::new()));
+    assert_eq!(journal.meta_get("other").unwrap(), None);
+    journal.close().await;
+}
