@@ -8,7 +8,7 @@
 //! run. Work that must wait (a redial, an uncertain call's look-up) sits in the journal's due
 //! queue, on disk, so memory does not grow with the campaign.
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -404,21 +404,20 @@ impl<'a> Dialer<'a> {
                 _ => {}
             }
         }
-        // A day and a cooldown back are all the caps can need; the rotation's order is the
-        // latest start of each number within it (a number unused for that long is as good as
-        // never used).
-        let lookback =
-            SignedDuration::from_hours(48).max(span(self.campaign.rotation.min_gap_per_number));
-        let since = self
-            .clock
-            .now()
-            .checked_sub(lookback)
-            .unwrap_or(Timestamp::MIN);
-        let mut latest: BTreeMap<Phone, Timestamp> = BTreeMap::new();
-        for start in self.journal.starts_since(since) {
-            let (caller, at) = start?;
-            self.rules.record_call(&caller, at);
-            latest.insert(caller, at); // starts come in time order
+        // Each number's latest calls, as many as its daily cap (one without a cap) are all the
+        // caps can need, and the latest is its place in the rotation's order.
+        let per_number = self
+            .campaign
+            .rotation
+            .max_calls_per_number_per_day
+            .map_or(1, |max| max.get() as usize);
+        let mut latest = Vec::new();
+        for caller in self.rules.numbers() {
+            let starts = self.journal.latest_starts(&caller, per_number)?;
+            for at in &starts {
+                self.rules.record_call(&caller, *at);
+            }
+            latest.extend(starts.first().map(|at| (caller, *at)));
         }
         self.rules.restore(latest);
         tracing::info!(

@@ -65,8 +65,9 @@ pub struct Journal {
     /// keyed by that moment then phone, so the earliest is first. A key whose entry has since
     /// moved on is dropped when it comes up, rather than hunted down on every write.
     due: sled::Tree,
-    /// Every call started, keyed by its moment then caller ID: the per-number caps of a resumed
-    /// run count the calls of earlier runs from it.
+    /// Every call started, keyed by caller ID then moment (see [`start_key`]): a resumed run
+    /// reads each number's latest calls from it, for its caps and the rotation's order, without
+    /// reading the calls of every other day.
     starts: sled::Tree,
     /// Small records any part of the run keeps across runs (where the CSV was read up to, …),
     /// by name: see [`Journal::meta_get`].
@@ -161,6 +162,10 @@ pub enum JournalError {
         "the journal at {dir} is damaged ({why}); it was left as is: run `outdial repair CAMPAIGN.toml` to rebuild it from the vendor's call records (the damaged one is moved aside), or restore it from a backup"
     )]
     Corrupt { dir: PathBuf, why: String },
+    #[error(
+        "the journal at {dir} is in format `{format}`, newer than this outdial reads (`{FORMAT}`); run the campaign with the outdial that wrote it, or a later one"
+    )]
+    Newer { dir: PathBuf, format: String },
     #[error("journal at {dir}: {source}")]
     Io {
         dir: PathBuf,
@@ -239,6 +244,18 @@ impl StateKind {
             StateKind::Placed | StateKind::Done | StateKind::Failed | StateKind::Skipped
         )
     }
+}
+
+/// The tree of call starts. Format 1 kept them in `starts`, keyed by moment then caller ID.
+const STARTS: &str = "starts_by_caller";
+
+/// A call start's key: the caller ID, a `/` (no phone is a prefix of another's key), then the
+/// moment (ms, big-endian), so one number's starts are together and in time order.
+fn start_key(caller: &Phone, at: Timestamp) -> Vec<u8> {
+    let mut key = caller.as_str().as_bytes().to_vec();
+    key.push(b'/');
+    key.extend_from_slice(&at.as_millisecond().to_be_bytes());
+    key
 }
 
 /// A key that sorts by time: the moment (ms, big-endian) then the phone.
@@ -442,8 +459,9 @@ impl Journal {
         check_identity(&db, dir, campaign, witness.commit > 0)?;
         let committer = Arc::new(Committer::check(db.clone(), dir, witness)?);
         let contacts = db.open_tree("contacts").map_err(storage)?;
+        let starts = db.open_tree(STARTS).map_err(storage)?;
         if db.get("format").map_err(storage)?.as_deref() == Some(FORMAT_1.as_bytes()) {
-            migrate(&db, &contacts).map_err(|why| JournalError::Storage {
+            migrate(&db, &contacts, &starts).map_err(|why| JournalError::Storage {
                 dir: dir.to_owned(),
                 why: format!("migrating it from {FORMAT_1} to {FORMAT}: {why}"),
             })?;
@@ -458,7 +476,6 @@ impl Journal {
         })?);
         let rows = db.open_tree("rows").map_err(storage)?;
         let due = db.open_tree("due").map_err(storage)?;
-        let starts = db.open_tree("starts").map_err(storage)?;
         let meta = db.open_tree("meta").map_err(storage)?;
         let flushes = Arc::new(AtomicU64::new(0));
         let (flush_requests, flusher) = spawn_group_commit(committer.clone(), flushes.clone());
@@ -614,7 +631,7 @@ impl Journal {
     /// `dialing` mark written beside it).
     pub fn note_start(&self, caller: &Phone, at: Timestamp) -> Result<(), JournalError> {
         self.starts
-            .insert(time_key(at, caller), &[])
+            .insert(start_key(caller, at), &[])
             .map_err(|e| self.storage(e))?;
         Ok(())
     }
@@ -623,28 +640,25 @@ impl Journal {
     /// 429, a refusal): caps count calls, not refusals.
     pub fn forget_start(&self, caller: &Phone, at: Timestamp) -> Result<(), JournalError> {
         self.starts
-            .remove(time_key(at, caller))
+            .remove(start_key(caller, at))
             .map_err(|e| self.storage(e))?;
         Ok(())
     }
 
-    /// The calls started since `since`, in time order: (caller ID, moment).
-    pub fn starts_since(
-        &self,
-        since: Timestamp,
-    ) -> impl Iterator<Item = Result<(Phone, Timestamp), JournalError>> + '_ {
-        self.starts
-            .range(since.as_millisecond().to_be_bytes()..)
-            .filter_map(move |item| {
-                let (key, _) = match item {
-                    Ok(kv) => kv,
-                    Err(e) => return Some(Err(self.storage(e))),
-                };
-                let at = Timestamp::from_millisecond(i64::from_be_bytes(key[..8].try_into().ok()?))
-                    .ok()?;
-                let caller = Phone::try_from(String::from_utf8(key[8..].to_vec()).ok()?).ok()?;
-                Some(Ok((caller, at)))
-            })
+    /// The latest `n` calls started from `caller`, newest first.
+    pub fn latest_starts(&self, caller: &Phone, n: usize) -> Result<Vec<Timestamp>, JournalError> {
+        let prefix = start_key(caller, Timestamp::UNIX_EPOCH);
+        let prefix = &prefix[..prefix.len() - 8];
+        let mut latest = Vec::with_capacity(n.min(64));
+        for item in self.starts.scan_prefix(prefix).keys().rev().take(n) {
+            let key = item.map_err(|e| self.storage(e))?;
+            let millis = <[u8; 8]>::try_from(&key[prefix.len()..]).map(i64::from_be_bytes);
+            let at = millis
+                .ok()
+                .and_then(|ms| Timestamp::from_millisecond(ms).ok());
+            latest.push(at.ok_or_else(|| self.corrupt(&key, "a call start's time is damaged"))?);
+        }
+        Ok(latest)
     }
 
     /// The waiting contact due first, if any waits.
@@ -913,6 +927,10 @@ fn check_identity(
                 why,
             })
         }
+        Some(f) if f.starts_with(b"outdial-journal/") => Err(JournalError::Newer {
+            dir: dir.to_owned(),
+            format: String::from_utf8_lossy(f).into_owned(),
+        }),
         Some(_) => Err(JournalError::Foreign {
             dir: dir.to_owned(),
             why: "its format stamp is not outdial's".into(),
@@ -1113,7 +1131,8 @@ const MIGRATION_BATCH: usize = 10_000;
 /// Entries are rewritten in batches (a crash midway leaves both encodings, which both read);
 /// the index and the tally are rebuilt from scratch by every attempt and written in the last
 /// batch, before the stamp, so a migration interrupted anywhere is simply done again.
-fn migrate(db: &sled::Db, contacts: &sled::Tree) -> Result<(), String> {
+fn migrate(db: &sled::Db, contacts: &sled::Tree, starts: &sled::Tree) -> Result<(), String> {
+    migrate_starts(db, starts)?;
     let mut stale = sled::Batch::default();
     for item in contacts
         .scan_prefix(OPEN)
@@ -1153,7 +1172,29 @@ fn migrate(db: &sled::Db, contacts: &sled::Tree) -> Result<(), String> {
     }
     contacts.apply_batch(batch).map_err(|e| e.to_string())?;
     db.insert("format", FORMAT).map_err(|e| e.to_string())?;
+    db.drop_tree("starts").map_err(|e| e.to_string())?;
     Ok(())
+}
+
+/// Copies format 1's call starts (moment then caller ID) into today's tree (caller ID then
+/// moment). Copying the same key twice is harmless, so an interrupted copy is simply redone.
+fn migrate_starts(db: &sled::Db, starts: &sled::Tree) -> Result<(), String> {
+    let old = db.open_tree("starts").map_err(|e| e.to_string())?;
+    let mut batch = sled::Batch::default();
+    for key in old.iter().keys() {
+        let key = key.map_err(|e| e.to_string())?;
+        let at = <[u8; 8]>::try_from(key.get(..8).unwrap_or_default())
+            .ok()
+            .and_then(|ms| Timestamp::from_millisecond(i64::from_be_bytes(ms)).ok());
+        let caller = std::str::from_utf8(&key[8.min(key.len())..])
+            .ok()
+            .and_then(|p| Phone::try_from(p.to_owned()).ok());
+        let (Some(at), Some(caller)) = (at, caller) else {
+            return Err("a call start cannot be read".into());
+        };
+        batch.insert(start_key(&caller, at), &[]);
+    }
+    starts.apply_batch(batch).map_err(|e| e.to_string())
 }
 
 /// Every counter of `tally`, with its value.

@@ -6,6 +6,7 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use common::{Scenario, Settings, csv_of, numbers_in, open_journal};
 use outdial::journal::{Entry, Journal, State};
@@ -48,12 +49,12 @@ async fn entries_of(scenario: &Scenario) -> Vec<Entry> {
 }
 
 /// Rewrites a journal as format 1 (`outdial-journal/1`) stored it: each entry as JSON text under
-/// its phone (the serde shape of `Entry`, which format 1 wrote), no tally, no index, format 1's
-/// stamp. Only the first `share` of the entries (in phone order) are rewritten: a migration
+/// its phone (the serde shape of `Entry`, which format 1 wrote), no tally, no index, the call
+/// starts in the `starts` tree keyed by moment then caller ID, format 1's stamp. Only the first `share` of the entries (in phone order) are rewritten: a migration
 /// interrupted midway leaves the rest in the new encoding. The commit number is left alone, so
 /// the witness still agrees.
 fn downgrade_to_format_1(dir: &Path, entries: &[Entry], share: usize) {
-    let db = sled::open(dir.join("sled")).unwrap();
+    let db = raw_sled(dir);
     let contacts = db.open_tree("contacts").unwrap();
     for entry in entries.iter().take(share) {
         let json = serde_json::to_vec(entry).unwrap();
@@ -66,14 +67,42 @@ fn downgrade_to_format_1(dir: &Path, entries: &[Entry], share: usize) {
                 contacts.remove(key).unwrap();
             }
         }
+        let old = db.open_tree("starts").unwrap();
+        for key in call_starts(&db) {
+            let (caller, moment) = key.split_at(key.len() - 9);
+            old.insert([&moment[1..], caller].concat(), &[]).unwrap();
+        }
+        db.drop_tree("starts_by_caller").unwrap();
     }
     db.insert("format", "outdial-journal/1").unwrap();
     db.flush().unwrap();
 }
 
+/// The journal's sled database, opened by itself. Retried (bounded) while the process's last
+/// holder lets go: sled's own flusher thread releases the file lock a moment after the drop.
+fn raw_sled(dir: &Path) -> sled::Db {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match sled::open(dir.join("sled")) {
+            Ok(db) => return db,
+            Err(e) if Instant::now() < deadline => {
+                tracing::debug!("sled not free yet: {e}");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => panic!("the journal's database stays locked: {e}"),
+        }
+    }
+}
+
+/// The keys of today's call starts tree: caller ID, `/`, moment.
+fn call_starts(db: &sled::Db) -> BTreeSet<Vec<u8>> {
+    let tree = db.open_tree("starts_by_caller").unwrap();
+    tree.iter().keys().map(|k| k.unwrap().to_vec()).collect()
+}
+
 /// The format stamp and the first byte of every entry, read from sled itself.
 fn stored_format(dir: &Path) -> (String, BTreeSet<u8>) {
-    let db = sled::open(dir.join("sled")).unwrap();
+    let db = raw_sled(dir);
     let format = db.get("format").unwrap().unwrap();
     let contacts = db.open_tree("contacts").unwrap();
     let first_bytes = contacts
@@ -139,6 +168,8 @@ async fn a_format_1_journal_is_migrated_on_open_and_resumes_calling_nobody_twice
     killed_midway(&scenario, 120).await;
     let dir = scenario.campaign().journal_dir;
     let entries = entries_of(&scenario).await;
+    let starts = call_starts(&raw_sled(&dir));
+    assert!(!starts.is_empty(), "the kill came before any call started");
     assert!(
         entries.iter().any(|e| e.state == State::Pending)
             && entries.iter().any(|e| e.state.is_terminal()),
@@ -169,6 +200,14 @@ async fn a_format_1_journal_is_migrated_on_open_and_resumes_calling_nobody_twice
         ("outdial-journal/2".to_owned(), BTreeSet::from([2])),
         "every entry rewritten in the binary encoding, and the stamp bumped"
     );
+    {
+        let db = raw_sled(&dir);
+        assert!(
+            call_starts(&db).is_superset(&starts),
+            "the call starts of format 1 were carried over (the caps count them)"
+        );
+        assert!(!db.tree_names().iter().any(|name| name == b"starts"));
+    }
     let journal = open_journal(&scenario.campaign()).await;
     assert_resume_state_true(&journal);
     assert_eq!(journal.tally().placed(), phones.len() as u64);
@@ -188,7 +227,7 @@ async fn a_migration_interrupted_midway_is_done_again_and_counts_true() {
     let entries = entries_of(&scenario).await;
     downgrade_to_format_1(&dir, &entries, entries.len() / 2);
     {
-        let db = sled::open(dir.join("sled")).unwrap();
+        let db = raw_sled(&dir);
         let contacts = db.open_tree("contacts").unwrap();
         let done = Counter::State(outdial::journal::StateKind::Done);
         let mut key = b"tally/".to_vec();
@@ -263,4 +302,37 @@ async fn meta_records_survive_reopening() {
     assert_eq!(journal.meta_get("empty").unwrap(), Some(Vec::new()));
     assert_eq!(journal.meta_get("other").unwrap(), None);
     journal.close().await;
+}
+
+/// A journal stamped with a later format than this build reads is refused before anything is
+/// sent, with exit 2 and a message that names the format and says to use the outdial that wrote
+/// it; the journal is left as it was.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_journal_of_a_later_format_is_refused_and_left_alone() {
+    let phones = contacts(5);
+    let scenario = Scenario::start(POOL, Settings::default(), &csv_of(&phones)).await;
+    scenario.run().await;
+    let dir = scenario.campaign().journal_dir;
+    let before = scenario.sandbox.received().await.len();
+    {
+        let db = raw_sled(&dir);
+        db.insert("format", "outdial-journal/3").unwrap();
+        db.flush().unwrap();
+    }
+
+    let file = scenario.campaign_file();
+    let out = scenario
+        .outdial(&["resume", file.to_str().unwrap()])
+        .output()
+        .await
+        .unwrap();
+
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("outdial-journal/3") && stderr.contains("newer"),
+        "{stderr}"
+    );
+    assert_eq!(scenario.sandbox.received().await.len(), before);
+    assert_eq!(stored_format(&dir).0, "outdial-journal/3");
 }
