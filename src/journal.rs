@@ -37,9 +37,10 @@ const FORMAT_1: &str = "outdial-journal/1";
 const OPEN: &[u8] = b"open/";
 const TALLY: &[u8] = b"tally/";
 const ENTRY: &[u8] = b"+";
-/// sled's page cache. Its default (1 GB) let a run's memory grow with the journal; the journal's
-/// hot pages (the open index, the due queue, the newest entries) are a small part of it.
-const CACHE_BYTES: u64 = 16 * 1024 * 1024;
+/// sled's page cache, counted in bytes as stored: in memory its nodes take several times that.
+/// Its default (1 GB) let a run's memory grow with the journal; the journal's hot pages (the open
+/// index, the due queue, the newest entries) are a small part of it.
+const CACHE_BYTES: u64 = 4 * 1024 * 1024;
 /// What a journal directory may hold; anything else means it is not ours.
 const OWN_FILES: [&str; 6] = [
     "lock",
@@ -871,26 +872,39 @@ fn lock(dir: &Path, campaign: &str) -> Result<File, JournalError> {
     Ok(file)
 }
 
+/// Opens sled, compressed (zstd). A journal created uncompressed, by a version before format 2,
+/// stays so: sled refuses to change compression across restarts, and says so before it reads
+/// anything, so it is opened again as it was made.
 fn open_sled(dir: &Path) -> Result<sled::Db, JournalError> {
-    let config = sled::Config::new()
-        .path(dir.join("sled"))
-        .cache_capacity(CACHE_BYTES);
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| config.open()));
-    match result {
-        Ok(Ok(db)) => Ok(db),
-        Ok(Err(sled::Error::Io(source))) => Err(JournalError::Io {
+    match open_sled_with(dir, true) {
+        Err(sled::Error::Unsupported(why)) if why.contains("use_compression") => {
+            open_sled_with(dir, false)
+        }
+        opened => opened,
+    }
+    .map_err(|error| match error {
+        sled::Error::Io(source) => JournalError::Io {
             dir: dir.to_owned(),
             source,
-        }),
-        Ok(Err(e)) => Err(JournalError::Corrupt {
+        },
+        e => JournalError::Corrupt {
             dir: dir.to_owned(),
             why: e.to_string(),
-        }),
-        Err(_) => Err(JournalError::Corrupt {
-            dir: dir.to_owned(),
-            why: "the database could not be opened".into(),
-        }),
-    }
+        },
+    })
+}
+
+/// sled's own open, its panics on damaged files taken for damage.
+fn open_sled_with(dir: &Path, compressed: bool) -> Result<sled::Db, sled::Error> {
+    let config = sled::Config::new()
+        .path(dir.join("sled"))
+        .cache_capacity(CACHE_BYTES)
+        .use_compression(compressed);
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| config.open())).unwrap_or_else(|_| {
+        Err(sled::Error::Unsupported(
+            "the database could not be opened".into(),
+        ))
+    })
 }
 
 /// A new journal is stamped with our format and the campaign's name; an old one must match both.

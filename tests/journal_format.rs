@@ -48,42 +48,73 @@ async fn entries_of(scenario: &Scenario) -> Vec<Entry> {
     entries
 }
 
-/// Rewrites a journal as format 1 (`outdial-journal/1`) stored it: each entry as JSON text under
-/// its phone (the serde shape of `Entry`, which format 1 wrote), no tally, no index, the call
-/// starts in the `starts` tree keyed by moment then caller ID, format 1's stamp. Only the first `share` of the entries (in phone order) are rewritten: a migration
-/// interrupted midway leaves the rest in the new encoding. The commit number is left alone, so
-/// the witness still agrees.
-fn downgrade_to_format_1(dir: &Path, entries: &[Entry], share: usize) {
-    let db = raw_sled(dir);
-    let contacts = db.open_tree("contacts").unwrap();
-    for entry in entries.iter().take(share) {
-        let json = serde_json::to_vec(entry).unwrap();
-        contacts.insert(entry.phone().as_str(), json).unwrap();
-    }
-    if share == entries.len() {
-        for key in contacts.iter().keys() {
-            let key = key.unwrap();
-            if !key.starts_with(b"+") {
-                contacts.remove(key).unwrap();
+/// Rewrites a journal as format 1 (`outdial-journal/1`) stored it, in a new sled database made
+/// with sled's defaults as format 1 made it (uncompressed): each entry as JSON text under its
+/// phone (the serde shape of `Entry`, which format 1 wrote), no tally, no index, the call starts
+/// in the `starts` tree keyed by moment then caller ID, format 1's stamp; every other record
+/// (the commit number the witness checks, the runs, the due queue) copied as it was.
+fn downgrade_to_format_1(dir: &Path, entries: &[Entry]) {
+    let made = dir.join("sled-format-1");
+    {
+        let db = raw_sled(dir);
+        let old = sled::open(&made).unwrap();
+        for name in db.tree_names() {
+            let (from, to) = (db.open_tree(&name).unwrap(), old.open_tree(&name).unwrap());
+            match &name[..] {
+                b"contacts" => {
+                    for entry in entries {
+                        let json = serde_json::to_vec(entry).unwrap();
+                        to.insert(entry.phone().as_str(), json).unwrap();
+                    }
+                }
+                b"starts_by_caller" => {
+                    let starts = old.open_tree("starts").unwrap();
+                    for key in call_starts(&db) {
+                        let (caller, moment) = key.split_at(key.len() - 9);
+                        starts.insert([&moment[1..], caller].concat(), &[]).unwrap();
+                    }
+                }
+                _ => {
+                    for item in from.iter() {
+                        let (key, value) = item.unwrap();
+                        to.insert(key, value).unwrap();
+                    }
+                }
             }
         }
-        let old = db.open_tree("starts").unwrap();
-        for key in call_starts(&db) {
-            let (caller, moment) = key.split_at(key.len() - 9);
-            old.insert([&moment[1..], caller].concat(), &[]).unwrap();
-        }
-        db.drop_tree("starts_by_caller").unwrap();
+        old.insert("format", "outdial-journal/1").unwrap();
+        old.flush().unwrap();
+    }
+    std::fs::remove_dir_all(dir.join("sled")).unwrap();
+    std::fs::rename(&made, dir.join("sled")).unwrap();
+}
+
+/// Half the entries rewritten as format 1 stored them (JSON) in place, and format 1's stamp: what
+/// a migration interrupted midway leaves.
+fn half_downgraded(dir: &Path, entries: &[Entry]) {
+    let db = raw_sled(dir);
+    let contacts = db.open_tree("contacts").unwrap();
+    for entry in entries.iter().take(entries.len() / 2) {
+        let json = serde_json::to_vec(entry).unwrap();
+        contacts.insert(entry.phone().as_str(), json).unwrap();
     }
     db.insert("format", "outdial-journal/1").unwrap();
     db.flush().unwrap();
 }
 
-/// The journal's sled database, opened by itself. Retried (bounded) while the process's last
-/// holder lets go: sled's own flusher thread releases the file lock a moment after the drop.
+/// The journal's sled database, opened by itself (compressed as format 2 makes it, or not as
+/// format 1 did). Retried (bounded) while the process's last holder lets go: sled's own flusher
+/// thread releases the file lock a moment after the drop.
 fn raw_sled(dir: &Path) -> sled::Db {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        match sled::open(dir.join("sled")) {
+        let open = |compressed| {
+            sled::Config::new()
+                .path(dir.join("sled"))
+                .use_compression(compressed)
+                .open()
+        };
+        match open(true).or_else(|_| open(false)) {
             Ok(db) => return db,
             Err(e) if Instant::now() < deadline => {
                 tracing::debug!("sled not free yet: {e}");
@@ -175,7 +206,7 @@ async fn a_format_1_journal_is_migrated_on_open_and_resumes_calling_nobody_twice
             && entries.iter().any(|e| e.state.is_terminal()),
         "the kill left no campaign half-done to migrate"
     );
-    downgrade_to_format_1(&dir, &entries, entries.len());
+    downgrade_to_format_1(&dir, &entries);
     assert_eq!(
         stored_format(&dir),
         ("outdial-journal/1".to_owned(), BTreeSet::from([b'{'])),
@@ -225,7 +256,7 @@ async fn a_migration_interrupted_midway_is_done_again_and_counts_true() {
     scenario.run().await;
     let dir = scenario.campaign().journal_dir;
     let entries = entries_of(&scenario).await;
-    downgrade_to_format_1(&dir, &entries, entries.len() / 2);
+    half_downgraded(&dir, &entries);
     {
         let db = raw_sled(&dir);
         let contacts = db.open_tree("contacts").unwrap();
