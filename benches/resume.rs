@@ -132,7 +132,7 @@ async fn build(dir: &Path, journalled: usize, pool: &[Phone]) -> Result<(), Box<
         };
         entry.set(done, at);
         journal.put(&entry)?;
-        journal.note_start(caller, at)?;
+        journal.note_start(caller, at, 2)?;
         if i % 10_000 == 9_999 {
             journal.flush()?; // as a run's group commits do: sled frees only flushed pages
         }

@@ -19,6 +19,7 @@ use tokio::task::JoinSet;
 use crate::api::{ApiError, CallState, Synthflow};
 use crate::call::{Calls, CreateError, Report as CallReport};
 use crate::campaign::{ApiKey, Campaign};
+use crate::caps;
 use crate::clock::Clock;
 use crate::contacts::{ContactReader, ContactsError, Row};
 use crate::error::Error;
@@ -406,11 +407,7 @@ impl<'a> Dialer<'a> {
         }
         // Each number's latest calls, as many as its daily cap (one without a cap) are all the
         // caps can need, and the latest is its place in the rotation's order.
-        let per_number = self
-            .campaign
-            .rotation
-            .max_calls_per_number_per_day
-            .map_or(1, |max| max.get() as usize);
+        let per_number = caps::starts_needed(self.campaign.rotation.max_calls_per_number_per_day);
         let mut latest = Vec::new();
         for caller in self.rules.numbers() {
             let starts = self.journal.latest_starts(&caller, per_number)?;
@@ -580,7 +577,8 @@ impl<'a> Dialer<'a> {
             }
         };
         self.rules.record_call(&choice.caller_id, now);
-        self.journal.note_start(&choice.caller_id, now)?;
+        let keep = caps::starts_needed(self.campaign.rotation.max_calls_per_number_per_day);
+        self.journal.note_start(&choice.caller_id, now, keep)?;
         entry.dialing(&choice, now);
         self.record(&before, &entry)?;
         let durable = self.journal.durable();

@@ -629,11 +629,23 @@ impl Journal {
     }
 
     /// Records that a call from `caller` starts at `at` (durable with the next flush, like the
-    /// `dialing` mark written beside it).
-    pub fn note_start(&self, caller: &Phone, at: Timestamp) -> Result<(), JournalError> {
-        self.starts
-            .insert(start_key(caller, at), &[])
-            .map_err(|e| self.storage(e))?;
+    /// `dialing` mark written beside it), and lets go of this number's oldest start beyond its
+    /// newest `keep` (see [`crate::caps::starts_needed`]): the tree stays the size of the pool,
+    /// whatever the campaign's, and one start let go per start noted drains a backlog too.
+    pub fn note_start(
+        &self,
+        caller: &Phone,
+        at: Timestamp,
+        keep: usize,
+    ) -> Result<(), JournalError> {
+        let key = start_key(caller, at);
+        self.starts.insert(&key, &[]).map_err(|e| self.storage(e))?;
+        let prefix = &key[..key.len() - 8];
+        let beyond = self.starts.scan_prefix(prefix).keys().rev().nth(keep);
+        if let Some(oldest) = beyond {
+            let oldest = oldest.map_err(|e| self.storage(e))?;
+            self.starts.remove(oldest).map_err(|e| self.storage(e))?;
+        }
         Ok(())
     }
 
