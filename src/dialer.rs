@@ -405,8 +405,8 @@ impl<'a> Dialer<'a> {
                 _ => {}
             }
         }
-        // Each number's latest calls, as many as its daily cap (one without a cap) are all the
-        // caps can need, and the latest is its place in the rotation's order.
+        // Each number's latest calls, as many as the journal keeps (see `caps::starts_needed`),
+        // are all the caps can need, and the latest is its place in the rotation's order.
         let per_number = caps::starts_needed(self.campaign.rotation.max_calls_per_number_per_day);
         let mut latest = Vec::new();
         for caller in self.rules.numbers() {

@@ -462,7 +462,8 @@ impl Journal {
         let contacts = db.open_tree("contacts").map_err(storage)?;
         let starts = db.open_tree(STARTS).map_err(storage)?;
         if db.get("format").map_err(storage)?.as_deref() == Some(FORMAT_1.as_bytes()) {
-            migrate(&db, &contacts, &starts).map_err(|why| JournalError::Storage {
+            // What stops a migration is a record format 1 cannot have written: damage.
+            migrate(&db, &contacts, &starts).map_err(|why| JournalError::Corrupt {
                 dir: dir.to_owned(),
                 why: format!("migrating it from {FORMAT_1} to {FORMAT}: {why}"),
             })?;
