@@ -130,6 +130,13 @@ impl Caps {
     }
 }
 
+/// How many of a number's latest call starts the caps can ever need: a day's worth under a daily
+/// cap (no more calls start on a full day), the latest alone without one; and one more, as the
+/// latest may still be taken back (a create request that made no call).
+pub fn starts_needed(max_per_day: Option<NonZeroU32>) -> usize {
+    max_per_day.map_or(1, |max| max.get() as usize) + 1
+}
+
 fn utc_day(at: Timestamp) -> Date {
     Offset::UTC.to_datetime(at).date()
 }

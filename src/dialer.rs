@@ -8,7 +8,7 @@
 //! run. Work that must wait (a redial, an uncertain call's look-up) sits in the journal's due
 //! queue, on disk, so memory does not grow with the campaign.
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,6 +19,7 @@ use tokio::task::JoinSet;
 use crate::api::{ApiError, CallState, Synthflow};
 use crate::call::{Calls, CreateError, Report as CallReport};
 use crate::campaign::{ApiKey, Campaign};
+use crate::caps;
 use crate::clock::Clock;
 use crate::contacts::{ContactReader, ContactsError, Row};
 use crate::error::Error;
@@ -405,16 +406,16 @@ impl<'a> Dialer<'a> {
 
     /// Picks up where earlier runs left: the tally, the rotation's order, calls still to follow,
     /// and contacts whose create request may have made a call (looked up once their grace is over).
+    /// Reads what the journal keeps for this (its tally, its index of open entries, the recent
+    /// call starts), never every entry: a resume's cost does not grow with the journal.
     fn take_up_earlier_runs(&mut self) -> Result<(), Error> {
-        let mut latest: BTreeMap<Phone, Timestamp> = BTreeMap::new();
+        let started = Instant::now();
         let grace = span(self.campaign.retry.reconcile_grace);
-        for entry in self.journal.entries() {
+        self.tally = self.journal.tally();
+        let mut open = 0;
+        for entry in self.journal.open_entries() {
             let mut entry = entry?;
-            if let (Some(caller), Some(at)) = (&entry.caller_id, entry.dialed_at) {
-                let seen = latest.entry(caller.clone()).or_insert(at);
-                *seen = (*seen).max(at);
-            }
-            self.tally.count(&entry);
+            open += 1;
             match entry.state {
                 State::Placed => self.calls.follow(&mut self.tasks, entry),
                 State::Dialing | State::Uncertain { .. } => {
@@ -426,19 +427,23 @@ impl<'a> Dialer<'a> {
                 _ => {}
             }
         }
-        self.rules.restore(latest);
-        // A day and a cooldown back are all the caps can need.
-        let lookback =
-            SignedDuration::from_hours(48).max(span(self.campaign.rotation.min_gap_per_number));
-        let since = self
-            .clock
-            .now()
-            .checked_sub(lookback)
-            .unwrap_or(Timestamp::MIN);
-        for start in self.journal.starts_since(since) {
-            let (caller, at) = start?;
-            self.rules.record_call(&caller, at);
+        // Each number's latest calls, as many as the journal keeps (see `caps::starts_needed`),
+        // are all the caps can need, and the latest is its place in the rotation's order.
+        let per_number = caps::starts_needed(self.campaign.rotation.max_calls_per_number_per_day);
+        let mut latest = Vec::new();
+        for caller in self.rules.numbers() {
+            let starts = self.journal.latest_starts(&caller, per_number)?;
+            for at in &starts {
+                self.rules.record_call(&caller, *at);
+            }
+            latest.extend(starts.first().map(|at| (caller, *at)));
         }
+        self.rules.restore(latest);
+        tracing::info!(
+            open,
+            ms = started.elapsed().as_millis(),
+            "resume state read"
+        );
         Ok(())
     }
 
@@ -594,7 +599,8 @@ impl<'a> Dialer<'a> {
             }
         };
         self.rules.record_call(&choice.caller_id, now);
-        self.journal.note_start(&choice.caller_id, now)?;
+        let keep = caps::starts_needed(self.campaign.rotation.max_calls_per_number_per_day);
+        self.journal.note_start(&choice.caller_id, now, keep)?;
         entry.dialing(&choice, now);
         self.record(&before, &entry)?;
         let durable = self.journal.durable();
@@ -876,7 +882,7 @@ impl<'a> Dialer<'a> {
     fn settle_removed(&mut self) -> Result<(), Error> {
         let queued: HashSet<&Phone> = self.again.iter().map(Entry::phone).collect();
         let mut removed = Vec::new();
-        for entry in self.journal.entries() {
+        for entry in self.journal.open_entries() {
             let entry = entry?;
             if entry.run != self.run
                 && entry.state == State::Pending

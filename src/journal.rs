@@ -4,6 +4,7 @@
 //! Every flush that makes such marks durable is a numbered commit, recorded both inside sled and
 //! in a [witness](witness) file beside it, so a journal that lost durable writes is refused.
 
+mod record;
 mod witness;
 
 use std::fs::{self, File, TryLockError};
@@ -20,10 +21,26 @@ use tokio::task::JoinHandle;
 
 use crate::contacts::Contact;
 use crate::phone::Phone;
+use crate::report::{Counter, Tally};
 use crate::rotation::{Choice, Match};
 use witness::Witness;
 
-const FORMAT: &str = "outdial-journal/1";
+/// Format 2: entries in postcard behind a version byte (see [`record`]), with the tally and the
+/// open entries' index kept beside them.
+const FORMAT: &str = "outdial-journal/2";
+/// Format 1: entries as JSON text, no tally, no index. Migrated on open (see [`migrate`]).
+const FORMAT_1: &str = "outdial-journal/1";
+/// Keys of the `contacts` tree. Entries are under the phone itself (`+…`); beside them, under
+/// prefixes that never start a phone, the index of open entries and the tally's counters. One
+/// tree, because only writes to one tree can be one atomic batch: an entry, its index mark and
+/// the counters it moves are on disk together or not at all.
+const OPEN: &[u8] = b"open/";
+const TALLY: &[u8] = b"tally/";
+const ENTRY: &[u8] = b"+";
+/// sled's page cache, counted in bytes as stored: in memory its nodes take several times that.
+/// Its default (1 GB) let a run's memory grow with the journal; the journal's hot pages (the open
+/// index, the due queue, the newest entries) are a small part of it.
+const CACHE_BYTES: u64 = 4 * 1024 * 1024;
 /// What a journal directory may hold; anything else means it is not ours.
 const OWN_FILES: [&str; 6] = [
     "lock",
@@ -39,16 +56,23 @@ const COMMIT_KEY: &str = "commit";
 /// One campaign's journal, open and locked by this process.
 pub struct Journal {
     db: sled::Db,
+    /// Entries by phone, the index of open ones and the tally: see [`OPEN`].
     contacts: sled::Tree,
+    /// The tally as the counters in `contacts` hold it, moved by every [`Journal::put`].
+    tally: Mutex<Tally>,
     /// CSV rows that are not contacts (bad phone, duplicate), keyed by line; rewritten each run.
     rows: sled::Tree,
     /// Contacts waiting for a moment (a redial, an uncertain call's look-up, a window, a cap),
     /// keyed by that moment then phone, so the earliest is first. A key whose entry has since
     /// moved on is dropped when it comes up, rather than hunted down on every write.
     due: sled::Tree,
-    /// Every call started, keyed by its moment then caller ID: the per-number caps of a resumed
-    /// run count the calls of earlier runs from it.
+    /// Every call started, keyed by caller ID then moment (see [`start_key`]): a resumed run
+    /// reads each number's latest calls from it, for its caps and the rotation's order, without
+    /// reading the calls of every other day.
     starts: sled::Tree,
+    /// Small records any part of the run keeps across runs (where the CSV was read up to, …),
+    /// by name: see [`Journal::meta_get`].
+    meta: sled::Tree,
     /// Group commit: callers queue here; one flush answers everyone queued before it started.
     flush_requests: mpsc::UnboundedSender<oneshot::Sender<Result<(), String>>>,
     /// The group-commit task, joined by [`Journal::close`]: it holds the database, and with it
@@ -139,6 +163,10 @@ pub enum JournalError {
         "the journal at {dir} is damaged ({why}); it was left as is: run `outdial repair CAMPAIGN.toml` to rebuild it from the vendor's call records (the damaged one is moved aside), or restore it from a backup"
     )]
     Corrupt { dir: PathBuf, why: String },
+    #[error(
+        "the journal at {dir} is in format `{format}`, newer than this outdial reads (`{FORMAT}`); run the campaign with the outdial that wrote it, or a later one"
+    )]
+    Newer { dir: PathBuf, format: String },
     #[error("journal at {dir}: {source}")]
     Io {
         dir: PathBuf,
@@ -217,6 +245,18 @@ impl StateKind {
             StateKind::Placed | StateKind::Done | StateKind::Failed | StateKind::Skipped
         )
     }
+}
+
+/// The tree of call starts. Format 1 kept them in `starts`, keyed by moment then caller ID.
+const STARTS: &str = "starts_by_caller";
+
+/// A call start's key: the caller ID, a `/` (no phone is a prefix of another's key), then the
+/// moment (ms, big-endian), so one number's starts are together and in time order.
+fn start_key(caller: &Phone, at: Timestamp) -> Vec<u8> {
+    let mut key = caller.as_str().as_bytes().to_vec();
+    key.push(b'/');
+    key.extend_from_slice(&at.as_millisecond().to_be_bytes());
+    key
 }
 
 /// A key that sorts by time: the moment (ms, big-endian) then the phone.
@@ -408,6 +448,7 @@ impl Journal {
 
     /// `began` is the campaign's start, written into the witness if the journal is new.
     fn open_dir(dir: &Path, campaign: &str, began: Timestamp) -> Result<Journal, JournalError> {
+        let started = std::time::Instant::now();
         check_own_directory(dir)?;
         let lock = lock(dir, campaign)?;
         let witness = witness_of(dir, campaign, began)?;
@@ -419,17 +460,36 @@ impl Journal {
         check_identity(&db, dir, campaign, witness.commit > 0)?;
         let committer = Arc::new(Committer::check(db.clone(), dir, witness)?);
         let contacts = db.open_tree("contacts").map_err(storage)?;
+        let starts = db.open_tree(STARTS).map_err(storage)?;
+        if db.get("format").map_err(storage)?.as_deref() == Some(FORMAT_1.as_bytes()) {
+            // What stops a migration is a record format 1 cannot have written: damage.
+            migrate(&db, &contacts, &starts).map_err(|why| JournalError::Corrupt {
+                dir: dir.to_owned(),
+                why: format!("migrating it from {FORMAT_1} to {FORMAT}: {why}"),
+            })?;
+            committer.commit().map_err(|why| JournalError::Storage {
+                dir: dir.to_owned(),
+                why,
+            })?;
+        }
+        let tally = Mutex::new(read_tally(&contacts).map_err(|why| JournalError::Corrupt {
+            dir: dir.to_owned(),
+            why,
+        })?);
         let rows = db.open_tree("rows").map_err(storage)?;
         let due = db.open_tree("due").map_err(storage)?;
-        let starts = db.open_tree("starts").map_err(storage)?;
+        let meta = db.open_tree("meta").map_err(storage)?;
         let flushes = Arc::new(AtomicU64::new(0));
         let (flush_requests, flusher) = spawn_group_commit(committer.clone(), flushes.clone());
+        tracing::info!(ms = started.elapsed().as_millis(), "journal opened");
         Ok(Journal {
             db,
             contacts,
+            tally,
             rows,
             due,
             starts,
+            meta,
             flush_requests,
             flusher,
             committer,
@@ -474,6 +534,7 @@ impl Journal {
             rows,
             due,
             starts,
+            meta,
             flush_requests,
             flusher,
             committer,
@@ -482,7 +543,7 @@ impl Journal {
         } = self;
         drop(flush_requests);
         let _ = flusher.await;
-        drop((committer, contacts, rows, due, starts, db));
+        drop((committer, contacts, rows, due, starts, meta, db));
         drop(_lock);
     }
 
@@ -515,18 +576,38 @@ impl Journal {
             .get(phone.as_str())
             .map_err(|e| self.storage(e))?
         {
-            Some(bytes) => self.decode(phone.as_str().as_bytes(), &bytes).map(Some),
+            Some(bytes) => self.decode(phone, &bytes).map(Some),
             None => Ok(None),
         }
     }
 
+    /// The campaign's tally, as the journal's counters hold it (no entry is read).
+    pub fn tally(&self) -> Tally {
+        self.lock_tally().clone()
+    }
+
     /// Writes an entry (in memory and the OS; on disk at the next flush), and queues it when it
-    /// waits for a moment.
+    /// waits for a moment. Its mark in the open index and the tally's counters it moves are
+    /// written in the same atomic batch.
     pub fn put(&self, entry: &Entry) -> Result<(), JournalError> {
-        let bytes = serde_json::to_vec(entry).expect("entries always serialise");
+        let key = entry.phone().as_str().as_bytes();
+        let before = self.get(entry.phone())?;
+        let mut batch = sled::Batch::default();
+        batch.insert(key, record::encode(entry));
+        let mark = [OPEN, key].concat();
+        match is_open(&entry.state) {
+            true => batch.insert(mark, &[]),
+            false => batch.remove(mark),
+        }
+        let mut tally = self.lock_tally();
+        for counter in tally.moved(before.as_ref(), entry) {
+            let value = tally.get(&counter).to_be_bytes();
+            batch.insert(counter_key(&counter), &value);
+        }
         self.contacts
-            .insert(entry.phone().as_str(), bytes)
+            .apply_batch(batch)
             .map_err(|e| self.storage(e))?;
+        drop(tally);
         if let Some(at) = entry.due_at.filter(|_| entry.is_waiting()) {
             self.due
                 .insert(time_key(at, entry.phone()), &[])
@@ -535,12 +616,37 @@ impl Journal {
         Ok(())
     }
 
+    /// The small record kept under `key` by [`Journal::meta_put`], if any.
+    pub fn meta_get(&self, key: &str) -> Result<Option<Vec<u8>>, JournalError> {
+        let value = self.meta.get(key).map_err(|e| self.storage(e))?;
+        Ok(value.map(|bytes| bytes.to_vec()))
+    }
+
+    /// Keeps a small record under `key` (durable with the next flush, like every write). Meant
+    /// for state a resume needs that belongs to no contact, such as how far the CSV was read.
+    pub fn meta_put(&self, key: &str, value: &[u8]) -> Result<(), JournalError> {
+        self.meta.insert(key, value).map_err(|e| self.storage(e))?;
+        Ok(())
+    }
+
     /// Records that a call from `caller` starts at `at` (durable with the next flush, like the
-    /// `dialing` mark written beside it).
-    pub fn note_start(&self, caller: &Phone, at: Timestamp) -> Result<(), JournalError> {
-        self.starts
-            .insert(time_key(at, caller), &[])
-            .map_err(|e| self.storage(e))?;
+    /// `dialing` mark written beside it), and lets go of this number's oldest start beyond its
+    /// newest `keep` (see [`crate::caps::starts_needed`]): the tree stays the size of the pool,
+    /// whatever the campaign's, and one start let go per start noted drains a backlog too.
+    pub fn note_start(
+        &self,
+        caller: &Phone,
+        at: Timestamp,
+        keep: usize,
+    ) -> Result<(), JournalError> {
+        let key = start_key(caller, at);
+        self.starts.insert(&key, &[]).map_err(|e| self.storage(e))?;
+        let prefix = &key[..key.len() - 8];
+        let beyond = self.starts.scan_prefix(prefix).keys().rev().nth(keep);
+        if let Some(oldest) = beyond {
+            let oldest = oldest.map_err(|e| self.storage(e))?;
+            self.starts.remove(oldest).map_err(|e| self.storage(e))?;
+        }
         Ok(())
     }
 
@@ -548,28 +654,25 @@ impl Journal {
     /// 429, a refusal): caps count calls, not refusals.
     pub fn forget_start(&self, caller: &Phone, at: Timestamp) -> Result<(), JournalError> {
         self.starts
-            .remove(time_key(at, caller))
+            .remove(start_key(caller, at))
             .map_err(|e| self.storage(e))?;
         Ok(())
     }
 
-    /// The calls started since `since`, in time order: (caller ID, moment).
-    pub fn starts_since(
-        &self,
-        since: Timestamp,
-    ) -> impl Iterator<Item = Result<(Phone, Timestamp), JournalError>> + '_ {
-        self.starts
-            .range(since.as_millisecond().to_be_bytes()..)
-            .filter_map(move |item| {
-                let (key, _) = match item {
-                    Ok(kv) => kv,
-                    Err(e) => return Some(Err(self.storage(e))),
-                };
-                let at = Timestamp::from_millisecond(i64::from_be_bytes(key[..8].try_into().ok()?))
-                    .ok()?;
-                let caller = Phone::try_from(String::from_utf8(key[8..].to_vec()).ok()?).ok()?;
-                Some(Ok((caller, at)))
-            })
+    /// The latest `n` calls started from `caller`, newest first.
+    pub fn latest_starts(&self, caller: &Phone, n: usize) -> Result<Vec<Timestamp>, JournalError> {
+        let prefix = start_key(caller, Timestamp::UNIX_EPOCH);
+        let prefix = &prefix[..prefix.len() - 8];
+        let mut latest = Vec::with_capacity(n.min(64));
+        for item in self.starts.scan_prefix(prefix).keys().rev().take(n) {
+            let key = item.map_err(|e| self.storage(e))?;
+            let millis = <[u8; 8]>::try_from(&key[prefix.len()..]).map(i64::from_be_bytes);
+            let at = millis
+                .ok()
+                .and_then(|ms| Timestamp::from_millisecond(ms).ok());
+            latest.push(at.ok_or_else(|| self.corrupt(&key, "a call start's time is damaged"))?);
+        }
+        Ok(latest)
     }
 
     /// The waiting contact due first, if any waits.
@@ -652,10 +755,40 @@ impl Journal {
 
     /// Every contact, in phone order, read from disk as it goes.
     pub fn entries(&self) -> impl Iterator<Item = Result<Entry, JournalError>> + '_ {
-        self.contacts.iter().map(|item| {
+        self.contacts.scan_prefix(ENTRY).map(|item| {
             let (key, value) = item.map_err(|e| self.storage(e))?;
-            self.decode(&key, &value)
+            let phone = self.phone_of(&key)?;
+            self.decode(&phone, &value)
         })
+    }
+
+    /// The contacts not settled for good (pending, dialing, placed and still followed,
+    /// uncertain), in phone order, from the open index: a resume reads these, not every entry.
+    pub fn open_entries(&self) -> impl Iterator<Item = Result<Entry, JournalError>> + '_ {
+        self.contacts.scan_prefix(OPEN).filter_map(|item| {
+            let found = item.map_err(|e| self.storage(e)).and_then(|(key, _)| {
+                let phone = self.phone_of(&key[OPEN.len()..])?;
+                self.get(&phone)
+            });
+            // A mark without its entry cannot be written (one batch), but is no contact either.
+            found.transpose()
+        })
+    }
+
+    fn phone_of(&self, key: &[u8]) -> Result<Phone, JournalError> {
+        std::str::from_utf8(key)
+            .ok()
+            .and_then(|p| Phone::try_from(p.to_owned()).ok())
+            .ok_or_else(|| JournalError::Corrupt {
+                dir: self.dir.clone(),
+                why: format!("key {} is not a phone", String::from_utf8_lossy(key)),
+            })
+    }
+
+    fn lock_tally(&self) -> std::sync::MutexGuard<'_, Tally> {
+        self.tally
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub fn skip_row(&self, row: &SkippedRow) -> Result<(), JournalError> {
@@ -674,11 +807,11 @@ impl Journal {
         })
     }
 
-    fn decode(&self, key: &[u8], bytes: &[u8]) -> Result<Entry, JournalError> {
-        serde_json::from_slice(bytes).map_err(|e| self.corrupt(key, e))
+    fn decode(&self, phone: &Phone, bytes: &[u8]) -> Result<Entry, JournalError> {
+        record::decode(phone, bytes).map_err(|e| self.corrupt(phone.as_str().as_bytes(), e))
     }
 
-    fn corrupt(&self, key: &[u8], error: serde_json::Error) -> JournalError {
+    fn corrupt(&self, key: &[u8], error: impl std::fmt::Display) -> JournalError {
         let why = format!(
             "entry {} cannot be read: {error}",
             String::from_utf8_lossy(key)
@@ -752,23 +885,39 @@ fn lock(dir: &Path, campaign: &str) -> Result<File, JournalError> {
     Ok(file)
 }
 
+/// Opens sled, compressed (zstd). A journal created uncompressed, by a version before format 2,
+/// stays so: sled refuses to change compression across restarts, and says so before it reads
+/// anything, so it is opened again as it was made.
 fn open_sled(dir: &Path) -> Result<sled::Db, JournalError> {
-    let result = std::panic::catch_unwind(|| sled::Config::new().path(dir.join("sled")).open());
-    match result {
-        Ok(Ok(db)) => Ok(db),
-        Ok(Err(sled::Error::Io(source))) => Err(JournalError::Io {
+    match open_sled_with(dir, true) {
+        Err(sled::Error::Unsupported(why)) if why.contains("use_compression") => {
+            open_sled_with(dir, false)
+        }
+        opened => opened,
+    }
+    .map_err(|error| match error {
+        sled::Error::Io(source) => JournalError::Io {
             dir: dir.to_owned(),
             source,
-        }),
-        Ok(Err(e)) => Err(JournalError::Corrupt {
+        },
+        e => JournalError::Corrupt {
             dir: dir.to_owned(),
             why: e.to_string(),
-        }),
-        Err(_) => Err(JournalError::Corrupt {
-            dir: dir.to_owned(),
-            why: "the database could not be opened".into(),
-        }),
-    }
+        },
+    })
+}
+
+/// sled's own open, its panics on damaged files taken for damage.
+fn open_sled_with(dir: &Path, compressed: bool) -> Result<sled::Db, sled::Error> {
+    let config = sled::Config::new()
+        .path(dir.join("sled"))
+        .cache_capacity(CACHE_BYTES)
+        .use_compression(compressed);
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| config.open())).unwrap_or_else(|_| {
+        Err(sled::Error::Unsupported(
+            "the database could not be opened".into(),
+        ))
+    })
 }
 
 /// A new journal is stamped with our format and the campaign's name; an old one must match both.
@@ -791,7 +940,7 @@ fn check_identity(
             db.flush().map_err(storage)?;
             Ok(())
         }
-        Some(f) if f == FORMAT.as_bytes() => {
+        Some(f) if f == FORMAT.as_bytes() || f == FORMAT_1.as_bytes() => {
             let owner = db.get("campaign").map_err(storage)?.unwrap_or_default();
             if owner == campaign.as_bytes() {
                 return Ok(());
@@ -805,6 +954,10 @@ fn check_identity(
                 why,
             })
         }
+        Some(f) if f.starts_with(b"outdial-journal/") => Err(JournalError::Newer {
+            dir: dir.to_owned(),
+            format: String::from_utf8_lossy(f).into_owned(),
+        }),
         Some(_) => Err(JournalError::Foreign {
             dir: dir.to_owned(),
             why: "its format stamp is not outdial's".into(),
@@ -968,4 +1121,127 @@ impl Committer {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+/// Whether an entry in `state` belongs in the open index: work is left for it (a dial, a look-up,
+/// a call to follow to its end).
+fn is_open(state: &State) -> bool {
+    matches!(
+        state,
+        State::Pending | State::Dialing | State::Placed | State::Uncertain { .. }
+    )
+}
+
+fn counter_key(counter: &Counter) -> Vec<u8> {
+    postcard::to_extend(counter, TALLY.to_vec()).expect("counters always serialise")
+}
+
+/// The tally the counters of `contacts` hold.
+fn read_tally(contacts: &sled::Tree) -> Result<Tally, String> {
+    let mut tally = Tally::default();
+    for item in contacts.scan_prefix(TALLY) {
+        let (key, value) = item.map_err(|e| e.to_string())?;
+        let counter: Counter = postcard::from_bytes(&key[TALLY.len()..])
+            .map_err(|e| format!("a tally counter cannot be read: {e}"))?;
+        let value = <[u8; 8]>::try_from(value.as_ref())
+            .map_err(|_| "a tally counter's value is damaged".to_owned())?;
+        tally.set(counter, u64::from_be_bytes(value));
+    }
+    Ok(tally)
+}
+
+/// Entries rewritten per batch while migrating: bounds the memory a migration holds.
+const MIGRATION_BATCH: usize = 10_000;
+
+/// Brings a format-1 journal to today's format in place: every JSON entry is rewritten in the
+/// binary encoding, the open index and the tally are built, then the format stamp is bumped.
+/// Entries are rewritten in batches (a crash midway leaves both encodings, which both read);
+/// the index and the tally are rebuilt from scratch by every attempt and written in the last
+/// batch, before the stamp, so a migration interrupted anywhere is simply done again.
+fn migrate(db: &sled::Db, contacts: &sled::Tree, starts: &sled::Tree) -> Result<(), String> {
+    migrate_starts(db, starts)?;
+    let mut stale = sled::Batch::default();
+    for item in contacts
+        .scan_prefix(OPEN)
+        .chain(contacts.scan_prefix(TALLY))
+    {
+        stale.remove(item.map_err(|e| e.to_string())?.0);
+    }
+    contacts.apply_batch(stale).map_err(|e| e.to_string())?;
+    let mut tally = Tally::default();
+    let mut batch = sled::Batch::default();
+    let mut in_batch = 0;
+    for item in contacts.scan_prefix(ENTRY) {
+        let (key, value) = item.map_err(|e| e.to_string())?;
+        let phone = std::str::from_utf8(&key)
+            .ok()
+            .and_then(|p| Phone::try_from(p.to_owned()).ok())
+            .ok_or_else(|| format!("key {} is not a phone", String::from_utf8_lossy(&key)))?;
+        let entry = record::decode(&phone, &value)
+            .map_err(|e| format!("entry {phone} cannot be read: {e}"))?;
+        tally.count(&entry);
+        if is_open(&entry.state) {
+            batch.insert([OPEN, &key].concat(), &[]);
+        }
+        if record::is_format_1(&value) {
+            batch.insert(&key, record::encode(&entry));
+        }
+        in_batch += 1;
+        if in_batch == MIGRATION_BATCH {
+            contacts
+                .apply_batch(std::mem::take(&mut batch))
+                .map_err(|e| e.to_string())?;
+            in_batch = 0;
+        }
+    }
+    for (counter, value) in tally_counters(&tally) {
+        batch.insert(counter_key(&counter), &value.to_be_bytes());
+    }
+    contacts.apply_batch(batch).map_err(|e| e.to_string())?;
+    db.insert("format", FORMAT).map_err(|e| e.to_string())?;
+    db.drop_tree("starts").map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// Copies format 1's call starts (moment then caller ID) into today's tree (caller ID then
+/// moment). Copying the same key twice is harmless, so an interrupted copy is simply redone.
+fn migrate_starts(db: &sled::Db, starts: &sled::Tree) -> Result<(), String> {
+    let old = db.open_tree("starts").map_err(|e| e.to_string())?;
+    let mut batch = sled::Batch::default();
+    for key in old.iter().keys() {
+        let key = key.map_err(|e| e.to_string())?;
+        let at = <[u8; 8]>::try_from(key.get(..8).unwrap_or_default())
+            .ok()
+            .and_then(|ms| Timestamp::from_millisecond(i64::from_be_bytes(ms)).ok());
+        let caller = std::str::from_utf8(&key[8.min(key.len())..])
+            .ok()
+            .and_then(|p| Phone::try_from(p.to_owned()).ok());
+        let (Some(at), Some(caller)) = (at, caller) else {
+            return Err("a call start cannot be read".into());
+        };
+        batch.insert(start_key(&caller, at), &[]);
+    }
+    starts.apply_batch(batch).map_err(|e| e.to_string())
+}
+
+/// Every counter of `tally`, with its value.
+fn tally_counters(tally: &Tally) -> Vec<(Counter, u64)> {
+    let states = tally.states.iter().map(|(k, n)| (Counter::State(*k), *n));
+    let outcomes = tally
+        .outcomes
+        .iter()
+        .map(|(s, n)| (Counter::Outcome(s.clone()), *n));
+    let callers = tally.callers.iter().flat_map(|(c, t)| {
+        [
+            (Counter::CallerCalls(c.clone()), t.calls),
+            (Counter::CallerLocal(c.clone()), t.local),
+        ]
+    });
+    let matches = tally.matches.iter().map(|(m, n)| (Counter::Match(*m), *n));
+    states
+        .chain([(Counter::Attempts, tally.attempts)])
+        .chain(outcomes)
+        .chain(callers)
+        .chain(matches)
+        .collect()
 }

@@ -247,13 +247,14 @@ async fn write(
         None => Journal::open_or_create(dir, &campaign.name, since)?,
     };
     let run = journal.begin_run()?;
+    let keep = crate::caps::starts_needed(campaign.rotation.max_calls_per_number_per_day);
     for (entry, calls) in updates {
         let mut entry = entry.clone();
         entry.run = entry.run.max(run);
         journal.put(&entry)?;
         for call in calls {
             if let (Some(caller), Some(start)) = (call.caller(), call.start()) {
-                journal.note_start(&caller, start)?;
+                journal.note_start(&caller, start, keep)?;
             }
         }
     }

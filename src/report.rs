@@ -109,6 +109,19 @@ impl RunFigures {
     }
 }
 
+/// One number of a [`Tally`]. The journal keeps each under its own key, written in the same
+/// batch as the entry that moves it, so a resume reads the tally instead of counting every entry.
+/// Stored by postcard, so the order of the variants is part of the journal's format.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Counter {
+    State(StateKind),
+    Attempts,
+    Outcome(String),
+    CallerCalls(String),
+    CallerLocal(String),
+    Match(Match),
+}
+
 impl Tally {
     pub fn count(&mut self, entry: &Entry) {
         self.add(entry, 1);
@@ -120,27 +133,57 @@ impl Tally {
         self.add(after, 1);
     }
 
-    fn add(&mut self, entry: &Entry, sign: i64) {
-        let apply = |n: &mut u64| *n = n.saturating_add_signed(sign);
-        apply(self.states.entry(entry.state.kind()).or_default());
-        self.attempts = self
-            .attempts
-            .saturating_add_signed(sign * i64::from(entry.attempts));
-        if let State::Done { status, .. } = &entry.state {
-            apply(self.outcomes.entry(status.clone()).or_default());
-        }
-        if !matches!(entry.state, State::Placed | State::Done { .. }) {
-            return;
-        }
-        if let Some(caller) = &entry.caller_id {
-            let tally = self.callers.entry(caller.to_string()).or_default();
-            apply(&mut tally.calls);
-            if entry.local_match == Some(Match::AreaCode) {
-                apply(&mut tally.local);
+    /// `before` (none for a new contact) became `after`; returns the counters whose value
+    /// changed, for the journal to write.
+    pub fn moved(&mut self, before: Option<&Entry>, after: &Entry) -> Vec<Counter> {
+        let mut net: Vec<(Counter, i64)> = Vec::new();
+        let leaving = before.into_iter().flat_map(|b| counters(b, -1));
+        for (counter, n) in leaving.chain(counters(after, 1)) {
+            match net.iter_mut().find(|(c, _)| *c == counter) {
+                Some((_, sum)) => *sum += n,
+                None => net.push((counter, n)),
             }
         }
-        if let Some(level) = entry.local_match {
-            apply(self.matches.entry(level).or_default());
+        net.retain(|(_, n)| *n != 0);
+        for (counter, n) in &net {
+            let slot = self.slot(counter.clone());
+            *slot = slot.saturating_add_signed(*n);
+        }
+        net.into_iter().map(|(counter, _)| counter).collect()
+    }
+
+    fn add(&mut self, entry: &Entry, sign: i64) {
+        for (counter, n) in counters(entry, sign) {
+            let slot = self.slot(counter);
+            *slot = slot.saturating_add_signed(n);
+        }
+    }
+
+    /// The value of one counter.
+    pub fn get(&self, counter: &Counter) -> u64 {
+        match counter {
+            Counter::State(kind) => self.state(*kind),
+            Counter::Attempts => self.attempts,
+            Counter::Outcome(status) => self.outcomes.get(status).copied().unwrap_or(0),
+            Counter::CallerCalls(caller) => self.callers.get(caller).map_or(0, |t| t.calls),
+            Counter::CallerLocal(caller) => self.callers.get(caller).map_or(0, |t| t.local),
+            Counter::Match(level) => self.matches.get(level).copied().unwrap_or(0),
+        }
+    }
+
+    /// Sets one counter (a tally read back from the journal).
+    pub fn set(&mut self, counter: Counter, value: u64) {
+        *self.slot(counter) = value;
+    }
+
+    fn slot(&mut self, counter: Counter) -> &mut u64 {
+        match counter {
+            Counter::State(kind) => self.states.entry(kind).or_default(),
+            Counter::Attempts => &mut self.attempts,
+            Counter::Outcome(status) => self.outcomes.entry(status).or_default(),
+            Counter::CallerCalls(caller) => &mut self.callers.entry(caller).or_default().calls,
+            Counter::CallerLocal(caller) => &mut self.callers.entry(caller).or_default().local,
+            Counter::Match(level) => self.matches.entry(level).or_default(),
         }
     }
 
@@ -172,6 +215,30 @@ impl Tally {
     }
 }
 
+/// What `entry` adds to a tally (`sign` 1) or takes from it (-1), counter by counter.
+fn counters(entry: &Entry, sign: i64) -> Vec<(Counter, i64)> {
+    let mut counted = vec![
+        (Counter::State(entry.state.kind()), sign),
+        (Counter::Attempts, sign * i64::from(entry.attempts)),
+    ];
+    if let State::Done { status, .. } = &entry.state {
+        counted.push((Counter::Outcome(status.clone()), sign));
+    }
+    if !matches!(entry.state, State::Placed | State::Done { .. }) {
+        return counted;
+    }
+    if let Some(caller) = &entry.caller_id {
+        counted.push((Counter::CallerCalls(caller.to_string()), sign));
+        if entry.local_match == Some(Match::AreaCode) {
+            counted.push((Counter::CallerLocal(caller.to_string()), sign));
+        }
+    }
+    if let Some(level) = entry.local_match {
+        counted.push((Counter::Match(level), sign));
+    }
+    counted
+}
+
 impl Report {
     /// From the journal itself (no run going), as of `now`.
     pub fn of_journal(
@@ -180,15 +247,15 @@ impl Report {
         now: Timestamp,
     ) -> Result<Report, JournalError> {
         let mut uncertain = Vec::new();
-        let mut tally = Tally::default();
-        for entry in journal.entries() {
+        let mut tally = journal.tally();
+        for entry in journal.open_entries() {
             let entry = entry?;
-            if matches!(entry.state, State::Uncertain { .. } | State::Dialing)
-                && uncertain.len() < 20
-            {
+            if matches!(entry.state, State::Uncertain { .. } | State::Dialing) {
                 uncertain.push(entry.phone().to_string());
+                if uncertain.len() == 20 {
+                    break;
+                }
             }
-            tally.count(&entry);
         }
         tally.skipped_rows = journal.skipped_rows().count() as u64;
         // The file's size as the latest run checked it; the journal alone cannot know it.

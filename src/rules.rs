@@ -202,6 +202,11 @@ impl Rules {
         self.rotation.retire(caller)
     }
 
+    /// The numbers in rotation.
+    pub fn numbers(&self) -> Vec<Phone> {
+        self.rotation.active().cloned().collect()
+    }
+
     /// The rotation's order as earlier runs left it: each number's latest call.
     pub fn restore(&mut self, latest: impl IntoIterator<Item = (Phone, Timestamp)>) {
         self.rotation.restore(latest);

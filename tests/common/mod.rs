@@ -108,11 +108,12 @@ reconcile_grace_seconds = {}
         Campaign::load(&self.campaign_file(), &overrides).expect("the test campaign is valid")
     }
 
-    /// Runs the campaign in-process to its end.
+    /// Runs the campaign in-process to its end, and closes the journal, so that the binary can
+    /// open it at once.
     pub async fn run(&self) -> Finish {
         let campaign = self.campaign();
         let journal = open_journal(&campaign).await;
-        dialer::launch(
+        let finish = dialer::launch(
             &campaign,
             &journal,
             ApiKey::new("test-key"),
@@ -120,7 +121,9 @@ reconcile_grace_seconds = {}
             std::future::pending(),
         )
         .await
-        .expect("the run succeeds")
+        .expect("the run succeeds");
+        journal.close().await;
+        finish
     }
 
     /// Accepted create requests (a call was created) per callee phone: the sandbox is the judge.
