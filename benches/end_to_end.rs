@@ -141,7 +141,7 @@ async fn dial_campaign(
     };
     let campaign = Campaign::load(&file, &overrides)?;
     let journal = Journal::open(&campaign.journal_dir, &campaign.name)?;
-    dialer::survey(&campaign).await?;
+    dialer::survey(&campaign, &journal).await?;
     let api = Synthflow::new(&campaign.api.base_url, ApiKey::new("bench"))?;
     let pool = dialer::resolve_pool(&campaign, &api).await?;
     let dialer = Dialer::new(&campaign, api, &journal, &pool, &Silent)?;

@@ -40,7 +40,8 @@ const COMMIT_KEY: &str = "commit";
 pub struct Journal {
     db: sled::Db,
     contacts: sled::Tree,
-    /// CSV rows that are not contacts (bad phone, duplicate), keyed by line; rewritten each run.
+    /// CSV rows that are not contacts (bad phone, duplicate), keyed by line; cleared by a run that
+    /// reads its CSV from the start.
     rows: sled::Tree,
     /// Contacts waiting for a moment (a redial, an uncertain call's look-up, a window, a cap),
     /// keyed by that moment then phone, so the earliest is first. A key whose entry has since
@@ -49,6 +50,8 @@ pub struct Journal {
     /// Every call started, keyed by its moment then caller ID: the per-number caps of a resumed
     /// run count the calls of earlier runs from it.
     starts: sled::Tree,
+    /// Small records kept by key, such as how far the contacts file was read.
+    meta: sled::Tree,
     /// Group commit: callers queue here; one flush answers everyone queued before it started.
     flush_requests: mpsc::UnboundedSender<oneshot::Sender<Result<(), String>>>,
     /// The group-commit task, joined by [`Journal::close`]: it holds the database, and with it
@@ -422,6 +425,7 @@ impl Journal {
         let rows = db.open_tree("rows").map_err(storage)?;
         let due = db.open_tree("due").map_err(storage)?;
         let starts = db.open_tree("starts").map_err(storage)?;
+        let meta = db.open_tree("meta").map_err(storage)?;
         let flushes = Arc::new(AtomicU64::new(0));
         let (flush_requests, flusher) = spawn_group_commit(committer.clone(), flushes.clone());
         Ok(Journal {
@@ -430,6 +434,7 @@ impl Journal {
             rows,
             due,
             starts,
+            meta,
             flush_requests,
             flusher,
             committer,
@@ -474,6 +479,7 @@ impl Journal {
             rows,
             due,
             starts,
+            meta,
             flush_requests,
             flusher,
             committer,
@@ -482,7 +488,7 @@ impl Journal {
         } = self;
         drop(flush_requests);
         let _ = flusher.await;
-        drop((committer, contacts, rows, due, starts, db));
+        drop((committer, contacts, rows, due, starts, meta, db));
         drop(_lock);
     }
 
@@ -503,7 +509,6 @@ impl Journal {
             })
             .map_err(|e| self.storage(e))?
             .expect("update_and_fetch returns the new value");
-        self.rows.clear().map_err(|e| self.storage(e))?;
         Ok(u64::from_be_bytes(
             next.as_ref().try_into().expect("8 bytes written above"),
         ))
@@ -656,6 +661,23 @@ impl Journal {
             let (key, value) = item.map_err(|e| self.storage(e))?;
             self.decode(&key, &value)
         })
+    }
+
+    /// Forgets the skipped rows of earlier runs: this run reads its CSV from the start.
+    pub fn clear_skipped_rows(&self) -> Result<(), JournalError> {
+        self.rows.clear().map_err(|e| self.storage(e))
+    }
+
+    /// The small record kept under `key`, if any.
+    pub fn meta_get(&self, key: &str) -> Result<Option<Vec<u8>>, JournalError> {
+        let value = self.meta.get(key).map_err(|e| self.storage(e))?;
+        Ok(value.map(|bytes| bytes.to_vec()))
+    }
+
+    /// Keeps a small record under `key` (on disk at the next flush).
+    pub fn meta_put(&self, key: &str, bytes: &[u8]) -> Result<(), JournalError> {
+        self.meta.insert(key, bytes).map_err(|e| self.storage(e))?;
+        Ok(())
     }
 
     pub fn skip_row(&self, row: &SkippedRow) -> Result<(), JournalError> {
