@@ -424,11 +424,10 @@ impl<'a> Dialer<'a> {
         let (reading, mut reader) = Reading::open(self.campaign, self.journal, self.run)?;
         match reading.resumed_from() {
             Some(mark) => {
-                tracing::info!(
-                    line = mark.line,
-                    "contacts file unchanged: reading on from line {}",
+                self.progress.note(&format!(
+                    "contacts file unchanged since an earlier run: reading on from line {}",
                     mark.line
-                );
+                ));
                 self.tally.skipped_rows = self.skipped_rows_before(mark.line)?;
             }
             None => self.journal.clear_skipped_rows()?,
