@@ -462,12 +462,19 @@ impl<'a> Dialer<'a> {
     /// admitted row waits in memory (held, to send again, or in a streak of refusals): such a
     /// contact is `pending` in the journal, and only its row would bring it back after a crash.
     fn save_mark_when_due(&mut self) -> Result<(), Error> {
-        let in_hand =
-            self.held.is_some() || !self.again.is_empty() || !self.streak.refused.is_empty();
+        let nothing_in_hand = self.nothing_in_hand();
         match &mut self.reading {
-            Some(reading) if !in_hand && reading.mark_due() => reading.save_mark(self.journal),
+            Some(reading) if nothing_in_hand && reading.mark_due() => {
+                reading.save_mark(self.journal)
+            }
             _ => Ok(()),
         }
+    }
+
+    /// Whether no contact waits in memory: none held for its slot, to send again, or refused
+    /// in a streak.
+    fn nothing_in_hand(&self) -> bool {
+        self.held.is_none() && self.again.is_empty() && self.streak.refused.is_empty()
     }
 
     /// The next contact to take up now: one to send again, one that is due, or the next new one
@@ -942,9 +949,7 @@ impl<'a> Dialer<'a> {
             // Fewer refusals than make one campaign-wide: the contacts' own.
             self.settle_streak_as_failed()?;
         }
-        if self.held.is_none()
-            && self.again.is_empty()
-            && self.streak.refused.is_empty()
+        if self.nothing_in_hand()
             && let Some(reading) = &mut self.reading
         {
             reading.save_mark(self.journal)?;
