@@ -171,7 +171,7 @@ async fn print_refusals(sandbox: &Sandbox) {
 
 /// Dials the campaign to its end, the way `outdial run` does.
 async fn dial(campaign: &Campaign, journal: &Journal) -> Result<Ending, Box<dyn Error>> {
-    dialer::survey(campaign).await?;
+    dialer::survey(campaign, journal).await?;
     let api = Synthflow::new(&campaign.api.base_url, ApiKey::new("bench"))?;
     let pool = dialer::resolve_pool(campaign, &api).await?;
     let finish = Dialer::new(campaign, api, journal, &pool, &Silent)?

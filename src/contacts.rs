@@ -9,11 +9,19 @@
 //! line, or given as [`ContactsFormat::delimiter`]), UTF-8, UTF-16 with a byte order mark, or a
 //! legacy encoding such as Windows-1252 named by [`ContactsFormat::encoding`]. Decoding streams
 //! (encoding_rs_io), so memory still does not grow with the file.
+//!
+//! [`check`] reads a whole file as CSV without reading any phone, at about the disk's speed, and
+//! fingerprints it ([`identity`]) on the way. A UTF-8 file can be read on from a [`ReadMark`]
+//! ([`ContactReader::open_at`]), so that a resumed run does not read again what it has.
+
+mod identity;
+
+pub use identity::{FileIdentity, Stat};
 
 use std::collections::VecDeque;
 use std::fmt;
 use std::fs::File;
-use std::io::{self, Cursor, Read};
+use std::io::{self, Cursor, Read, Seek, SeekFrom};
 use std::iter::FusedIterator;
 use std::mem;
 use std::path::{Path, PathBuf};
@@ -24,6 +32,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::area_codes::Region;
 use crate::phone::{Country, Phone};
+use identity::{Fingerprint, Fingerprinted};
 
 /// The largest cell accepted. Real cells are short; a bigger one is almost always an unclosed quote
 /// that swallowed the rest of the file, which must be a clear error rather than a silent, huge
@@ -335,9 +344,107 @@ impl ContactReader<File> {
         if !std::fs::metadata(&path).map_err(open_error)?.is_file() {
             return Err(ContactsError::NotAFile { file: path });
         }
-        let reader = File::open(&path).map_err(open_error)?;
-        Self::with_format(reader, &path, default_country, format)
+        let mut reader = File::open(&path).map_err(open_error)?;
+        let origin = raw_origin(&mut reader, format).map_err(open_error)?;
+        let mut contacts = Self::with_format(reader, &path, default_country, format)?;
+        contacts.records.origin_byte = origin;
+        Ok(contacts)
     }
+
+    /// Opens the file, reads its header row, and reads on from `mark` (taken from
+    /// [`ContactReader::resume_point`] on the same file): the rows before it are not read again.
+    pub fn open_at(
+        file: impl Into<ContactsFile>,
+        default_country: Country,
+        mark: ReadMark,
+    ) -> Result<Self, ContactsError> {
+        let file = file.into();
+        let mut contacts = Self::open(&file, default_country)?;
+        let header_end = contacts.resume_point();
+        if header_end.is_none_or(|end| end.byte > mark.byte) {
+            return Ok(contacts); // transcoded, or a mark inside the header: read it all
+        }
+        let read_error = |source| ContactsError::Read {
+            file: file.path.clone(),
+            line: mark.line,
+            source,
+        };
+        let mut rest = File::open(&file.path).map_err(read_error)?;
+        rest.seek(SeekFrom::Start(mark.byte)).map_err(read_error)?;
+        contacts.records = contacts.records.read_on(rest, mark);
+        contacts.rows_seen = true;
+        Ok(contacts)
+    }
+}
+
+/// Checks the whole contacts file as CSV — framing, encoding, cell and row sizes, the header —
+/// without reading any phone, and fingerprints it in the same read. The phones are read where
+/// they are used, when a row is admitted; a bad phone is a rejected row there, never a fault of
+/// the file.
+pub fn check(file: impl Into<ContactsFile>) -> Result<Checked, ContactsError> {
+    let ContactsFile { path, format } = file.into();
+    let open_error = |source| ContactsError::Open {
+        file: path.clone(),
+        source,
+    };
+    let metadata = std::fs::metadata(&path).map_err(open_error)?;
+    if !metadata.is_file() {
+        return Err(ContactsError::NotAFile { file: path });
+    }
+    let mut print = Fingerprint::default();
+    let inner = File::open(&path).map_err(open_error)?;
+    let reader = Fingerprinted {
+        inner,
+        print: &mut print,
+    };
+    let mut contacts = ContactReader::with_format(reader, &path, Country::default(), format)?;
+    let mut rows = 0;
+    while contacts.records.advance()?.is_some() {
+        rows += 1;
+    }
+    drop(contacts);
+    if rows == 0 {
+        return Err(ContactsError::NoContacts { file: path });
+    }
+    let after = Stat::read(&path).map_err(open_error)?;
+    Ok(Checked {
+        rows,
+        identity: print.identity(Stat::of(&metadata), after),
+    })
+}
+
+/// What [`check`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checked {
+    /// Data rows, blank rows not counted.
+    pub rows: u64,
+    /// `None` when the file changed while it was read.
+    pub identity: Option<FileIdentity>,
+}
+
+/// Where a row starts in the contacts file: the byte offset of its first byte in the file (byte
+/// order mark included) and its line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadMark {
+    pub byte: u64,
+    pub line: u64,
+}
+
+/// The file offset of the text's first byte, after any UTF-8 byte order mark; `None` when the
+/// text is transcoded (UTF-16, a legacy encoding), whose offsets are not the file's.
+fn raw_origin(file: &mut File, format: ContactsFormat) -> io::Result<Option<u64>> {
+    let mut head = Vec::with_capacity(BOM.len());
+    file.by_ref()
+        .take(BOM.len() as u64)
+        .read_to_end(&mut head)?;
+    file.rewind()?;
+    let origin = match format.encoding {
+        _ if head.starts_with(BOM) => Some(BOM.len() as u64),
+        _ if head.starts_with(b"\xff\xfe") || head.starts_with(b"\xfe\xff") => None,
+        Some(encoding) if encoding.0 != encoding_rs::UTF_8 => None,
+        _ => Some(0),
+    };
+    Ok(origin)
 }
 
 impl<R: Read> ContactReader<R> {
@@ -379,6 +486,15 @@ impl<R: Read> ContactReader<R> {
             defaults: Defaults::new(default_country),
             rows_seen: false,
             finished: false,
+        })
+    }
+
+    /// Where the next row starts, for [`ContactReader::open_at`]; `None` for a transcoded file.
+    pub fn resume_point(&self) -> Option<ReadMark> {
+        let records = &self.records;
+        Some(ReadMark {
+            byte: records.origin_byte? + records.csv.position().byte(),
+            line: records.line_here(),
         })
     }
 
@@ -429,6 +545,10 @@ struct Records<R> {
     file: PathBuf,
     /// Trimmed header names, to name columns in errors; empty while the header itself is read.
     headers: Vec<String>,
+    /// The file offset of the parser's first byte; `None` when the text is transcoded.
+    origin_byte: Option<u64>,
+    /// The line of the parser's first byte.
+    origin_line: u64,
 }
 
 impl<R: Read> Records<R> {
@@ -447,21 +567,34 @@ impl<R: Read> Records<R> {
             source,
         })?;
         let delimiter = format.delimiter.unwrap_or_else(|| detect_delimiter(&head));
-        let csv = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .delimiter(delimiter.byte())
-            // `\n` alone ends a row (a CRLF row's `\r` is dropped by `cell`): the parser then
-            // consumes each row's newline with the row, which `start_line` relies on.
-            .terminator(csv::Terminator::Any(b'\n'))
-            .from_reader(Source::new(Cursor::new(head).chain(text), delimiter));
         Ok(Records {
-            csv,
+            csv: parser(Cursor::new(head).chain(text), delimiter),
             delimiter,
             cells: StringRecord::new(),
             file: file.to_owned(),
             headers: Vec::new(),
+            origin_byte: None,
+            origin_line: 1,
         })
+    }
+
+    /// The same file's records, read on from `rest`, a reader of its UTF-8 bytes from `mark`.
+    fn read_on(self, rest: R, mark: ReadMark) -> Records<R> {
+        let text = DecodeReaderBytesBuilder::new()
+            .utf8_passthru(true)
+            .bom_sniffing(false)
+            .build(rest);
+        Records {
+            csv: parser(Cursor::new(Vec::new()).chain(text), self.delimiter),
+            origin_byte: Some(mark.byte),
+            origin_line: mark.line,
+            ..self
+        }
+    }
+
+    /// The line the parser is on.
+    fn line_here(&self) -> u64 {
+        self.origin_line - 1 + self.csv.position().line()
     }
 
     /// Why the header row names no phone column: not a header row at all (nothing quoted), another
@@ -512,7 +645,7 @@ impl<R: Read> Records<R> {
     /// Reads one CSV record into `cells`; returns its line, or `None` at the end.
     fn read_record(&mut self) -> Result<Option<u64>, ContactsError> {
         let mut record = mem::take(&mut self.cells).into_byte_record();
-        let line_before = self.csv.position().line();
+        let line_before = self.line_here();
         match self.csv.read_byte_record(&mut record) {
             Ok(true) => {}
             Ok(false) => return Ok(None),
@@ -544,11 +677,7 @@ impl<R: Read> Records<R> {
     fn start_line(&self, record: &ByteRecord) -> u64 {
         let inside = record.as_slice().iter().filter(|&&b| b == b'\n').count() as u64;
         let ending = u64::from(!self.csv.get_ref().ends_at(self.csv.position().byte()));
-        self.csv
-            .position()
-            .line()
-            .saturating_sub(inside + ending)
-            .max(1)
+        self.line_here().saturating_sub(inside + ending).max(1)
     }
 
     fn check_sizes(&self, record: &ByteRecord, line: u64) -> Result<(), ContactsError> {
@@ -590,6 +719,20 @@ impl<R: Read> Records<R> {
             _ => ContactsError::Malformed { file, line, detail },
         }
     }
+}
+
+/// The CSV parser over the file's text, reading rows split by `delimiter`.
+fn parser<R: Read>(text: Decoded<R>, delimiter: Delimiter) -> csv::Reader<Source<Decoded<R>>> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter.byte())
+        // `\n` alone ends a row (a CRLF row's `\r` is dropped by `cell`): the parser then
+        // consumes each row's newline with the row, which `start_line` relies on.
+        .terminator(csv::Terminator::Any(b'\n'))
+        // Fewer, larger reads: the whole-file check runs at the disk's speed.
+        .buffer_capacity(256 * 1024)
+        .from_reader(Source::new(text, delimiter))
 }
 
 /// The cell at `index`, `""` past the end of a short row. A CRLF row's last cell keeps its `\r`

@@ -21,7 +21,7 @@ use crate::call::{Calls, CreateError, Report as CallReport};
 use crate::campaign::{ApiKey, Campaign};
 use crate::caps;
 use crate::clock::Clock;
-use crate::contacts::{ContactReader, ContactsError, Row};
+use crate::contacts::{ContactsError, ReadMark, Row};
 use crate::error::Error;
 use crate::journal::{Entry, Journal, SkippedRow, State};
 use crate::pacing::{Pacer, Slot};
@@ -30,6 +30,14 @@ use crate::progress::{Display, Progress};
 use crate::report::{Phase, Report, RunFigures, Tally};
 use crate::rules::{Listing, REMOVED, Rules, Verdict, WindowCheck};
 use crate::suppression::{self, DoNotCall, Unreadable};
+use crate::survey::Reading;
+pub use crate::survey::survey;
+
+/// A row of the CSV, with where the row after it starts (`None` for a transcoded file).
+type ReadRow = (Row, Option<ReadMark>);
+
+/// How often the progress display is refreshed.
+const PROGRESS_EVERY: Duration = Duration::from_millis(100);
 
 /// How a run ended, when it did not fail.
 #[derive(Debug)]
@@ -102,7 +110,7 @@ pub async fn launch(
     display: Display,
     shutdown: impl Future<Output = ()>,
 ) -> Result<Finish, Error> {
-    let rows = survey(campaign).await?;
+    let rows = survey(campaign, journal).await?;
     let api = Synthflow::new(&campaign.api.base_url, key)?;
     let pool = resolve_pool(campaign, &api).await?;
     let progress = display.for_rows(rows);
@@ -142,25 +150,6 @@ pub async fn resolve_pool(campaign: &Campaign, api: &Synthflow) -> Result<Vec<Ph
     }
     Ok(pool)
 }
-
-/// Reads the whole contacts file once before anything is dialled, so that a broken file stops the
-/// campaign before its first call rather than midway. Returns the number of data rows.
-pub async fn survey(campaign: &Campaign) -> Result<u64, Error> {
-    let path = campaign.contacts.clone();
-    let country = campaign.default_country;
-    let counted = tokio::task::spawn_blocking(move || {
-        let mut rows = 0;
-        for row in ContactReader::open(&path, country)? {
-            row?;
-            rows += 1;
-        }
-        Ok::<u64, ContactsError>(rows)
-    });
-    Ok(counted.await.expect("the survey does not panic")?)
-}
-
-/// How often the progress display is refreshed.
-const PROGRESS_EVERY: Duration = Duration::from_millis(100);
 
 /// Whether a refusal's text is about the agent (its id, or the words the vendor uses for it).
 fn names_agent(detail: &str, agent: &str) -> bool {
@@ -252,7 +241,9 @@ pub struct Dialer<'a> {
     last_shown: Instant,
     last_snapshot: Instant,
     /// The CSV stream, until it runs out.
-    rows: Option<mpsc::Receiver<Result<Row, ContactsError>>>,
+    rows: Option<mpsc::Receiver<Result<ReadRow, ContactsError>>>,
+    /// Where this run's reading of the CSV began and how far it got; set when `run` starts.
+    reading: Option<Reading>,
     /// The contact taken up next, waiting for its slot in the schedule.
     held: Option<Entry>,
     /// Contacts to send again soon (after a 429, a refused caller ID, a call not found).
@@ -315,6 +306,7 @@ impl<'a> Dialer<'a> {
                 .unwrap_or_else(Instant::now),
             last_snapshot: Instant::now(),
             rows: None,
+            reading: None,
             held: None,
             again: VecDeque::new(),
             streak: Streak::default(),
@@ -379,9 +371,14 @@ impl<'a> Dialer<'a> {
                 }
                 () = sleep_until(self.clock, wake), if wake.is_some() && self.stopping.is_none() => {}
             }
-            if self.stopping.is_some() {
-                self.held = None; // still `pending` in the journal: the next run takes it up
+            if self.stopping.is_some()
+                && let Some(held) = self.held.take()
+            {
+                // Still `pending` in the journal: the next run takes it up. Kept in hand so
+                // that no saved mark passes its row.
+                self.again.push_front(held);
             }
+            self.save_mark_when_due()?;
             self.show_progress();
         }
         self.finish()
@@ -447,19 +444,64 @@ impl<'a> Dialer<'a> {
         Ok(())
     }
 
-    /// Streams the CSV from a blocking thread; the channel's bound keeps memory flat.
-    fn stream_contacts(&self) -> Result<mpsc::Receiver<Result<Row, ContactsError>>, Error> {
-        let reader = ContactReader::open(&self.campaign.contacts, self.campaign.default_country)?;
+    /// Streams the CSV from a blocking thread; the channel's bound keeps memory flat. A resume
+    /// of the same file reads on from where earlier runs saved their mark; a run that reads the
+    /// file from its start forgets the skipped rows of earlier runs' files.
+    fn stream_contacts(&mut self) -> Result<mpsc::Receiver<Result<ReadRow, ContactsError>>, Error> {
+        let (reading, mut reader) = Reading::open(self.campaign, self.journal, self.run)?;
+        match reading.resumed_from() {
+            Some(mark) => {
+                self.progress.note(&format!(
+                    "contacts file unchanged since an earlier run: reading on from line {}",
+                    mark.line
+                ));
+                self.tally.skipped_rows = self.skipped_rows_before(mark.line)?;
+            }
+            None => self.journal.clear_skipped_rows()?,
+        }
+        self.reading = Some(reading);
         let (rows_tx, rows_rx) = mpsc::channel(256);
         tokio::task::spawn_blocking(move || {
-            for row in reader {
+            while let Some(row) = reader.next() {
                 let fatal = row.is_err();
+                let row = row.map(|row| (row, reader.resume_point()));
                 if rows_tx.blocking_send(row).is_err() || fatal {
                     return;
                 }
             }
         });
         Ok(rows_rx)
+    }
+
+    /// Skipped rows that earlier runs recorded before `line`.
+    fn skipped_rows_before(&self, line: u64) -> Result<u64, Error> {
+        let mut count = 0;
+        for row in self.journal.skipped_rows() {
+            if row?.line >= line {
+                break;
+            }
+            count += 1;
+        }
+        Ok(count)
+    }
+
+    /// Saves how far the CSV was read, every so many rows, at a moment when no contact of an
+    /// admitted row waits in memory (held, to send again, or in a streak of refusals): such a
+    /// contact is `pending` in the journal, and only its row would bring it back after a crash.
+    fn save_mark_when_due(&mut self) -> Result<(), Error> {
+        let nothing_in_hand = self.nothing_in_hand();
+        match &mut self.reading {
+            Some(reading) if nothing_in_hand && reading.mark_due() => {
+                reading.save_mark(self.journal)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether no contact waits in memory: none held for its slot, to send again, or refused
+    /// in a streak.
+    fn nothing_in_hand(&self) -> bool {
+        self.held.is_none() && self.again.is_empty() && self.streak.refused.is_empty()
     }
 
     /// The next contact to take up now: one to send again, one that is due, or the next new one
@@ -481,7 +523,12 @@ impl<'a> Dialer<'a> {
                     self.settle_removed()?;
                 }
                 Some(row) => {
-                    if let Some(entry) = self.admit(row?)? {
+                    let (row, next) = row?;
+                    let admitted = self.admit(row)?;
+                    if let Some(reading) = &mut self.reading {
+                        reading.admitted(next);
+                    }
+                    if let Some(entry) = admitted {
                         return Ok(Some(entry));
                     }
                 }
@@ -517,10 +564,19 @@ impl<'a> Dialer<'a> {
 
     /// Whether this run's CSV lists `entry`: known for sure only once the CSV is read.
     fn listing(&self, entry: &Entry) -> Listing {
-        match (entry.run == self.run, self.rows.is_some()) {
+        match (self.lists(entry), self.rows.is_some()) {
             (true, _) => Listing::Listed,
             (false, true) => Listing::NotYetKnown,
             (false, false) => Listing::Removed,
+        }
+    }
+
+    /// Whether this run's CSV has listed `entry` so far: this run read its row, or an earlier run
+    /// read it in this very file (a resume reads on from where that run got to).
+    fn lists(&self, entry: &Entry) -> bool {
+        match &self.reading {
+            Some(reading) => reading.lists(entry.run),
+            None => entry.run == self.run,
         }
     }
 
@@ -540,7 +596,9 @@ impl<'a> Dialer<'a> {
                 self.tally.count(&entry);
                 Ok(Some(entry))
             }
-            Some(first) if first.run == self.run => {
+            // The same row read again (a resume reads on from a mark a little before where the
+            // last run stopped) is no duplicate of itself.
+            Some(first) if self.lists(&first) && first.contact.line != contact.line => {
                 let reason = format!("duplicate of line {}", first.contact.line);
                 self.skip_row(contact.line, contact.phone.to_string(), reason)?;
                 Ok(None)
@@ -554,9 +612,22 @@ impl<'a> Dialer<'a> {
                 }
                 // A contact waiting for a moment is queued again by this write.
                 self.record(&before, &known)?;
-                Ok((known.state == State::Pending && known.due_at.is_none()).then_some(known))
+                // One already in hand (a resume dialled it from the due queue before reading
+                // its row again) is dialled from there, not a second time from here.
+                let to_dial = known.state == State::Pending
+                    && known.due_at.is_none()
+                    && !self.in_hand(known.phone());
+                Ok(to_dial.then_some(known))
             }
         }
+    }
+
+    /// Whether `phone`'s contact waits in memory: held for its slot, to send again, or refused
+    /// in a streak.
+    fn in_hand(&self, phone: &Phone) -> bool {
+        let held = self.held.iter();
+        let waiting = self.again.iter().chain(&self.streak.refused);
+        held.chain(waiting).any(|entry| entry.phone() == phone)
     }
 
     fn skip_row(&mut self, line: u64, written: String, reason: String) -> Result<(), Error> {
@@ -884,7 +955,7 @@ impl<'a> Dialer<'a> {
         let mut removed = Vec::new();
         for entry in self.journal.open_entries() {
             let entry = entry?;
-            if entry.run != self.run
+            if !self.lists(&entry)
                 && entry.state == State::Pending
                 && !queued.contains(entry.phone())
             {
@@ -905,6 +976,11 @@ impl<'a> Dialer<'a> {
         if matches!(ending, Ending::Complete) {
             // Fewer refusals than make one campaign-wide: the contacts' own.
             self.settle_streak_as_failed()?;
+        }
+        if self.nothing_in_hand()
+            && let Some(reading) = &mut self.reading
+        {
+            reading.save_mark(self.journal)?;
         }
         self.journal.flush()?;
         let phase = match ending {

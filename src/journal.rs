@@ -60,7 +60,8 @@ pub struct Journal {
     contacts: sled::Tree,
     /// The tally as the counters in `contacts` hold it, moved by every [`Journal::put`].
     tally: Mutex<Tally>,
-    /// CSV rows that are not contacts (bad phone, duplicate), keyed by line; rewritten each run.
+    /// CSV rows that are not contacts (bad phone, duplicate), keyed by line; cleared by a run that
+    /// reads its CSV from the start.
     rows: sled::Tree,
     /// Contacts waiting for a moment (a redial, an uncertain call's look-up, a window, a cap),
     /// keyed by that moment then phone, so the earliest is first. A key whose entry has since
@@ -564,7 +565,6 @@ impl Journal {
             })
             .map_err(|e| self.storage(e))?
             .expect("update_and_fetch returns the new value");
-        self.rows.clear().map_err(|e| self.storage(e))?;
         Ok(u64::from_be_bytes(
             next.as_ref().try_into().expect("8 bytes written above"),
         ))
@@ -789,6 +789,11 @@ impl Journal {
         self.tally
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Forgets the skipped rows of earlier runs: this run reads its CSV from the start.
+    pub fn clear_skipped_rows(&self) -> Result<(), JournalError> {
+        self.rows.clear().map_err(|e| self.storage(e))
     }
 
     pub fn skip_row(&self, row: &SkippedRow) -> Result<(), JournalError> {

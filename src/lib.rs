@@ -5,6 +5,8 @@
 //!
 //! - [`campaign`]: the campaign file, checked into a [`campaign::Campaign`].
 //! - [`contacts`]: the contacts CSV, streamed row by row into [`contacts::Contact`]s.
+//! - [`survey`]: the whole-file check before the first call, skipped for a file the journal
+//!   proves unchanged, and how far a run read the file, so that a resume reads only the rest.
 //! - [`phone`]: E.164 phone numbers, parsed once at the edge.
 //! - [`area_codes`]: the bundled NANP table (area code → state/province, time zones).
 //! - [`clock`]: the time the dialer, its rules and the plan read, passed in.
@@ -51,4 +53,5 @@ pub mod rotation;
 pub mod rules;
 pub mod sandbox;
 pub mod suppression;
+pub mod survey;
 pub mod window;

@@ -95,6 +95,7 @@ fn describe(plan: &Plan) -> String {
             w.never
         );
     }
+    let _ = writeln!(out, "  planned in {:.1} s", plan.elapsed_seconds);
     out
 }
 

@@ -357,7 +357,7 @@ impl Scenario {
     ) -> Finish {
         let campaign = self.campaign();
         let journal = open_journal(&campaign).await;
-        dialer::survey(&campaign)
+        dialer::survey(&campaign, &journal)
             .await
             .expect("the contacts file is valid");
         let api = outdial::api::Synthflow::new(&campaign.api.base_url, ApiKey::new("test-key"))
