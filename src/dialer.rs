@@ -22,6 +22,7 @@ use crate::campaign::{ApiKey, Campaign};
 use crate::clock::Clock;
 use crate::contacts::{ContactReader, ContactsError, Row};
 use crate::error::Error;
+use crate::follow::Follower;
 use crate::journal::{Entry, Journal, SkippedRow, State};
 use crate::pacing::{Pacer, Slot};
 use crate::phone::Phone;
@@ -272,10 +273,16 @@ impl<'a> Dialer<'a> {
         for list in do_not_call.counts() {
             progress.note(&format!("do-not-call list {list}"));
         }
+        let follower = Follower::start(
+            api.clone(),
+            campaign.agent.clone(),
+            pacer.clone(),
+            campaign.retry.max_call,
+        );
         let calls = Calls {
             api,
             agent: campaign.agent.clone(),
-            max_call: campaign.retry.max_call,
+            follower,
             pacer: pacer.clone(),
             reports: reports_tx,
             stop,
@@ -897,6 +904,7 @@ impl<'a> Dialer<'a> {
             live: None,
             next: None,
             elapsed: Some(self.started.elapsed()),
+            requests: Some(self.calls.api.requests()),
         }
     }
 

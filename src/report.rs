@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::api::Requests;
 use crate::journal::{Entry, Journal, JournalError, State, StateKind};
 use crate::rotation::Match;
 
@@ -51,6 +52,10 @@ pub struct Report {
     pub next: Option<String>,
     #[serde(with = "seconds", default)]
     pub elapsed: Option<Duration>,
+    /// What the latest run asked of the call API (creates, list pages, single gets), kept in
+    /// the snapshot so that `status` shows it after the run.
+    #[serde(default)]
+    pub requests: Option<Requests>,
 }
 
 impl Tally {
@@ -138,6 +143,7 @@ impl Report {
             live: None,
             next: None,
             elapsed: None,
+            requests: None,
         })
     }
 
@@ -214,6 +220,9 @@ impl fmt::Display for Report {
         }
         self.fmt_local_presence(f)?;
         self.fmt_callers(f)?;
+        if let Some(requests) = &self.requests {
+            writeln!(f, "  requests to the call API: {requests}")?;
+        }
         if let Some(elapsed) = self.elapsed {
             let rate = t.placed() as f64 / elapsed.as_secs_f64().max(1e-3);
             writeln!(
