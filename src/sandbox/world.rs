@@ -254,7 +254,16 @@ impl World {
 
     /// The calls `filter` keeps, in creation order.
     pub fn calls<'a>(&'a self, filter: &'a CallFilter) -> impl Iterator<Item = &'a Call> + 'a {
-        self.calls.iter().filter(|call| filter.matches(call))
+        // Calls are kept in creation order, so those a `from_date` keeps are a tail: found by
+        // bisection, with a second's slack for two requests that read the time in one order and
+        // took the lock in the other. A follower's list then costs the calls since, not all.
+        let first = filter.from_ms.map_or(0, |from| {
+            let slack = from.saturating_sub(1_000);
+            self.calls.partition_point(|call| call.created_ms < slack)
+        });
+        self.calls[first..]
+            .iter()
+            .filter(|call| filter.matches(call))
     }
 
     /// Creates a call from `request` at `now_ms`; without `from`, the pool's first number calls.
