@@ -6,8 +6,8 @@
 //!
 //! Sweeps come when a live call is likely to have ended: the follower learns how long the
 //! campaign's calls last (a low quantile of the ends it has seen) and sweeps as a call reaches
-//! that age, then every [`OVERDUE_GAP`] while it is still live; before it knows, a call's sweeps
-//! come more sparsely as it ages. One sweep serves every live call, so most sweeps see one end.
+//! that age, then again, less often the longer it stays live ([`OVERDUE_GAPS`]); before it
+//! knows, a call's sweeps come more sparsely as it ages. One sweep serves every live call, so most sweeps see one end.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -30,13 +30,22 @@ const UNLISTED_GRACE: Duration = Duration::from_secs(5);
 /// A call the vendor answers 404 for is given this long to appear (a fresh call may 404 for a
 /// moment, CONTRACT A.2), and at most the longest a call may take; then it is settled unknown.
 const NOT_FOUND_GRACE: Duration = Duration::from_secs(120);
-/// Between sweeps while a call is past the age calls usually end at.
-const OVERDUE_GAP: Duration = Duration::from_secs(1);
+/// Between sweeps while a call is past the age calls usually end at: half the time it has been
+/// overdue, within these. Soon after the usual age an end is likely and worth a quick look;
+/// calls of uneven length stay overdue longer, and a sweep a second for each would cost more
+/// reads than calls.
+const OVERDUE_GAPS: (Duration, Duration) = (Duration::from_millis(250), Duration::from_secs(4));
+/// After a list that failed for a passing reason, the next sweep comes this much later.
+const AFTER_FAILED_SWEEP: Duration = Duration::from_secs(1);
 /// The longest wait between sweeps while any call is live: a call that ends far sooner than
 /// the campaign's usual call frees its slot within this.
 const IDLE_GAP: Duration = Duration::from_secs(10);
-/// Before any end has been seen, a call is swept at a twentieth of its age, within these.
-const FIRST_GAPS: (Duration, Duration) = (Duration::from_millis(50), Duration::from_secs(5));
+/// Before any end has been seen, a call is swept at a quarter of its age, within these: calls
+/// that end at once are seen at once, a first batch of long calls costs a few dozen sweeps.
+const FIRST_GAPS: (Duration, Duration) = (Duration::from_millis(50), Duration::from_secs(4));
+/// A call the list does not show is looked at alone again after a twentieth of its age, within
+/// these.
+const LOOK_GAPS: (Duration, Duration) = (Duration::from_millis(50), Duration::from_secs(5));
 /// How many recent call lengths the follower remembers to learn the usual one.
 const LENGTHS_KEPT: usize = 32;
 
@@ -230,7 +239,7 @@ impl Sweeper {
             return;
         }
         tracing::debug!("listing the campaign's calls: {error}");
-        let next = Instant::now() + OVERDUE_GAP;
+        let next = Instant::now() + AFTER_FAILED_SWEEP;
         for call in self.followed.values_mut() {
             call.next_sweep = call.next_sweep.max(next);
         }
@@ -262,7 +271,7 @@ impl Sweeper {
         };
         let now = Instant::now();
         let age = now - call.since;
-        call.next_get = Some(now + (age / 20).clamp(FIRST_GAPS.0, FIRST_GAPS.1));
+        call.next_get = Some(now + (age / 20).clamp(LOOK_GAPS.0, LOOK_GAPS.1));
         let ended = match answer {
             Ok(state) if state.is_terminal() => Some(Ok(state)),
             Err(e @ ApiError::Account { .. }) => Some(Err(e)),
@@ -352,8 +361,8 @@ impl Sweeper {
 fn gap(usual: Option<Duration>, age: Duration) -> Duration {
     match usual {
         Some(usual) if age < usual => (usual - age).min(IDLE_GAP),
-        Some(_) => OVERDUE_GAP,
-        None => (age / 20).clamp(FIRST_GAPS.0, FIRST_GAPS.1),
+        Some(usual) => ((age - usual) / 2).clamp(OVERDUE_GAPS.0, OVERDUE_GAPS.1),
+        None => (age / 4).clamp(FIRST_GAPS.0, FIRST_GAPS.1),
     }
 }
 
@@ -375,15 +384,17 @@ mod tests {
     use super::*;
 
     /// Before any end is seen, sweeps thin out as a call ages; once the usual length is known,
-    /// the next sweep comes as the call reaches it, then every second while it is overdue.
+    /// the next sweep comes as the call reaches it, then ever less often while it stays live.
     #[test]
     fn sweeps_come_when_a_call_is_likely_to_have_ended() {
         let s = Duration::from_secs;
         assert_eq!(gap(None, Duration::ZERO), FIRST_GAPS.0);
-        assert_eq!(gap(None, s(40)), s(2));
+        assert_eq!(gap(None, s(8)), s(2));
         assert_eq!(gap(None, s(600)), FIRST_GAPS.1);
         assert_eq!(gap(Some(s(60)), s(55)), s(5));
         assert_eq!(gap(Some(s(60)), s(1)), IDLE_GAP);
-        assert_eq!(gap(Some(s(60)), s(61)), OVERDUE_GAP);
+        assert_eq!(gap(Some(s(60)), s(60)), OVERDUE_GAPS.0);
+        assert_eq!(gap(Some(s(60)), s(62)), s(1));
+        assert_eq!(gap(Some(s(60)), s(90)), OVERDUE_GAPS.1);
     }
 }
