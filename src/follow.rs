@@ -4,10 +4,11 @@
 //! (`GET /v2/calls/{id}`) once a grace has passed. Every read waits for its turn in the reads
 //! budget (`pacing.reads_per_second`), a limiter apart from the create schedule.
 //!
-//! Sweeps come when a live call is likely to have ended: the follower learns how long the
-//! campaign's calls last (a low quantile of the ends it has seen) and sweeps as a call reaches
-//! that age, then again, less often the longer it stays live ([`OVERDUE_GAPS`]); before it
-//! knows, a call's sweeps come more sparsely as it ages. One sweep serves every live call, so most sweeps see one end.
+//! Sweeps come when ends are likely: the follower learns how long the campaign's calls last
+//! (the last 32 ends it saw) and, from the live calls' ages, sweeps once about one end is
+//! expected since the last sweep, sooner (every [`LIKELY_GAP`]) while any end is likely at
+//! all, and at least every [`IDLE_GAP`]; before it has learned, sweeps thin out as calls age.
+//! One sweep serves every live call.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -30,11 +31,17 @@ const UNLISTED_GRACE: Duration = Duration::from_secs(5);
 /// A call the vendor answers 404 for is given this long to appear (a fresh call may 404 for a
 /// moment, CONTRACT A.2), and at most the longest a call may take; then it is settled unknown.
 const NOT_FOUND_GRACE: Duration = Duration::from_secs(120);
-/// Between sweeps while a call is past the age calls usually end at: half the time it has been
-/// overdue, within these. Soon after the usual age an end is likely and worth a quick look;
-/// calls of uneven length stay overdue longer, and a sweep a second for each would cost more
-/// reads than calls.
-const OVERDUE_GAPS: (Duration, Duration) = (Duration::from_millis(250), Duration::from_secs(4));
+/// The longest wait between sweeps while an end is likely within it (or a call has outlived
+/// every length learned): an end is then noticed within it, about half of it on average.
+const LIKELY_GAP: Duration = Duration::from_secs(4);
+/// An end counts as likely within [`LIKELY_GAP`] when this many are expected in it.
+const LIKELY: f64 = 0.05;
+/// A sweep is due once this many ends are expected since the last: most sweeps then see one.
+const ENDS_PER_SWEEP: f64 = 1.0;
+/// The fewest sweeps apart; the reads budget may space them further.
+const MIN_GAP: Duration = Duration::from_millis(50);
+/// Lengths needed before they are trusted to time the sweeps.
+const LENGTHS_TRUSTED: usize = 4;
 /// After a list that failed for a passing reason, the next sweep comes this much later.
 const AFTER_FAILED_SWEEP: Duration = Duration::from_secs(1);
 /// The longest wait between sweeps while any call is live: a call that ends far sooner than
@@ -42,11 +49,11 @@ const AFTER_FAILED_SWEEP: Duration = Duration::from_secs(1);
 const IDLE_GAP: Duration = Duration::from_secs(10);
 /// Before any end has been seen, a call is swept at a quarter of its age, within these: calls
 /// that end at once are seen at once, a first batch of long calls costs a few dozen sweeps.
-const FIRST_GAPS: (Duration, Duration) = (Duration::from_millis(50), Duration::from_secs(4));
+const FIRST_GAPS: (Duration, Duration) = (MIN_GAP, LIKELY_GAP);
 /// A call the list does not show is looked at alone again after a twentieth of its age, within
 /// these.
 const LOOK_GAPS: (Duration, Duration) = (Duration::from_millis(50), Duration::from_secs(5));
-/// How many recent call lengths the follower remembers to learn the usual one.
+/// How many recent call lengths the follower remembers.
 const LENGTHS_KEPT: usize = 32;
 
 /// What a followed call's task is told: its terminal state, or why it could not be followed.
@@ -78,7 +85,8 @@ impl Follower {
             pacer,
             max_call,
             followed: HashMap::new(),
-            lengths: VecDeque::new(),
+            lengths: Lengths::default(),
+            next_sweep: None,
         };
         tokio::spawn(sweeper.run(registered));
         Follower { calls }
@@ -104,8 +112,6 @@ impl Follower {
 struct Followed {
     dialed_at: Timestamp,
     since: Instant,
-    /// When the next sweep is wanted for this call.
-    next_sweep: Instant,
     /// The latest sweep that showed the call still live: an end seen later happened after it.
     seen_live: Instant,
     /// The first sweep in a row that did not show the call.
@@ -132,8 +138,10 @@ struct Sweeper {
     /// `retry.max_call_minutes`: past it a call is looked at once more, then settled unknown.
     max_call: Duration,
     followed: HashMap<String, Followed>,
-    /// The lengths of recently ended calls, as far as the sweeps could tell.
-    lengths: VecDeque<Duration>,
+    /// How long recent calls lasted: when the next ends are likely.
+    lengths: Lengths,
+    /// When the next sweep is due, while calls are followed.
+    next_sweep: Option<Instant>,
 }
 
 impl Sweeper {
@@ -160,7 +168,6 @@ impl Sweeper {
         let followed = Followed {
             dialed_at: watch.dialed_at,
             since: now,
-            next_sweep: now + self.gap(Duration::ZERO),
             seen_live: now,
             unlisted_since: None,
             next_get: None,
@@ -168,6 +175,8 @@ impl Sweeper {
             ended: watch.ended,
         };
         self.followed.insert(watch.call_id, followed);
+        let wanted = now + self.lengths.wait(self.ages(now));
+        self.next_sweep = Some(self.next_sweep.map_or(wanted, |due| due.min(wanted)));
     }
 
     /// The earliest moment something is due: a sweep, a single look, a call past `max_call`.
@@ -176,15 +185,16 @@ impl Sweeper {
             .values()
             .flat_map(|call| {
                 let past_max_call = call.since + self.max_call;
-                [Some(call.next_sweep), call.look_due(), Some(past_max_call)]
+                [call.look_due(), Some(past_max_call)]
             })
             .flatten()
+            .chain(self.next_sweep)
             .min()
     }
 
     async fn work(&mut self) {
         let now = Instant::now();
-        if self.followed.values().any(|call| call.next_sweep <= now) {
+        if self.next_sweep.is_some_and(|due| due <= now) {
             self.sweep().await;
         }
         self.look_at_each().await;
@@ -216,7 +226,6 @@ impl Sweeper {
             }
         }
         let now = Instant::now();
-        let learned = self.usual_length();
         for (call_id, call) in &mut self.followed {
             if shown.contains(call_id) {
                 call.seen_live = now;
@@ -225,8 +234,9 @@ impl Sweeper {
             } else {
                 call.unlisted_since.get_or_insert(now);
             }
-            call.next_sweep = now + gap(learned, now - call.since);
         }
+        self.next_sweep =
+            (!self.followed.is_empty()).then(|| now + self.lengths.wait(self.ages(now)));
     }
 
     /// A list that failed: the account's refusal ends every call's following (the dialer
@@ -239,10 +249,7 @@ impl Sweeper {
             return;
         }
         tracing::debug!("listing the campaign's calls: {error}");
-        let next = Instant::now() + AFTER_FAILED_SWEEP;
-        for call in self.followed.values_mut() {
-            call.next_sweep = call.next_sweep.max(next);
-        }
+        self.next_sweep = Some(Instant::now() + AFTER_FAILED_SWEEP);
     }
 
     /// Looks alone at each call the list has not shown for the grace, and at each call past
@@ -319,25 +326,19 @@ impl Sweeper {
         if ended.as_ref().is_ok_and(|state| state.is_terminal()) {
             // The end fell between the last sweep that saw the call live and now.
             let seen_ended = call.since.elapsed();
-            let length = (call.seen_live - call.since + seen_ended) / 2;
-            if self.lengths.len() == LENGTHS_KEPT {
-                self.lengths.pop_front();
-            }
-            self.lengths.push_back(length);
+            self.lengths
+                .learn((call.seen_live - call.since + seen_ended) / 2);
         }
         // The task may have stopped waiting (the run stops): nothing to tell then.
         let _ = call.ended.send(ended);
     }
 
-    /// The length most recent calls last at least (their tenth percentile), once ends are seen.
-    fn usual_length(&self) -> Option<Duration> {
-        let mut lengths: Vec<Duration> = self.lengths.iter().copied().collect();
-        lengths.sort_unstable();
-        lengths.get(lengths.len() / 10).copied()
-    }
-
-    fn gap(&self, age: Duration) -> Duration {
-        gap(self.usual_length(), age)
+    /// The ages of the calls followed, at `now`.
+    fn ages(&self, now: Instant) -> Vec<Duration> {
+        self.followed
+            .values()
+            .map(|call| now - call.since)
+            .collect()
     }
 
     /// The earliest `start_time` a live call can have, on the vendor's clock.
@@ -356,13 +357,58 @@ impl Sweeper {
     }
 }
 
-/// How long after a sweep the next one is wanted for a call of `age`, given the usual length
-/// of the campaign's calls when it is known.
-fn gap(usual: Option<Duration>, age: Duration) -> Duration {
-    match usual {
-        Some(usual) if age < usual => (usual - age).min(IDLE_GAP),
-        Some(usual) => ((age - usual) / 2).clamp(OVERDUE_GAPS.0, OVERDUE_GAPS.1),
-        None => (age / 4).clamp(FIRST_GAPS.0, FIRST_GAPS.1),
+/// The lengths of recently ended calls, as far as the sweeps could tell (the middle of the
+/// time between the last sweep that saw a call live and the one that saw it ended).
+#[derive(Default)]
+struct Lengths(VecDeque<Duration>);
+
+impl Lengths {
+    fn learn(&mut self, length: Duration) {
+        if self.0.len() == LENGTHS_KEPT {
+            self.0.pop_front();
+        }
+        self.0.push_back(length);
+    }
+
+    /// How long to wait for the next sweep, for live calls of these `ages`. Each call is
+    /// expected to end as the learned lengths longer than its age say (each equally likely):
+    /// the sweep comes once [`ENDS_PER_SWEEP`] ends are expected, within [`LIKELY_GAP`] if an
+    /// end is likely in it at all, else within [`IDLE_GAP`].
+    fn wait(&self, ages: Vec<Duration>) -> Duration {
+        if self.0.len() < LENGTHS_TRUSTED {
+            let first = ages
+                .iter()
+                .map(|age| (*age / 4).clamp(FIRST_GAPS.0, FIRST_GAPS.1));
+            return first.min().unwrap_or(IDLE_GAP);
+        }
+        let mut lengths: Vec<Duration> = self.0.iter().copied().collect();
+        lengths.sort_unstable();
+        // (wait, ends expected at that moment), for every call and every length it may have.
+        let mut ends: Vec<(Duration, f64)> = Vec::new();
+        let mut outlived = false;
+        for age in ages {
+            let longer = &lengths[lengths.partition_point(|length| *length <= age)..];
+            outlived |= longer.is_empty();
+            let share = 1.0 / longer.len().max(1) as f64;
+            ends.extend(longer.iter().map(|length| (*length - age, share)));
+        }
+        ends.sort_unstable_by_key(|(wait, _)| *wait);
+        let mut expected = 0.0;
+        let mut wait = IDLE_GAP;
+        let mut likely_soon = outlived;
+        for (at, share) in ends {
+            expected += share;
+            likely_soon |= at <= LIKELY_GAP && expected >= LIKELY;
+            // Shares such as 1/3 do not add up to 1 exactly.
+            if expected >= ENDS_PER_SWEEP - 1e-9 {
+                wait = at;
+                break;
+            }
+        }
+        if likely_soon {
+            wait = wait.min(LIKELY_GAP);
+        }
+        wait.clamp(MIN_GAP, IDLE_GAP)
     }
 }
 
@@ -383,18 +429,35 @@ async fn sleep_until(wake: Option<Instant>) {
 mod tests {
     use super::*;
 
-    /// Before any end is seen, sweeps thin out as a call ages; once the usual length is known,
-    /// the next sweep comes as the call reaches it, then ever less often while it stays live.
+    fn learned(lengths: &[u64]) -> Lengths {
+        let mut learned = Lengths::default();
+        for length in lengths {
+            learned.learn(Duration::from_secs(*length));
+        }
+        learned
+    }
+
+    /// Before ends are learned, sweeps thin out as calls age; with calls of one length, the
+    /// sweep comes as the first live call reaches it; with calls of uneven length, at most
+    /// [`LIKELY_GAP`] apart while an end is likely, and [`IDLE_GAP`] while none is.
     #[test]
-    fn sweeps_come_when_a_call_is_likely_to_have_ended() {
+    fn sweeps_come_when_ends_are_likely() {
         let s = Duration::from_secs;
-        assert_eq!(gap(None, Duration::ZERO), FIRST_GAPS.0);
-        assert_eq!(gap(None, s(8)), s(2));
-        assert_eq!(gap(None, s(600)), FIRST_GAPS.1);
-        assert_eq!(gap(Some(s(60)), s(55)), s(5));
-        assert_eq!(gap(Some(s(60)), s(1)), IDLE_GAP);
-        assert_eq!(gap(Some(s(60)), s(60)), OVERDUE_GAPS.0);
-        assert_eq!(gap(Some(s(60)), s(62)), s(1));
-        assert_eq!(gap(Some(s(60)), s(90)), OVERDUE_GAPS.1);
+        let unknown = Lengths::default();
+        assert_eq!(unknown.wait(vec![Duration::ZERO]), FIRST_GAPS.0);
+        assert_eq!(unknown.wait(vec![s(8), s(100)]), s(2));
+        assert_eq!(unknown.wait(vec![]), IDLE_GAP);
+
+        let even = learned(&[60; 8]);
+        assert_eq!(even.wait(vec![s(10), s(52), s(30)]), s(8));
+        assert_eq!(even.wait(vec![s(1)]), IDLE_GAP);
+        assert_eq!(even.wait(vec![s(61)]), LIKELY_GAP, "outlived every length");
+
+        let uneven = learned(&[50, 52, 54, 56, 58, 60, 62, 64, 66, 68, 70]);
+        assert_eq!(uneven.wait(vec![s(55)]), LIKELY_GAP);
+        assert_eq!(uneven.wait(vec![s(5)]), IDLE_GAP);
+        // Ten calls near their end: about one end is expected within a second.
+        let near: Vec<Duration> = (0..10).map(|_| s(67)).collect();
+        assert_eq!(uneven.wait(near), s(1));
     }
 }
