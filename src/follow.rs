@@ -32,9 +32,10 @@ const UNLISTED_GRACE: Duration = Duration::from_secs(5);
 /// moment, CONTRACT A.2), and at most the longest a call may take; then it is settled unknown.
 const NOT_FOUND_GRACE: Duration = Duration::from_secs(120);
 /// The longest wait between sweeps while an end is likely within it (or a call has outlived
-/// every length learned): an end is then noticed within it, about half of it on average.
+/// every length learned): an end is then noticed within it, about half of it on average. For
+/// calls shorter than twice this, half the usual call's length.
 const LIKELY_GAP: Duration = Duration::from_secs(4);
-/// An end counts as likely within [`LIKELY_GAP`] when this many are expected in it.
+/// An end counts as likely within the likely gap when this many are expected in it.
 const LIKELY: f64 = 0.05;
 /// A sweep is due once this many ends are expected since the last: most sweeps then see one.
 const ENDS_PER_SWEEP: f64 = 1.0;
@@ -372,8 +373,9 @@ impl Lengths {
 
     /// How long to wait for the next sweep, for live calls of these `ages`. Each call is
     /// expected to end as the learned lengths longer than its age say (each equally likely):
-    /// the sweep comes once [`ENDS_PER_SWEEP`] ends are expected, within [`LIKELY_GAP`] if an
-    /// end is likely in it at all, else within [`IDLE_GAP`].
+    /// the sweep comes once [`ENDS_PER_SWEEP`] ends are expected, within the likely gap
+    /// ([`LIKELY_GAP`], or half the usual length) if an end is likely in it at all, else within
+    /// [`IDLE_GAP`].
     fn wait(&self, ages: Vec<Duration>) -> Duration {
         if self.0.len() < LENGTHS_TRUSTED {
             let first = ages
@@ -383,6 +385,7 @@ impl Lengths {
         }
         let mut lengths: Vec<Duration> = self.0.iter().copied().collect();
         lengths.sort_unstable();
+        let likely_gap = (lengths[lengths.len() / 2] / 2).clamp(MIN_GAP, LIKELY_GAP);
         // (wait, ends expected at that moment), for every call and every length it may have.
         let mut ends: Vec<(Duration, f64)> = Vec::new();
         let mut outlived = false;
@@ -398,7 +401,7 @@ impl Lengths {
         let mut likely_soon = outlived;
         for (at, share) in ends {
             expected += share;
-            likely_soon |= at <= LIKELY_GAP && expected >= LIKELY;
+            likely_soon |= at <= likely_gap && expected >= LIKELY;
             // Shares such as 1/3 do not add up to 1 exactly.
             if expected >= ENDS_PER_SWEEP - 1e-9 {
                 wait = at;
@@ -406,7 +409,7 @@ impl Lengths {
             }
         }
         if likely_soon {
-            wait = wait.min(LIKELY_GAP);
+            wait = wait.min(likely_gap);
         }
         wait.clamp(MIN_GAP, IDLE_GAP)
     }
@@ -459,5 +462,12 @@ mod tests {
         // Ten calls near their end: about one end is expected within a second.
         let near: Vec<Duration> = (0..10).map(|_| s(67)).collect();
         assert_eq!(uneven.wait(near), s(1));
+
+        let short = learned(&[1; 8]);
+        assert_eq!(
+            short.wait(vec![s(3)]),
+            Duration::from_millis(500),
+            "a call past short calls' length is swept at half their length"
+        );
     }
 }
