@@ -36,8 +36,9 @@ const POOL: usize = 50;
 const LIVE: usize = 64;
 const AGENT: &str = "5f0c2a8e-bench-agent";
 
-/// Pacing off in all but name (the rate must be positive), so the dialer, the journal and the
-/// HTTP round trip set the pace.
+/// Pacing off in all but name (the rates must be positive), so the dialer, the journal and the
+/// HTTP round trip set the pace: the reads budget too, or calls that end at once would be
+/// noticed at its pace (2 sweeps/s by default) rather than the dialer's.
 const CAMPAIGN: &str = r#"
 name = "bench"
 agent = "5f0c2a8e-bench-agent"
@@ -47,6 +48,7 @@ default_country = "US"
 [pacing]
 calls_per_second = 1000000.0
 max_live_calls = 64
+reads_per_second = 1000000.0
 
 [rotation]
 strategy = "region"

@@ -177,6 +177,7 @@ contacts = "contacts.csv"
 [pacing]
 calls_per_second = 1000000.0
 max_live_calls = 64
+reads_per_second = 1000000.0
 
 [window]
 start = "00:00"

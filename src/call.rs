@@ -1,15 +1,15 @@
 //! The life of one call, as its own task: create it once its `dialing` mark is durable, or find
-//! it when its creation was uncertain, then follow it to its terminal status, holding its live
-//! slot all along. Each step is reported to the dialer, which alone writes the journal.
+//! it when its creation was uncertain, then wait for the follower (`follow`) to see it reach its
+//! terminal status, holding its live slot all along. Each step is reported to the dialer, which alone writes the journal.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 use crate::api::{ApiError, CallRequest, CallState, ListedCall, Synthflow};
 use crate::clock::Clock;
+use crate::follow::Follower;
 use crate::journal::{Entry, JournalError};
 use crate::pacing::{Pacer, Slot};
 use crate::phone::Phone;
@@ -19,13 +19,6 @@ use crate::phone::Phone;
 /// header has whole seconds and clocks drift between answers. Earlier attempts' calls are
 /// excluded by id, so the margin can be generous; it only keeps out calls made long before.
 const START_MARGIN_MS: i64 = 60_000;
-/// A call the vendor answers 404 for is given this long to appear (a fresh call may 404 for a
-/// moment, CONTRACT A.2), and at most the longest a call may take; then it is settled unknown.
-const NOT_FOUND_GRACE: Duration = Duration::from_secs(120);
-/// The first poll comes this soon; the gap then grows with the call's age.
-const FIRST_POLL: Duration = Duration::from_millis(50);
-/// The gap between polls is at most this, so an ended call frees its slot within it.
-const MAX_POLL_GAP: Duration = Duration::from_secs(5);
 
 /// What a call task tells the dialer.
 pub enum Report {
@@ -59,9 +52,8 @@ pub enum CreateError {
 pub struct Calls {
     pub api: Synthflow,
     pub agent: String,
-    /// The longest a call is followed without a terminal status (`retry.max_call_minutes`);
-    /// past it the call is looked up once more, then settled unknown and its slot freed.
-    pub max_call: Duration,
+    /// Follows every live call in bulk, and answers each task when its call ends.
+    pub follower: Follower,
     pub pacer: Arc<Pacer>,
     pub reports: mpsc::UnboundedSender<Report>,
     /// Turns true when the run stops: following and searching end at once (the journal keeps
@@ -100,12 +92,12 @@ impl Calls {
                 Err(e) => Err(CreateError::NotSent(e)),
             };
             let created = result.as_ref().ok().cloned();
-            let phone = entry.phone().clone();
+            let followed = entry.clone();
             calls.report(Report::Created { entry, result });
             #[cfg(debug_assertions)]
             panic_when_asked(created.is_some());
             if let Some(call_id) = created {
-                calls.follow_to_end(phone, &call_id).await;
+                calls.follow_to_end(&followed, &call_id).await;
             }
             drop(slot);
         });
@@ -130,13 +122,13 @@ impl Calls {
                     .map(|call| call.call_id)
             });
             let follow = found.as_ref().ok().cloned().flatten();
-            let phone = entry.phone().clone();
+            let followed = entry.clone();
             calls.report(Report::Found {
                 entry,
                 result: found,
             });
             if let Some(call_id) = follow {
-                calls.follow_to_end(phone, &call_id).await;
+                calls.follow_to_end(&followed, &call_id).await;
             }
             drop(slot);
         });
@@ -148,76 +140,36 @@ impl Calls {
         tasks.spawn(async move {
             let slot = calls.pacer.live_slot().await;
             if let Some(call_id) = &entry.call_id {
-                calls
-                    .follow_to_end(entry.contact.phone.clone(), call_id)
-                    .await;
+                calls.follow_to_end(&entry, call_id).await;
             }
             drop(slot);
         });
     }
 
-    /// Polls until the call ends, then reports it; returns early, silently, when the run stops.
-    async fn follow_to_end(&self, phone: Phone, call_id: &str) {
+    /// Waits for the follower to see the call end, then reports it; returns early, silently,
+    /// when the run stops.
+    async fn follow_to_end(&self, entry: &Entry, call_id: &str) {
+        let ended = self
+            .follower
+            .follow(call_id.to_owned(), self.on_machine_clock(entry.dialed_at));
         let ended = tokio::select! {
-            ended = self.poll_until_terminal(call_id) => ended,
+            ended = ended => ended.expect("the follower answers every call it is given"),
             () = stopped(self.stop.clone()) => return,
         };
         self.report(Report::Ended {
-            phone,
+            phone: entry.phone().clone(),
             result: ended,
         });
     }
 
-    /// Polls `GET /v2/calls/{id}` with a gap that grows with the call's age (a twentieth of it),
-    /// so a call's end is seen within about 5% of its length, and long calls cost few polls.
-    /// A call that shows no terminal status within `max_call`, or that the vendor keeps not
-    /// knowing, ends as `unknown`: it must not hold its live slot, or the campaign, for ever.
-    async fn poll_until_terminal(&self, call_id: &str) -> Result<CallState, ApiError> {
-        let started = Instant::now();
-        let mut unknown_since: Option<Instant> = None;
-        loop {
-            let gap = (started.elapsed() / 20).clamp(FIRST_POLL, MAX_POLL_GAP);
-            tokio::time::sleep(gap.min(self.max_call)).await;
-            self.pacer.poll_turn().await;
-            match self.api.call(call_id).await {
-                Ok(state) if state.is_terminal() => return Ok(state),
-                Ok(_) => unknown_since = None,
-                Err(e @ ApiError::Account { .. }) => return Err(e),
-                Err(e) if e.is_not_found() => {
-                    let since = *unknown_since.get_or_insert_with(Instant::now);
-                    if since.elapsed() >= NOT_FOUND_GRACE.min(self.max_call) {
-                        let why = format!(
-                            "the API has answered 404 for call {call_id} for {:#}",
-                            whole_seconds(since.elapsed())
-                        );
-                        return Ok(CallState::unknown(why));
-                    }
-                }
-                // A passing fault is polled through.
-                Err(e) => tracing::debug!("polling call {call_id}: {e}"),
-            }
-            if started.elapsed() >= self.max_call {
-                return self.last_look(call_id).await;
-            }
-        }
-    }
-
-    /// One more look at a call past `max_call`: its terminal status if it has one at last,
-    /// else `unknown` with what was last seen.
-    async fn last_look(&self, call_id: &str) -> Result<CallState, ApiError> {
-        self.pacer.poll_turn().await;
-        let limit = whole_seconds(self.max_call);
-        match self.api.call(call_id).await {
-            Ok(state) if state.is_terminal() => Ok(state),
-            Err(e @ ApiError::Account { .. }) => Err(e),
-            Ok(state) => Ok(CallState::unknown(format!(
-                "still `{}` after {limit:#} (retry.max_call_minutes); its outcome is not known",
-                state.status
-            ))),
-            Err(e) => Ok(CallState::unknown(format!(
-                "no terminal status after {limit:#} (retry.max_call_minutes); last look: {e}"
-            ))),
-        }
+    /// A `dialing` mark (read on the run's clock) on the machine's clock, which the vendor's
+    /// `Date` is compared with; without a mark, now (the follower then looks the call up alone
+    /// if the list does not show it).
+    fn on_machine_clock(&self, mark: Option<jiff::Timestamp>) -> jiff::Timestamp {
+        let now = jiff::Timestamp::now();
+        let Some(mark) = mark else { return now };
+        let ago = self.clock.now().duration_since(mark);
+        now.checked_sub(ago).unwrap_or(now)
     }
 
     fn report(&self, report: Report) {
@@ -274,11 +226,6 @@ impl<'e> Attempt<'e> {
             .is_none_or(|ms| ms >= self.earliest_start_ms);
         to_contact && !earlier && in_time
     }
-}
-
-/// A duration as jiff prints it (`3s`, `30m`), to the second.
-fn whole_seconds(wait: Duration) -> jiff::SignedDuration {
-    jiff::SignedDuration::from_secs(i64::try_from(wait.as_secs()).unwrap_or(i64::MAX))
 }
 
 /// Resolves once the run stops.

@@ -48,6 +48,9 @@ pub struct Api {
 pub struct Pacing {
     pub calls_per_second: CallRate,
     pub max_live_calls: NonZeroU32,
+    /// The budget of status reads (list pages and single gets), kept apart from the create
+    /// schedule so that following calls never delays a create (`pacing.reads_per_second`).
+    pub reads_per_second: ReadRate,
 }
 
 /// A number of call creations per second within [`CallRate::SLOWEST`, `CallRate::FASTEST`].
@@ -258,6 +261,35 @@ impl fmt::Debug for ApiKey {
     }
 }
 
+/// Status reads per second, within [`ReadRate::SLOWEST`, `ReadRate::FASTEST`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ReadRate(f64);
+
+impl ReadRate {
+    /// `pacing.reads_per_second` when the file does not say: one list page every half second
+    /// notices an ended call within about a second, and is a light client for any API.
+    pub const DEFAULT: ReadRate = ReadRate(2.0);
+    /// A read every ten seconds: slower would leave ended calls holding their slots too long.
+    pub const SLOWEST: f64 = 0.1;
+    /// As fast as [`CallRate::FASTEST`] (the throughput bench reads "unpaced").
+    pub const FASTEST: f64 = 1_000_000.0;
+
+    pub fn new(per_second: f64) -> Option<ReadRate> {
+        (ReadRate::SLOWEST..=ReadRate::FASTEST)
+            .contains(&per_second)
+            .then_some(ReadRate(per_second))
+    }
+
+    pub fn per_second(self) -> f64 {
+        self.0
+    }
+
+    /// Time between two reads.
+    pub fn interval(self) -> Duration {
+        Duration::from_secs_f64(1.0 / self.0).max(Duration::from_nanos(1))
+    }
+}
+
 impl CallRate {
     /// One call a day: slower is not a campaign, and a longer interval than a day gains nothing.
     pub const SLOWEST: f64 = 1.0 / 86_400.0;
@@ -368,6 +400,7 @@ struct RawApi {
 struct RawPacing {
     calls_per_second: Option<Spanned<f64>>,
     max_live_calls: Option<Spanned<i64>>,
+    reads_per_second: Option<Spanned<f64>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -532,9 +565,22 @@ impl Checker<'_> {
             5,
             MAX_LIVE_CALLS,
         )?;
+        let reads_per_second = match raw.reads_per_second {
+            Some(rate) => self.parse_with(&rate, "pacing.reads_per_second", |r| {
+                ReadRate::new(*r).ok_or_else(|| {
+                    format!(
+                        "must be a number of status reads per second from {} to {}, e.g. 2.0, not {r}",
+                        ReadRate::SLOWEST,
+                        ReadRate::FASTEST
+                    )
+                })
+            })?,
+            None => ReadRate::DEFAULT,
+        };
         Ok(Pacing {
             calls_per_second,
             max_live_calls,
+            reads_per_second,
         })
     }
 

@@ -23,6 +23,7 @@ use crate::caps;
 use crate::clock::Clock;
 use crate::contacts::{ContactsError, ReadMark, Row};
 use crate::error::Error;
+use crate::follow::Follower;
 use crate::journal::{Entry, Journal, SkippedRow, State};
 use crate::pacing::{Pacer, Slot};
 use crate::phone::Phone;
@@ -274,10 +275,16 @@ impl<'a> Dialer<'a> {
         for list in do_not_call.counts() {
             progress.note(&format!("do-not-call list {list}"));
         }
+        let follower = Follower::start(
+            api.clone(),
+            campaign.agent.clone(),
+            pacer.clone(),
+            campaign.retry.max_call,
+        );
         let calls = Calls {
             api,
             agent: campaign.agent.clone(),
-            max_call: campaign.retry.max_call,
+            follower,
             pacer: pacer.clone(),
             reports: reports_tx,
             stop,
@@ -1006,6 +1013,7 @@ impl<'a> Dialer<'a> {
             self.clock.now(),
         );
         report.rows_in_file = self.rows_in_file;
+        report.requests = Some(self.calls.api.requests());
         report.run = Some(RunFigures {
             elapsed: self.started.elapsed(),
             live_calls: self.tasks.len() as u64,

@@ -22,11 +22,12 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 /// Our own backoff never pauses longer than this. A server's `Retry-After` is honoured as
 /// given, up to the API edge's own bound ([`crate::api::MAX_RETRY_AFTER`], 10 min).
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
-/// Status polls (`GET /v2/calls/{id}`) per second for each live slot, all live calls sharing the
-/// sum (at least [`MIN_POLLS_PER_SECOND`]). The vendor publishes no limit for reads. Long calls
-/// poll far less than this (see `call`); the budget bounds the bursts of short ones.
-const POLLS_PER_SECOND_PER_SLOT: u32 = 10;
-const MIN_POLLS_PER_SECOND: u32 = 20;
+
+/// The most a create request's spacing adds to the interval for the network's jitter. Calls
+/// freed together (one sweep sees several ends) leave back to back at the full rate, so an
+/// account counting starts in any sliding second sees three of them span two gaps: 1% (5 ms at
+/// 2/s) was less than a loaded machine's jitter.
+const MAX_SEND_MARGIN: Duration = Duration::from_millis(25);
 
 /// Hands out the right to start one create request.
 pub struct Pacer {
@@ -34,8 +35,9 @@ pub struct Pacer {
     /// One permit per live call (`max_live_calls`): taken before the create request, given back
     /// when the call's terminal status is seen.
     slots: Arc<Semaphore>,
-    /// The budget the status polls of all live calls share.
-    polls: DefaultDirectRateLimiter,
+    /// The budget of status reads (list pages, single gets; `pacing.reads_per_second`): a
+    /// limiter of its own, so that following calls never takes a turn from a create.
+    reads: DefaultDirectRateLimiter,
     /// The configured interval between starts: the unit the slow-down is counted in.
     interval: Duration,
     /// When the latest create request may leave (reserved in turn): the schedule above spaces
@@ -68,7 +70,11 @@ impl Pacer {
         Pacer {
             schedule: RateLimiter::direct(quota),
             slots: Arc::new(Semaphore::new(pacing.max_live_calls.get() as usize)),
-            polls: RateLimiter::direct(Quota::per_second(poll_budget(pacing.max_live_calls))),
+            reads: RateLimiter::direct(
+                Quota::with_period(pacing.reads_per_second.interval())
+                    .expect("a read rate's interval is never zero")
+                    .allow_burst(NonZeroU32::MIN),
+            ),
             interval,
             next_send: Mutex::new(None),
             throttle: Mutex::new(Throttle::default()),
@@ -95,11 +101,11 @@ impl Pacer {
         Slot(permit)
     }
 
-    /// Waits until this create request may leave: at least one interval (and 1%, for the
-    /// network's jitter) after the previous one. Turns are reserved in order, so concurrent
+    /// Waits until this create request may leave: at least one interval (and 5%, up to
+    /// [`MAX_SEND_MARGIN`], for the network's jitter) after the previous one. Turns are reserved in order, so concurrent
     /// requests queue rather than race.
     pub async fn send_turn(&self) {
-        let gap = self.interval.mul_f64(1.01);
+        let gap = self.interval + (self.interval / 20).min(MAX_SEND_MARGIN);
         let turn = {
             let mut next = self
                 .next_send
@@ -124,9 +130,9 @@ impl Pacer {
         )
     }
 
-    /// Waits for the turn of one status poll.
-    pub async fn poll_turn(&self) {
-        self.polls.until_ready().await;
+    /// Waits for the turn of one status read.
+    pub async fn read_turn(&self) {
+        self.reads.until_ready().await;
     }
 
     /// The API answered 429: pause every start (for `Retry-After`, bounded by the API edge,
@@ -174,11 +180,6 @@ impl Throttle {
     }
 }
 
-fn poll_budget(live: NonZeroU32) -> NonZeroU32 {
-    live.saturating_mul(NonZeroU32::new(POLLS_PER_SECOND_PER_SLOT).expect("not zero"))
-        .max(NonZeroU32::new(MIN_POLLS_PER_SECOND).expect("not zero"))
-}
-
 /// `FIRST_BACKOFF · 2^(strikes-1)`, with ±25% jitter so that many clients do not retry in step.
 fn backoff(strikes: u32) -> Duration {
     let base = FIRST_BACKOFF
@@ -212,6 +213,7 @@ mod tests {
         let pacing = Pacing {
             calls_per_second: crate::campaign::CallRate::new(10.0).unwrap(),
             max_live_calls: NonZeroU32::new(1).unwrap(),
+            reads_per_second: crate::campaign::ReadRate::DEFAULT,
         };
         let pacer = Pacer::new(&pacing);
         assert_eq!(
@@ -235,6 +237,7 @@ mod tests {
         let pacing = Pacing {
             calls_per_second: crate::campaign::CallRate::new(10.0).unwrap(),
             max_live_calls: NonZeroU32::new(1).unwrap(),
+            reads_per_second: crate::campaign::ReadRate::DEFAULT,
         };
         let pacer = Pacer::new(&pacing);
         let asked = Duration::from_secs(120);

@@ -9,6 +9,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use crate::api::Requests;
 use crate::journal::{Entry, Journal, JournalError, State, StateKind};
 use crate::rotation::Match;
 
@@ -63,6 +64,9 @@ pub struct Report {
     pub run: Option<RunFigures>,
     /// When the next waiting contact is due, and why ("next window opens 09:00 America/Chicago…").
     pub next: Option<String>,
+    /// What the latest run asked of the call API (creates, list pages, single gets), kept in
+    /// the snapshot so that `status` shows it after the run.
+    pub requests: Option<Requests>,
 }
 
 /// Where a campaign is.
@@ -286,6 +290,7 @@ impl Report {
             running: None,
             run: None,
             next: None,
+            requests: None,
         }
     }
 
@@ -372,7 +377,11 @@ impl fmt::Display for Report {
             )?;
         }
         self.fmt_local_presence(f)?;
-        self.fmt_callers(f)
+        self.fmt_callers(f)?;
+        if let Some(requests) = &self.requests {
+            writeln!(f, "  requests to the call API: {requests}")?;
+        }
+        Ok(())
     }
 }
 

@@ -156,6 +156,30 @@ fn corpus() -> Vec<Case> {
             says: &["line 9", "pacing.calls_per_second", "1000000"],
         },
         Case {
+            name: "no reads at all",
+            broken: Campaign(
+                "calls_per_second = 500",
+                "calls_per_second = 500\nreads_per_second = 0",
+            ),
+            says: &["line 10", "pacing.reads_per_second", "0.1"],
+        },
+        Case {
+            name: "reads beyond any account",
+            broken: Campaign(
+                "calls_per_second = 500",
+                "calls_per_second = 500\nreads_per_second = 1e300",
+            ),
+            says: &["line 10", "pacing.reads_per_second", "1000000"],
+        },
+        Case {
+            name: "a read rate that is not a number",
+            broken: Campaign(
+                "calls_per_second = 500",
+                "calls_per_second = 500\nreads_per_second = nan",
+            ),
+            says: &["line 10", "pacing.reads_per_second"],
+        },
+        Case {
             name: "a rate that is not a number",
             broken: Campaign("calls_per_second = 500", "calls_per_second = nan"),
             says: &["line 9", "pacing.calls_per_second"],
@@ -475,6 +499,7 @@ fn campaign_line() -> impl proptest::strategy::Strategy<Value = String> {
         "[pacing]",
         "calls_per_second",
         "max_live_calls",
+        "reads_per_second",
         "[rotation]",
         "strategy",
         "numbers",

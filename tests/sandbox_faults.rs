@@ -915,3 +915,83 @@ async fn stopping_cuts_a_slow_answer_short() {
     let answer = waiting.await.unwrap();
     assert!(answer.is_err(), "{answer:?}");
 }
+
+/// `list_omits` leaves the same calls out of every listing while `GET /v2/calls/{id}` still
+/// knows them, and `forget_calls` empties the list too; every `/v2` request is counted by route
+/// (in the stats and, with its time, at `/sandbox/requests`), whatever its answer.
+#[tokio::test]
+async fn the_list_can_omit_calls_and_every_request_is_counted_by_route() {
+    let harness = Harness::with_faults(
+        5,
+        Faults {
+            list_omits: Share::new(0.5).unwrap(),
+            ..Faults::default()
+        },
+    )
+    .await;
+    let mut ids = Vec::new();
+    for phone in callees(40) {
+        let (status, body) = harness.answered(&phone).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        ids.push(body["response"]["call_id"].as_str().unwrap().to_owned());
+    }
+    let listed = |calls: Vec<Value>| -> Vec<String> {
+        calls
+            .iter()
+            .map(|c| c["call_id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let first = listed(harness.all_calls().await);
+    assert!(
+        (8..=32).contains(&first.len()),
+        "{} of 40 listed at a share of 0.5",
+        first.len()
+    );
+    assert_eq!(
+        listed(harness.all_calls().await),
+        first,
+        "the same calls go missing"
+    );
+    assert_eq!(harness.total_calls().await, first.len());
+    for id in ids.iter().filter(|id| !first.contains(id)) {
+        let (status, _) = harness.get(&format!("/calls/{id}")).await;
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "an unlisted call is still known alone"
+        );
+    }
+    let unlisted = ids.len() - first.len();
+    let (status, _) = harness.put_faults(json!({ "forget_calls": true })).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        harness.all_calls().await.is_empty(),
+        "forgotten calls are listed"
+    );
+
+    let counted = harness.stats().await.requests;
+    let expected = [
+        ("POST /v2/calls", 40),
+        ("GET /v2/calls", 4),
+        ("GET /v2/calls/{call_id}", unlisted as u64),
+    ];
+    for (route, n) in expected {
+        assert_eq!(counted.get(route).copied(), Some(n), "{route}: {counted:?}");
+    }
+    let served: Value = harness
+        .http
+        .get(harness.sandbox_url("/requests"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let served = served["requests"].as_array().unwrap();
+    assert_eq!(served.len() as u64, counted.values().sum::<u64>());
+    assert!(
+        served
+            .windows(2)
+            .all(|w| w[0]["at_ms"].as_i64() <= w[1]["at_ms"].as_i64())
+    );
+}

@@ -30,6 +30,7 @@ pub use flowyte::{
 };
 pub use http::MAX_RETRY_AFTER;
 pub use synthflow::{
-    Agent, AgentCall, ApiError, Attach, AttachedNumber, CallRequest, CallState, DEFAULT_BASE_URL,
-    ListedCall, Slug, SlugError, StringOrNumber, Synthflow, UNKNOWN_STATUS,
+    Agent, AgentCall, ApiError, Attach, AttachedNumber, CallInList, CallRequest, CallState,
+    DEFAULT_BASE_URL, ListPage, ListedCall, Requests, Slug, SlugError, StringOrNumber, Synthflow,
+    UNKNOWN_STATUS,
 };

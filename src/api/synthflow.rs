@@ -14,9 +14,12 @@ use crate::campaign::ApiKey;
 use crate::contacts::CustomVariable;
 use crate::phone::Phone;
 
+mod count;
 mod list;
 mod pool;
-pub use list::AgentCall;
+pub use count::Requests;
+use count::{Counters, Sent};
+pub use list::{AgentCall, CallInList, ListPage};
 pub use pool::{Attach, Slug, SlugError};
 
 pub const DEFAULT_BASE_URL: &str = "https://api.synthflow.ai/v2";
@@ -35,6 +38,8 @@ pub struct Synthflow {
     /// How far the vendor's clock was ahead of ours at its latest answer (its `Date` header),
     /// shared by all clones: reconciliation compares the vendor's `start_time` with our marks.
     clock_ahead_ms: Arc<Mutex<Option<i64>>>,
+    /// Requests sent by this client and its clones, by kind.
+    sent: Arc<Counters>,
 }
 
 /// The agent (assistant) and its caller-ID pool.
@@ -207,6 +212,7 @@ impl Synthflow {
             scrubber: Scrubber::new(key.clone()),
             key,
             clock_ahead_ms: Arc::new(Mutex::new(None)),
+            sent: Arc::default(),
         })
     }
 
@@ -217,6 +223,11 @@ impl Synthflow {
             .clock_ahead_ms
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The requests sent so far by this client and its clones.
+    pub fn requests(&self) -> Requests {
+        self.sent.read()
     }
 
     /// An authenticated `GET`, its answer decoded or sorted into an [`ApiError`].
@@ -291,6 +302,7 @@ impl Synthflow {
             call_id: String,
         }
         let url = self.endpoint(&["calls"]);
+        self.sent.add(Sent::Create);
         let sent = self
             .http
             .post(url)
@@ -299,6 +311,7 @@ impl Synthflow {
             .send()
             .await;
         let body: Body = self.read(sent).await?;
+        self.sent.add(Sent::CallCreated);
         Ok(body.response.call_id)
     }
 
@@ -314,6 +327,7 @@ impl Synthflow {
             calls: Vec<CallState>,
         }
         let url = self.endpoint(&["calls", call_id]);
+        self.sent.add(Sent::CallGet);
         let body: Body = self.get(url, &[]).await?;
         body.response
             .calls
@@ -364,6 +378,7 @@ impl Synthflow {
                 ("limit", PAGE.to_string()),
                 ("offset", calls.len().to_string()),
             ];
+            self.sent.add(Sent::ListPage);
             let page: Body<T> = self.get(url.clone(), &query).await?;
             let got = page.response.calls.len();
             calls.extend(page.response.calls);

@@ -106,9 +106,14 @@ pub struct FaultArgs {
     /// unheard (a status nobody documents)
     #[arg(long, value_name = "STATUS")]
     pub stuck_status: Option<StuckStatus>,
-    /// GET /v2/calls/{id} answers 404 for every call, as for calls the vendor lost
+    /// GET /v2/calls/{id} answers 404 for every call and the list shows none, as for calls the
+    /// vendor lost
     #[arg(long)]
     pub forget_calls: bool,
+    /// Share of calls (0..1) that GET /v2/calls never lists, though GET /v2/calls/{id} knows
+    /// them
+    #[arg(long, value_name = "SHARE")]
+    pub list_omits: Option<Share>,
     /// How a call's duration is written: whole (the vendor's), float, string or negative
     #[arg(long, value_name = "SHAPE")]
     pub duration_shape: Option<DurationShape>,
@@ -132,6 +137,7 @@ impl FaultArgs {
             (&mut faults.unreachable, self.unreachable),
             (&mut faults.tail.share, self.tail),
             (&mut faults.bursts.chance, self.bursts),
+            (&mut faults.list_omits, self.list_omits),
         ];
         for (share, given) in shares {
             if let Some(given) = given {

@@ -42,7 +42,7 @@ impl Share {
     }
 
     /// Whether a uniform `roll` in `0..1` falls in this share (always for 1, never for 0).
-    fn hit(self, roll: f64) -> bool {
+    pub(crate) fn hit(self, roll: f64) -> bool {
         roll < self.0
     }
 }
@@ -335,8 +335,12 @@ pub struct Faults {
     /// Every call shows this non-terminal status, whatever its plan, as calls the vendor never
     /// finishes do.
     pub stuck: Option<StuckStatus>,
-    /// `GET /v2/calls/{id}` answers 404 for every call, as for a call the vendor lost.
+    /// `GET /v2/calls/{id}` answers 404 for every call, and the list shows none, as for calls
+    /// the vendor lost.
     pub forget_calls: bool,
+    /// The share of calls `GET /v2/calls` never lists (the same calls every time), as a list
+    /// that lags or drops records does; `GET /v2/calls/{id}` still knows them.
+    pub list_omits: Share,
     /// How `duration` is written.
     pub duration_shape: DurationShape,
     /// Every refusal (4xx, 5xx) quotes the request's bearer token back, as careless servers do:
@@ -359,6 +363,7 @@ impl Default for Faults {
             clock_skew_ms: 0,
             stuck: None,
             forget_calls: false,
+            list_omits: Share::NEVER,
             duration_shape: DurationShape::Whole,
             quote_key: false,
         }

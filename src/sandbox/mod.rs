@@ -4,7 +4,7 @@
 //! It serves the Synthflow `/v2` subset the dialer uses (`synthflow`) over the state kept in
 //! `world`, and exposes what it received at `GET /sandbox/calls` so tests can check pacing,
 //! rotation and duplicates from the vendor's side of the wire, with counters at
-//! `GET /sandbox/stats` and the faults in effect at `GET`/`PUT /sandbox/faults`. Everything random
+//! `GET /sandbox/stats`, every `/v2` request's time and route at `GET /sandbox/requests`, and the faults in effect at `GET`/`PUT /sandbox/faults`. Everything random
 //! is drawn from a seed, so a run can be replayed.
 //!
 //! - `config`: what a sandbox starts with, parsed from the `outdial sandbox` flags.
@@ -70,7 +70,7 @@ pub use lifecycle::{
 };
 pub use limits::Limits;
 pub use market::{Usd, UsdError};
-pub use stats::{Stats, TooManyRequests};
+pub use stats::{Served, Stats, TooManyRequests};
 pub use world::ReceivedCall;
 
 use market::Market;
@@ -140,6 +140,7 @@ fn router(app: App) -> Router {
         .nest("/v2", synthflow::routes(&app))
         .route("/sandbox/calls", get(received_calls))
         .route("/sandbox/stats", get(stats))
+        .route("/sandbox/requests", get(served_requests))
         .route("/sandbox/faults", get(faults).put(set_faults))
         .nest("/api/v1", flowyte::routes(&app))
         .fallback(no_route)
@@ -161,6 +162,12 @@ async fn received_calls(State(app): State<App>) -> Response {
 /// `GET /sandbox/stats`: what happened to the create requests so far.
 async fn stats(State(app): State<App>) -> Response {
     Json(app.world().stats()).into_response()
+}
+
+/// `GET /sandbox/requests`: every `/v2` request so far, with its time and route.
+async fn served_requests(State(app): State<App>) -> Response {
+    let requests = app.world().served_requests().to_vec();
+    Json(json!({ "requests": requests })).into_response()
 }
 
 /// `GET /sandbox/faults`: the faults in effect.
@@ -279,6 +286,16 @@ impl Sandbox {
     /// What happened to the create requests so far, as `GET /sandbox/stats` shows it.
     pub fn stats(&self) -> Stats {
         self.app.world().stats()
+    }
+
+    /// Every `/v2` request so far, with its time and route, as `GET /sandbox/requests` lists them.
+    pub fn served(&self) -> Vec<Served> {
+        self.app.world().served_requests().to_vec()
+    }
+
+    /// When call `call_id` reached its outcome, or will (epoch ms, the sandbox's own clock).
+    pub fn call_ends_ms(&self, call_id: &str) -> Option<i64> {
+        self.app.world().call(call_id).map(|call| call.ends_ms())
     }
 
     /// The faults in effect.

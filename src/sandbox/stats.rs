@@ -1,6 +1,8 @@
 //! Counters of what the sandbox did to create requests, for tests and benches to check pacing,
 //! limits and faults from the vendor's side (`GET /sandbox/stats`, [`super::Sandbox::stats`]).
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use super::faults::Fault;
@@ -28,6 +30,19 @@ pub struct Stats {
     pub unreachable: u64,
     /// The most calls live (created, not yet terminal) at any one moment.
     pub max_live: u64,
+    /// Every `/v2` request, whatever its answer, by route (`GET /v2/calls/{call_id}`), so a
+    /// client's own count of what it asked can be checked from the vendor's side.
+    #[serde(default)]
+    pub requests: BTreeMap<String, u64>,
+}
+
+/// One `/v2` request as the sandbox received it: when, and on which route.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Served {
+    /// Epoch milliseconds when the request arrived.
+    pub at_ms: i64,
+    /// The method and the route's pattern, e.g. `GET /v2/calls/{call_id}`.
+    pub route: String,
 }
 
 /// 429 answers to creates, by cause.

@@ -17,7 +17,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes, to_bytes};
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{MatchedPath, Path, Query, Request, State};
 use axum::http::header::{AUTHORIZATION, DATE, RETRY_AFTER};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{Next, from_fn_with_state};
@@ -29,6 +29,7 @@ use serde_json::{Map, Value, json};
 use super::App;
 use super::faults::{AccountRefusal, Fate, Fault, Faults, RetryAfterForm};
 use super::limits::LimitHit;
+use super::stats::Served;
 use super::world::{Agent, Call, CallFilter, CallRequest, ReceivedCall, Refusal, World};
 use crate::phone::Phone;
 
@@ -66,6 +67,20 @@ pub(super) fn routes(app: &App) -> Router<App> {
         .route_layer(from_fn_with_state(app.clone(), delay_answer))
         .route_layer(from_fn_with_state(app.clone(), skewed_date))
         .route_layer(from_fn_with_state(app.clone(), quote_key))
+        .route_layer(from_fn_with_state(app.clone(), count_route))
+}
+
+/// Counts every request by its route before anything else sees it, so the count is what the
+/// client sent, whatever the answer.
+async fn count_route(State(app): State<App>, request: Request, next: Next) -> Response {
+    let path = request.extensions().get::<MatchedPath>().map_or_else(
+        || request.uri().path().to_owned(),
+        |p| p.as_str().to_owned(),
+    );
+    let route = format!("{} {path}", request.method());
+    let at_ms = app.now_ms();
+    app.world().served(Served { at_ms, route });
+    next.run(request).await
 }
 
 /// With the `quote_key` fault, rewrites every refusal to quote the bearer token it came with.
@@ -453,7 +468,10 @@ async fn list_calls(
         // `from_date` is on the vendor's clock; calls are kept on ours.
         query.filter.from_ms =
             (query.filter.from_ms).map(|from_ms| from_ms.saturating_sub(faults.clock_skew_ms));
-        let matching: Vec<&Call> = world.calls(&query.filter).collect();
+        let matching: Vec<&Call> = world
+            .calls(&query.filter)
+            .filter(|call| !faults.forget_calls && !faults.list_omits.hit(call.list_roll))
+            .collect();
         let calls = matching
             .iter()
             .skip(query.offset)

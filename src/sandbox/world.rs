@@ -15,7 +15,7 @@ use super::config::{Latency, SandboxConfig};
 use super::faults::{AccountRefusal, Fate, Fault, FaultDice, Faults, FaultsError};
 use super::lifecycle::{Lifecycle, Plan, Snapshot};
 use super::limits::{Gate, LimitHit, Limits};
-use super::stats::Stats;
+use super::stats::{Served, Stats};
 use crate::phone::Phone;
 
 /// One `POST /v2/calls` request as the sandbox received it, accepted or not, so tests can check
@@ -95,6 +95,9 @@ pub(crate) struct Call {
     /// Epoch ms; also the vendor's `start_time`.
     pub created_ms: i64,
     pub plan: Plan,
+    /// A roll in `0..1` drawn at creation: the list leaves the call out while it is below the
+    /// `list_omits` fault's share, so the same calls stay missing all along.
+    pub list_roll: f64,
 }
 
 impl Call {
@@ -104,7 +107,7 @@ impl Call {
     }
 
     /// Epoch ms when the call reaches its outcome and stops being live.
-    fn ends_ms(&self) -> i64 {
+    pub fn ends_ms(&self) -> i64 {
         self.created_ms.saturating_add(self.plan.ends_ms)
     }
 }
@@ -139,6 +142,8 @@ struct Dice {
     latency: StdRng,
     /// Each created call's length and outcome.
     plans: StdRng,
+    /// Each created call's roll for the list's omissions.
+    listing: StdRng,
     faults: FaultDice,
 }
 
@@ -152,6 +157,7 @@ impl Dice {
             request_ids: stream(2),
             latency: stream(3),
             plans: stream(4),
+            listing: stream(7),
             faults: FaultDice::new(stream(5), stream(6)),
         }
     }
@@ -183,6 +189,8 @@ pub(crate) struct World {
     /// Call id → index into `calls`.
     call_index: HashMap<String, usize>,
     received: Vec<ReceivedCall>,
+    /// Every `/v2` request, on any route, in arrival order.
+    served: Vec<Served>,
     api_key: Option<String>,
     latency: Latency,
     lifecycle: Lifecycle,
@@ -213,6 +221,7 @@ impl World {
             calls: Vec::new(),
             call_index: HashMap::new(),
             received: Vec::new(),
+            served: Vec::new(),
             api_key: config.api_key.clone(),
             latency: config.latency,
             lifecycle: Lifecycle {
@@ -245,7 +254,16 @@ impl World {
 
     /// The calls `filter` keeps, in creation order.
     pub fn calls<'a>(&'a self, filter: &'a CallFilter) -> impl Iterator<Item = &'a Call> + 'a {
-        self.calls.iter().filter(|call| filter.matches(call))
+        // Calls are kept in creation order, so those a `from_date` keeps are a tail: found by
+        // bisection, with a second's slack for two requests that read the time in one order and
+        // took the lock in the other. A follower's list then costs the calls since, not all.
+        let first = filter.from_ms.map_or(0, |from| {
+            let slack = from.saturating_sub(1_000);
+            self.calls.partition_point(|call| call.created_ms < slack)
+        });
+        self.calls[first..]
+            .iter()
+            .filter(|call| filter.matches(call))
     }
 
     /// Creates a call from `request` at `now_ms`; without `from`, the pool's first number calls.
@@ -267,6 +285,7 @@ impl World {
             prompt_variables: request.prompt_variables,
             created_ms: now_ms,
             plan: self.lifecycle.plan(&mut self.dice.plans),
+            list_roll: self.dice.listing.random(),
         };
         self.gate.accepted(now_ms, call.ends_ms());
         let index = self.calls.len();
@@ -278,6 +297,17 @@ impl World {
     pub fn record(&mut self, received: ReceivedCall) {
         self.stats.count(&received);
         self.received.push(received);
+    }
+
+    /// Counts one `/v2` request on `route`.
+    pub fn served(&mut self, served: Served) {
+        *self.stats.requests.entry(served.route.clone()).or_default() += 1;
+        self.served.push(served);
+    }
+
+    /// Every `/v2` request so far, in arrival order.
+    pub fn served_requests(&self) -> &[Served] {
+        &self.served
     }
 
     pub fn stats(&self) -> Stats {

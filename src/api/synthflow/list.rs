@@ -1,5 +1,6 @@
 //! Every call of an agent since a moment (CONTRACT A.3, `GET /v2/calls` without a phone filter),
-//! for `outdial repair` to rebuild a journal from the vendor's own records.
+//! for `outdial repair` to rebuild a journal from the vendor's own records, and one page of it
+//! at a time for the follower, which reads the status of every live call from it.
 //!
 //! A child of the client module so it reaches the client's request plumbing without widening it.
 
@@ -7,7 +8,7 @@ use jiff::Timestamp;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{ApiError, Synthflow};
+use super::{ApiError, CallState, PAGE, Sent, Synthflow, lenient, unknown_status};
 use crate::phone::Phone;
 
 /// A call as `GET /v2/calls` lists it, read leniently: only the id is required, since one odd
@@ -63,7 +64,77 @@ impl AgentCall {
     }
 }
 
+/// A call as a page of `GET /v2/calls` shows its state: note `call_status`, not `status` (A.3).
+/// Read as leniently as [`CallState`].
+#[derive(Debug, Clone, Deserialize)]
+pub struct CallInList {
+    pub call_id: String,
+    #[serde(
+        rename = "call_status",
+        default = "unknown_status",
+        deserialize_with = "lenient::status"
+    )]
+    status: String,
+    #[serde(default, deserialize_with = "lenient::text")]
+    end_call_reason: Option<String>,
+    #[serde(default, deserialize_with = "lenient::seconds")]
+    duration: Option<u64>,
+}
+
+impl CallInList {
+    /// The call's state, as `GET /v2/calls/{id}` would show it.
+    pub fn state(self) -> CallState {
+        CallState {
+            status: self.status,
+            end_call_reason: self.end_call_reason,
+            duration: self.duration,
+        }
+    }
+}
+
+/// One page of `GET /v2/calls`, and how many calls the whole list has.
+#[derive(Debug, Deserialize)]
+pub struct ListPage {
+    pub calls: Vec<CallInList>,
+    pub total: usize,
+}
+
 impl Synthflow {
+    /// The page at `offset` (at most 100 calls) of `model_id`'s calls that started at or after
+    /// `since` (read on the vendor's clock).
+    pub async fn calls_page(
+        &self,
+        model_id: &str,
+        since: Timestamp,
+        offset: usize,
+    ) -> Result<ListPage, ApiError> {
+        #[derive(Deserialize)]
+        struct Body {
+            response: Page,
+        }
+        #[derive(Deserialize)]
+        struct Page {
+            pagination: Pagination,
+            calls: Vec<CallInList>,
+        }
+        #[derive(Deserialize)]
+        struct Pagination {
+            total_records: usize,
+        }
+        let query = [
+            ("model_id", model_id.to_owned()),
+            ("from_date", since.as_millisecond().to_string()),
+            ("limit", PAGE.to_string()),
+            ("offset", offset.to_string()),
+        ];
+        self.sent.add(Sent::ListPage);
+        let body: Body = self.get(self.endpoint(&["calls"]), &query).await?;
+        Ok(ListPage {
+            calls: body.response.calls,
+            total: body.response.pagination.total_records,
+        })
+    }
+
     /// Every call of `model_id` that started at or after `since` (all pages), in the order the
     /// vendor lists them (unspecified: callers sort).
     pub async fn agent_calls(

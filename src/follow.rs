@@ -1,0 +1,473 @@
+//! Following live calls in bulk. One task, the follower, reads the status of every live call of
+//! the campaign from one paged `GET /v2/calls?model_id=…&from_date=…` per sweep, and tells each
+//! call's task when its call has ended; a call the list does not show is looked at alone
+//! (`GET /v2/calls/{id}`) once a grace has passed. Every read waits for its turn in the reads
+//! budget (`pacing.reads_per_second`), a limiter apart from the create schedule.
+//!
+//! Sweeps come when ends are likely: the follower learns how long the campaign's calls last
+//! (the last 32 ends it saw) and, from the live calls' ages, sweeps once about one end is
+//! expected since the last sweep, sooner (every [`LIKELY_GAP`]) while any end is likely at
+//! all, and at least every [`IDLE_GAP`]; before it has learned, sweeps thin out as calls age.
+//! One sweep serves every live call.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use jiff::{SignedDuration, Timestamp};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::api::{ApiError, CallState, Synthflow};
+use crate::pacing::Pacer;
+
+/// The list is asked for calls that started this long before the earliest live call's
+/// `dialing` mark (moved onto the vendor's clock): its `Date` header has whole seconds and
+/// clocks drift. Kept short, as every call started in it is listed (at 100 calls/s, 2 s are two
+/// pages); a call the margin misses is not lost: it is looked at alone.
+const START_MARGIN: SignedDuration = SignedDuration::from_secs(2);
+/// A call the list has not shown for this long is looked at alone: a call still queued may
+/// have no `start_time` yet and so fall outside `from_date` (CONTRACT A.3).
+const UNLISTED_GRACE: Duration = Duration::from_secs(5);
+/// A call the vendor answers 404 for is given this long to appear (a fresh call may 404 for a
+/// moment, CONTRACT A.2), and at most the longest a call may take; then it is settled unknown.
+const NOT_FOUND_GRACE: Duration = Duration::from_secs(120);
+/// The longest wait between sweeps while an end is likely within it (or a call has outlived
+/// every length learned): an end is then noticed within it, about half of it on average. For
+/// calls shorter than twice this, half the usual call's length.
+const LIKELY_GAP: Duration = Duration::from_secs(4);
+/// An end counts as likely within the likely gap when this many are expected in it.
+const LIKELY: f64 = 0.05;
+/// A sweep is due once this many ends are expected since the last: most sweeps then see one.
+const ENDS_PER_SWEEP: f64 = 1.0;
+/// The fewest sweeps apart; the reads budget may space them further.
+const MIN_GAP: Duration = Duration::from_millis(50);
+/// Lengths needed before they are trusted to time the sweeps.
+const LENGTHS_TRUSTED: usize = 4;
+/// After a list that failed for a passing reason, the next sweep comes this much later.
+const AFTER_FAILED_SWEEP: Duration = Duration::from_secs(1);
+/// The longest wait between sweeps while any call is live: a call that ends far sooner than
+/// the campaign's usual call frees its slot within this.
+const IDLE_GAP: Duration = Duration::from_secs(10);
+/// Before any end has been seen, a call is swept at a quarter of its age, within these: calls
+/// that end at once are seen at once, a first batch of long calls costs a few dozen sweeps.
+const FIRST_GAPS: (Duration, Duration) = (MIN_GAP, LIKELY_GAP);
+/// A call the list does not show is looked at alone again after a twentieth of its age, within
+/// these.
+const LOOK_GAPS: (Duration, Duration) = (Duration::from_millis(50), Duration::from_secs(5));
+/// How many recent call lengths the follower remembers.
+const LENGTHS_KEPT: usize = 32;
+
+/// What a followed call's task is told: its terminal state, or why it could not be followed.
+pub type Ended = Result<CallState, ApiError>;
+
+/// The handle call tasks register their calls with; cheap to clone.
+#[derive(Clone)]
+pub struct Follower {
+    calls: mpsc::UnboundedSender<Watch>,
+}
+
+/// A call to follow, and where to say that it ended.
+struct Watch {
+    call_id: String,
+    /// The call's `dialing` mark on the machine's clock (the one the vendor's `Date` is
+    /// compared with).
+    dialed_at: Timestamp,
+    ended: oneshot::Sender<Ended>,
+}
+
+impl Follower {
+    /// Starts the follower's task. It ends by itself once every handle is dropped and no call
+    /// is followed.
+    pub fn start(api: Synthflow, agent: String, pacer: Arc<Pacer>, max_call: Duration) -> Self {
+        let (calls, registered) = mpsc::unbounded_channel();
+        let sweeper = Sweeper {
+            api,
+            agent,
+            pacer,
+            max_call,
+            followed: HashMap::new(),
+            lengths: Lengths::default(),
+            next_sweep: None,
+        };
+        tokio::spawn(sweeper.run(registered));
+        Follower { calls }
+    }
+
+    /// Follows `call_id` to its end; the answer comes on the receiver. Dropping the receiver
+    /// stops following the call (the run stops).
+    pub fn follow(&self, call_id: String, dialed_at: Timestamp) -> oneshot::Receiver<Ended> {
+        let (ended, answer) = oneshot::channel();
+        let watch = Watch {
+            call_id,
+            dialed_at,
+            ended,
+        };
+        // A send fails only once the follower has ended, which drops `ended`: the receiver
+        // then reports it, and the call task fails loudly.
+        let _ = self.calls.send(watch);
+        answer
+    }
+}
+
+/// A call being followed.
+struct Followed {
+    dialed_at: Timestamp,
+    since: Instant,
+    /// The latest sweep that showed the call still live: an end seen later happened after it.
+    seen_live: Instant,
+    /// The first sweep in a row that did not show the call.
+    unlisted_since: Option<Instant>,
+    /// When the call may next be looked at alone, once unlisted past the grace.
+    next_get: Option<Instant>,
+    /// The first 404 in a row for this call.
+    not_found_since: Option<Instant>,
+    ended: oneshot::Sender<Ended>,
+}
+
+impl Followed {
+    /// When the call is due to be looked at alone: never while the list shows it.
+    fn look_due(&self) -> Option<Instant> {
+        let since = self.unlisted_since?;
+        Some((since + UNLISTED_GRACE).max(self.next_get.unwrap_or(since)))
+    }
+}
+
+struct Sweeper {
+    api: Synthflow,
+    agent: String,
+    pacer: Arc<Pacer>,
+    /// `retry.max_call_minutes`: past it a call is looked at once more, then settled unknown.
+    max_call: Duration,
+    followed: HashMap<String, Followed>,
+    /// How long recent calls lasted: when the next ends are likely.
+    lengths: Lengths,
+    /// When the next sweep is due, while calls are followed.
+    next_sweep: Option<Instant>,
+}
+
+impl Sweeper {
+    async fn run(mut self, mut registered: mpsc::UnboundedReceiver<Watch>) {
+        let mut open = true;
+        loop {
+            self.followed.retain(|_, call| !call.ended.is_closed());
+            if !open && self.followed.is_empty() {
+                return;
+            }
+            let wake = self.next_wake();
+            tokio::select! {
+                watch = registered.recv(), if open => match watch {
+                    Some(watch) => self.add(watch),
+                    None => open = false,
+                },
+                () = sleep_until(wake) => self.work().await,
+            }
+        }
+    }
+
+    fn add(&mut self, watch: Watch) {
+        let now = Instant::now();
+        let followed = Followed {
+            dialed_at: watch.dialed_at,
+            since: now,
+            seen_live: now,
+            unlisted_since: None,
+            next_get: None,
+            not_found_since: None,
+            ended: watch.ended,
+        };
+        self.followed.insert(watch.call_id, followed);
+        let wanted = now + self.lengths.wait(self.ages(now));
+        self.next_sweep = Some(self.next_sweep.map_or(wanted, |due| due.min(wanted)));
+    }
+
+    /// The earliest moment something is due: a sweep, a single look, a call past `max_call`.
+    fn next_wake(&self) -> Option<Instant> {
+        self.followed
+            .values()
+            .flat_map(|call| {
+                let past_max_call = call.since + self.max_call;
+                [call.look_due(), Some(past_max_call)]
+            })
+            .flatten()
+            .chain(self.next_sweep)
+            .min()
+    }
+
+    async fn work(&mut self) {
+        let now = Instant::now();
+        if self.next_sweep.is_some_and(|due| due <= now) {
+            self.sweep().await;
+        }
+        self.look_at_each().await;
+    }
+
+    /// One paged list of the campaign's calls since the earliest live one started; every
+    /// followed call it shows ended is answered.
+    async fn sweep(&mut self) {
+        let since = self.earliest_start();
+        let mut shown = HashSet::new();
+        let mut offset = 0;
+        loop {
+            self.pacer.read_turn().await;
+            let page = match self.api.calls_page(&self.agent, since, offset).await {
+                Ok(page) => page,
+                Err(error) => return self.sweep_failed(error),
+            };
+            let got = page.calls.len();
+            offset += got;
+            for call in page.calls {
+                shown.insert(call.call_id.clone());
+                let state = call.clone().state();
+                if state.is_terminal() {
+                    self.end(&call.call_id, Ok(state));
+                }
+            }
+            if got == 0 || offset >= page.total {
+                break;
+            }
+        }
+        let now = Instant::now();
+        for (call_id, call) in &mut self.followed {
+            if shown.contains(call_id) {
+                call.seen_live = now;
+                call.unlisted_since = None;
+                call.next_get = None;
+            } else {
+                call.unlisted_since.get_or_insert(now);
+            }
+        }
+        self.next_sweep =
+            (!self.followed.is_empty()).then(|| now + self.lengths.wait(self.ages(now)));
+    }
+
+    /// A list that failed: the account's refusal ends every call's following (the dialer
+    /// stops); anything else is passing, and the next sweep comes after the overdue gap.
+    fn sweep_failed(&mut self, error: ApiError) {
+        if let ApiError::Account { .. } = error {
+            for (_, call) in self.followed.drain() {
+                let _ = call.ended.send(Err(error.clone()));
+            }
+            return;
+        }
+        tracing::debug!("listing the campaign's calls: {error}");
+        self.next_sweep = Some(Instant::now() + AFTER_FAILED_SWEEP);
+    }
+
+    /// Looks alone at each call the list has not shown for the grace, and at each call past
+    /// `max_call`.
+    async fn look_at_each(&mut self) {
+        let now = Instant::now();
+        let due: Vec<String> = self
+            .followed
+            .iter()
+            .filter(|(_, call)| {
+                now >= call.since + self.max_call || call.look_due().is_some_and(|at| now >= at)
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        for call_id in due {
+            self.look_at(&call_id).await;
+        }
+    }
+
+    /// `GET /v2/calls/{id}` for one call, and what it means for the call.
+    async fn look_at(&mut self, call_id: &str) {
+        self.pacer.read_turn().await;
+        let answer = self.api.call(call_id).await;
+        let Some(call) = self.followed.get_mut(call_id) else {
+            return;
+        };
+        let now = Instant::now();
+        let age = now - call.since;
+        call.next_get = Some(now + (age / 20).clamp(LOOK_GAPS.0, LOOK_GAPS.1));
+        let ended = match answer {
+            Ok(state) if state.is_terminal() => Some(Ok(state)),
+            Err(e @ ApiError::Account { .. }) => Some(Err(e)),
+            Ok(state) if age >= self.max_call => Some(Ok(CallState::unknown(format!(
+                "still `{}` after {:#} (retry.max_call_minutes); its outcome is not known",
+                state.status,
+                whole_seconds(self.max_call)
+            )))),
+            Ok(_) => {
+                call.not_found_since = None;
+                None
+            }
+            Err(e) if e.is_not_found() => {
+                let since = *call.not_found_since.get_or_insert(now);
+                (now - since >= NOT_FOUND_GRACE.min(self.max_call) || age >= self.max_call).then(
+                    || {
+                        let why = format!(
+                            "the API has answered 404 for call {call_id} for {:#}",
+                            whole_seconds(now - since)
+                        );
+                        Ok(CallState::unknown(why))
+                    },
+                )
+            }
+            Err(e) if age >= self.max_call => Some(Ok(CallState::unknown(format!(
+                "no terminal status after {:#} (retry.max_call_minutes); last look: {e}",
+                whole_seconds(self.max_call)
+            )))),
+            // A passing fault: looked at again later.
+            Err(e) => {
+                tracing::debug!("looking at call {call_id}: {e}");
+                None
+            }
+        };
+        if let Some(ended) = ended {
+            self.end(call_id, ended);
+        }
+    }
+
+    /// Answers a call's task and stops following it; a call that really ended teaches its length.
+    fn end(&mut self, call_id: &str, ended: Ended) {
+        let Some(call) = self.followed.remove(call_id) else {
+            return;
+        };
+        if ended.as_ref().is_ok_and(|state| state.is_terminal()) {
+            // The end fell between the last sweep that saw the call live and now.
+            let seen_ended = call.since.elapsed();
+            self.lengths
+                .learn((call.seen_live - call.since + seen_ended) / 2);
+        }
+        // The task may have stopped waiting (the run stops): nothing to tell then.
+        let _ = call.ended.send(ended);
+    }
+
+    /// The ages of the calls followed, at `now`.
+    fn ages(&self, now: Instant) -> Vec<Duration> {
+        self.followed
+            .values()
+            .map(|call| now - call.since)
+            .collect()
+    }
+
+    /// The earliest `start_time` a live call can have, on the vendor's clock.
+    fn earliest_start(&self) -> Timestamp {
+        let earliest = self
+            .followed
+            .values()
+            .map(|call| call.dialed_at)
+            .min()
+            .unwrap_or_else(Timestamp::now);
+        let ahead = SignedDuration::from_millis(self.api.clock_ahead_ms().unwrap_or(0));
+        earliest
+            .saturating_add(ahead)
+            .and_then(|at| at.saturating_sub(START_MARGIN))
+            .unwrap_or(earliest)
+    }
+}
+
+/// The lengths of recently ended calls, as far as the sweeps could tell (the middle of the
+/// time between the last sweep that saw a call live and the one that saw it ended).
+#[derive(Default)]
+struct Lengths(VecDeque<Duration>);
+
+impl Lengths {
+    fn learn(&mut self, length: Duration) {
+        if self.0.len() == LENGTHS_KEPT {
+            self.0.pop_front();
+        }
+        self.0.push_back(length);
+    }
+
+    /// How long to wait for the next sweep, for live calls of these `ages`. Each call is
+    /// expected to end as the learned lengths longer than its age say (each equally likely):
+    /// the sweep comes once [`ENDS_PER_SWEEP`] ends are expected, within the likely gap
+    /// ([`LIKELY_GAP`], or half the usual length) if an end is likely in it at all, else within
+    /// [`IDLE_GAP`].
+    fn wait(&self, ages: Vec<Duration>) -> Duration {
+        if self.0.len() < LENGTHS_TRUSTED {
+            let first = ages
+                .iter()
+                .map(|age| (*age / 4).clamp(FIRST_GAPS.0, FIRST_GAPS.1));
+            return first.min().unwrap_or(IDLE_GAP);
+        }
+        let mut lengths: Vec<Duration> = self.0.iter().copied().collect();
+        lengths.sort_unstable();
+        let likely_gap = (lengths[lengths.len() / 2] / 2).clamp(MIN_GAP, LIKELY_GAP);
+        // (wait, ends expected at that moment), for every call and every length it may have.
+        let mut ends: Vec<(Duration, f64)> = Vec::new();
+        let mut outlived = false;
+        for age in ages {
+            let longer = &lengths[lengths.partition_point(|length| *length <= age)..];
+            outlived |= longer.is_empty();
+            let share = 1.0 / longer.len().max(1) as f64;
+            ends.extend(longer.iter().map(|length| (*length - age, share)));
+        }
+        ends.sort_unstable_by_key(|(wait, _)| *wait);
+        let mut expected = 0.0;
+        let mut wait = IDLE_GAP;
+        let mut likely_soon = outlived;
+        for (at, share) in ends {
+            expected += share;
+            likely_soon |= at <= likely_gap && expected >= LIKELY;
+            // Shares such as 1/3 do not add up to 1 exactly.
+            if expected >= ENDS_PER_SWEEP - 1e-9 {
+                wait = at;
+                break;
+            }
+        }
+        if likely_soon {
+            wait = wait.min(likely_gap);
+        }
+        wait.clamp(MIN_GAP, IDLE_GAP)
+    }
+}
+
+/// A duration as jiff prints it (`3s`, `30m`), to the second.
+fn whole_seconds(wait: Duration) -> SignedDuration {
+    SignedDuration::from_secs(i64::try_from(wait.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// Sleeps until `wake`, or for ever without one.
+async fn sleep_until(wake: Option<Instant>) {
+    match wake {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn learned(lengths: &[u64]) -> Lengths {
+        let mut learned = Lengths::default();
+        for length in lengths {
+            learned.learn(Duration::from_secs(*length));
+        }
+        learned
+    }
+
+    /// Before ends are learned, sweeps thin out as calls age; with calls of one length, the
+    /// sweep comes as the first live call reaches it; with calls of uneven length, at most
+    /// [`LIKELY_GAP`] apart while an end is likely, and [`IDLE_GAP`] while none is.
+    #[test]
+    fn sweeps_come_when_ends_are_likely() {
+        let s = Duration::from_secs;
+        let unknown = Lengths::default();
+        assert_eq!(unknown.wait(vec![Duration::ZERO]), FIRST_GAPS.0);
+        assert_eq!(unknown.wait(vec![s(8), s(100)]), s(2));
+        assert_eq!(unknown.wait(vec![]), IDLE_GAP);
+
+        let even = learned(&[60; 8]);
+        assert_eq!(even.wait(vec![s(10), s(52), s(30)]), s(8));
+        assert_eq!(even.wait(vec![s(1)]), IDLE_GAP);
+        assert_eq!(even.wait(vec![s(61)]), LIKELY_GAP, "outlived every length");
+
+        let uneven = learned(&[50, 52, 54, 56, 58, 60, 62, 64, 66, 68, 70]);
+        assert_eq!(uneven.wait(vec![s(55)]), LIKELY_GAP);
+        assert_eq!(uneven.wait(vec![s(5)]), IDLE_GAP);
+        // Ten calls near their end: about one end is expected within a second.
+        let near: Vec<Duration> = (0..10).map(|_| s(67)).collect();
+        assert_eq!(uneven.wait(near), s(1));
+
+        let short = learned(&[1; 8]);
+        assert_eq!(
+            short.wait(vec![s(3)]),
+            Duration::from_millis(500),
+            "a call past short calls' length is swept at half their length"
+        );
+    }
+}
