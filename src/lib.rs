@@ -56,4 +56,5 @@ pub mod rules;
 pub mod sandbox;
 pub mod suppression;
 pub mod survey;
+pub mod table;
 pub mod window;

@@ -11,13 +11,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use rand::Rng;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
 use crate::campaign::Pacing;
 
-/// The first backoff after a 429 without `Retry-After`; it doubles with each further 429.
+/// The first backoff after a 429 without `Retry-After` is between this and twice it (backon's
+/// jitter adds up to the delay itself); it doubles with each further 429.
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 /// Our own backoff never pauses longer than this. A server's `Retry-After` is honoured as
 /// given, up to the API edge's own bound ([`crate::api::MAX_RETRY_AFTER`], 10 min).
@@ -51,8 +51,9 @@ pub struct Pacer {
 #[derive(Debug, Default)]
 struct Throttle {
     paused_until: Option<Instant>,
-    /// Consecutive 429s, for the exponential backoff.
-    strikes: u32,
+    /// The exponential backoff of the current run of 429s (backon), `None` once a call is
+    /// accepted: the next 429 starts again from [`FIRST_BACKOFF`].
+    backoff: Option<backon::ExponentialBackoff>,
     /// Added to the schedule's interval; doubles on a 429, shrinks on each accepted call.
     extra_gap: Duration,
     last_start: Option<Instant>,
@@ -139,10 +140,10 @@ impl Pacer {
     /// else our backoff) and slow the pace. Returns the pause.
     pub fn rate_limited(&self, retry_after: Option<Duration>) -> Duration {
         let mut throttle = self.throttle();
-        throttle.strikes = throttle.strikes.saturating_add(1);
+        let ours = throttle.next_backoff();
         let pause = retry_after
             .map(|asked| asked.min(crate::api::MAX_RETRY_AFTER))
-            .unwrap_or_else(|| backoff(throttle.strikes));
+            .unwrap_or(ours);
         let until = Instant::now() + pause;
         throttle.paused_until = Some(throttle.paused_until.map_or(until, |p| p.max(until)));
         throttle.extra_gap = (throttle.extra_gap * 2).max(self.interval).min(MAX_BACKOFF);
@@ -152,7 +153,7 @@ impl Pacer {
     /// A call was accepted: the backoff resets and the extra gap shrinks by a quarter.
     pub fn accepted(&self) {
         let mut throttle = self.throttle();
-        throttle.strikes = 0;
+        throttle.backoff = None;
         throttle.extra_gap = throttle.extra_gap.mul_f64(0.75);
         if throttle.extra_gap < self.interval / 8 {
             throttle.extra_gap = Duration::ZERO;
@@ -167,6 +168,25 @@ impl Pacer {
 }
 
 impl Throttle {
+    /// The pause after one more 429: from [`FIRST_BACKOFF`], doubling, with jitter so that many
+    /// clients do not retry in step, never past [`MAX_BACKOFF`] (the cap is half of it, as the
+    /// jitter may add as much again).
+    fn next_backoff(&mut self) -> Duration {
+        use backon::BackoffBuilder;
+        self.backoff
+            .get_or_insert_with(|| {
+                backon::ExponentialBuilder::new()
+                    .with_min_delay(FIRST_BACKOFF)
+                    .with_max_delay(MAX_BACKOFF / 2)
+                    .with_factor(2.0)
+                    .with_jitter()
+                    .without_max_times()
+                    .build()
+            })
+            .next()
+            .unwrap_or(MAX_BACKOFF)
+    }
+
     /// The earliest instant the next start may happen, if the throttle holds it back at all.
     fn earliest_start(&self) -> Option<Instant> {
         let after_gap = self
@@ -180,30 +200,27 @@ impl Throttle {
     }
 }
 
-/// `FIRST_BACKOFF · 2^(strikes-1)`, with ±25% jitter so that many clients do not retry in step.
-fn backoff(strikes: u32) -> Duration {
-    let base = FIRST_BACKOFF
-        .saturating_mul(1u32 << strikes.saturating_sub(1).min(10))
-        .min(MAX_BACKOFF);
-    base.mul_f64(rand::rng().random_range(0.75..1.25))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Backoff grows exponentially, stays within its jitter band and never passes the cap.
+    /// Backoff grows exponentially from its first pause, stays within its jitter band (the delay
+    /// plus up to as much again), never passes the cap, and starts over once a call is accepted.
     #[test]
     fn backoff_doubles_with_jitter_up_to_the_cap() {
-        for strikes in 1..=20u32 {
-            let nominal = FIRST_BACKOFF
-                .saturating_mul(1 << (strikes - 1).min(10))
-                .min(MAX_BACKOFF);
-            let wait = backoff(strikes);
-            assert!(
-                wait >= nominal.mul_f64(0.75) && wait <= nominal.mul_f64(1.25),
-                "{strikes}: {wait:?}"
-            );
+        let mut throttle = Throttle::default();
+        for round in 0..2 {
+            for strikes in 1..=20u32 {
+                let nominal = FIRST_BACKOFF
+                    .saturating_mul(1 << (strikes - 1).min(10))
+                    .min(MAX_BACKOFF / 2);
+                let wait = throttle.next_backoff();
+                assert!(
+                    wait >= nominal && wait <= nominal * 2 && wait <= MAX_BACKOFF,
+                    "round {round}, strike {strikes}: {wait:?}"
+                );
+            }
+            throttle.backoff = None;
         }
     }
 
@@ -228,7 +245,7 @@ mod tests {
             pacer.accepted();
         }
         assert_eq!(pacer.throttle().extra_gap, Duration::ZERO);
-        assert_eq!(pacer.throttle().strikes, 0);
+        assert!(pacer.throttle().backoff.is_none());
     }
 
     /// A server's `Retry-After` past our own backoff's cap is honoured, up to the edge's bound.

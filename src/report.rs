@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::api::Requests;
 use crate::journal::{Entry, Journal, JournalError, State, StateKind};
 use crate::rotation::Match;
+use crate::table::Table;
 
 /// Counts over a campaign's contacts; small whatever the number of contacts (bounded by the pool).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -441,14 +442,30 @@ impl Report {
     }
 }
 
-/// `1h 02m`, `3m 05s`, `12.3s`: as precise as a person needs.
+/// `1h 2m`, `3m 5s`, `12.3s` (jiff's friendly format): as precise as a person needs, to the
+/// tenth of a second under a minute, the second under an hour, the minute beyond.
 pub fn short_duration(d: Duration) -> String {
-    let secs = d.as_secs();
-    match secs {
-        0..60 => format!("{:.1}s", d.as_secs_f64()),
-        60..3600 => format!("{}m {:02}s", secs / 60, secs % 60),
-        _ => format!("{}h {:02}m", secs / 3600, secs % 3600 / 60),
-    }
+    use jiff::fmt::friendly::{FractionalUnit, SpanPrinter};
+    let (unit, increment, printer) = match d.as_secs() {
+        0..60 => (
+            jiff::Unit::Millisecond,
+            100,
+            SpanPrinter::new()
+                .fractional(Some(FractionalUnit::Second))
+                .precision(Some(1)),
+        ),
+        60..3600 => (jiff::Unit::Second, 1, SpanPrinter::new()),
+        _ => (jiff::Unit::Minute, 1, SpanPrinter::new()),
+    };
+    let rounded = jiff::SignedDuration::try_from(d)
+        .unwrap_or(jiff::SignedDuration::MAX)
+        .round(
+            jiff::SignedDurationRound::new()
+                .smallest(unit)
+                .increment(increment),
+        )
+        .unwrap_or(jiff::SignedDuration::MAX);
+    printer.duration_to_string(&rounded)
 }
 
 impl Report {
@@ -466,13 +483,19 @@ impl Report {
         if self.tally.callers.is_empty() {
             return Ok(());
         }
-        writeln!(f, "  calls per caller ID (of which same area code):")?;
+        let mut table = Table::new(&["CALLER ID", "CALLS", "SAME AREA CODE"]);
+        table.align_right(1);
+        table.align_right(2);
         for (number, caller) in &self.tally.callers {
-            writeln!(
-                f,
-                "    {number:<16} {:>6}  ({})",
-                caller.calls, caller.local
-            )?;
+            table.push(vec![
+                number.clone(),
+                caller.calls.to_string(),
+                caller.local.to_string(),
+            ]);
+        }
+        writeln!(f, "  calls per caller ID:")?;
+        for line in table.to_string().lines() {
+            writeln!(f, "    {line}")?;
         }
         Ok(())
     }
@@ -516,5 +539,20 @@ mod seconds {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         let secs = f64::deserialize(d)?;
         Ok(Duration::try_from_secs_f64(secs).unwrap_or_default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Durations read like a person would write them, as precise as each size needs.
+    #[test]
+    fn durations_are_short_and_friendly() {
+        assert_eq!(short_duration(Duration::from_millis(12_340)), "12.3s");
+        assert_eq!(short_duration(Duration::from_millis(200)), "0.2s");
+        assert_eq!(short_duration(Duration::from_secs(185)), "3m 5s");
+        assert_eq!(short_duration(Duration::from_secs(3_725)), "1h 2m");
+        assert_eq!(short_duration(Duration::from_secs(90_000)), "25h");
     }
 }

@@ -28,6 +28,10 @@ pub struct Settings {
     pub calls_per_second: f64,
     pub max_live_calls: u32,
     pub reconcile_grace_seconds: u32,
+    /// `pacing.reads_per_second`. Tests of other behaviours dial calls that end at once, so they
+    /// follow them faster than the default budget (2/s) would; `follow_in_bulk.rs` holds that
+    /// budget to its word.
+    pub reads_per_second: f64,
 }
 
 impl Default for Settings {
@@ -37,6 +41,7 @@ impl Default for Settings {
             calls_per_second: 500.0,
             max_live_calls: 16,
             reconcile_grace_seconds: 1,
+            reads_per_second: 50.0,
         }
     }
 }
@@ -80,6 +85,7 @@ contacts = "contacts.csv"
 [pacing]
 calls_per_second = {}
 max_live_calls = {}
+reads_per_second = {}
 
 [rotation]
 strategy = "{}"
@@ -92,7 +98,11 @@ days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 [retry]
 reconcile_grace_seconds = {}
 "#,
-            s.calls_per_second, s.max_live_calls, s.strategy, s.reconcile_grace_seconds
+            s.calls_per_second,
+            s.max_live_calls,
+            s.reads_per_second,
+            s.strategy,
+            s.reconcile_grace_seconds
         );
         std::fs::write(self.campaign_file(), text).unwrap();
     }
