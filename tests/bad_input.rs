@@ -157,27 +157,18 @@ fn corpus() -> Vec<Case> {
         },
         Case {
             name: "no reads at all",
-            broken: Campaign(
-                "calls_per_second = 500",
-                "calls_per_second = 500\nreads_per_second = 0",
-            ),
-            says: &["line 10", "pacing.reads_per_second", "0.1"],
+            broken: Campaign("reads_per_second = 50", "reads_per_second = 0"),
+            says: &["line 11", "pacing.reads_per_second", "0.1"],
         },
         Case {
             name: "reads beyond any account",
-            broken: Campaign(
-                "calls_per_second = 500",
-                "calls_per_second = 500\nreads_per_second = 1e300",
-            ),
-            says: &["line 10", "pacing.reads_per_second", "1000000"],
+            broken: Campaign("reads_per_second = 50", "reads_per_second = 1e300"),
+            says: &["line 11", "pacing.reads_per_second", "1000000"],
         },
         Case {
             name: "a read rate that is not a number",
-            broken: Campaign(
-                "calls_per_second = 500",
-                "calls_per_second = 500\nreads_per_second = nan",
-            ),
-            says: &["line 10", "pacing.reads_per_second"],
+            broken: Campaign("reads_per_second = 50", "reads_per_second = nan"),
+            says: &["line 11", "pacing.reads_per_second"],
         },
         Case {
             name: "a rate that is not a number",
