@@ -263,10 +263,11 @@ impl Report {
             }
         }
         tally.skipped_rows = journal.skipped_rows().count() as u64;
-        // The file's size as the latest run checked it; the journal alone cannot know it.
-        let rows_in_file = Report::load_snapshot(journal.dir()).and_then(|last| last.rows_in_file);
+        // The file's size and the API requests as the latest run left them in its snapshot.
+        let last = Report::load_snapshot(journal.dir());
         let mut report = Report::new(campaign, Phase::Stopped, tally, now);
-        report.rows_in_file = rows_in_file;
+        report.rows_in_file = last.as_ref().and_then(|last| last.rows_in_file);
+        report.requests = last.and_then(|last| last.requests);
         report.uncertain = uncertain;
         if report.remaining() == Some(0) {
             report.phase = Phase::Complete;

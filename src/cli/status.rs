@@ -32,9 +32,6 @@ pub async fn run(args: StatusArgs, global: &Global) -> Result<u8, Error> {
         Ok(journal) => {
             let mut report = Report::of_journal(&campaign.name, &journal, now)?;
             report.next = next_due(&campaign, &journal, now)?;
-            // The latest run's requests live only in its snapshot.
-            report.requests =
-                Report::load_snapshot(&campaign.journal_dir).and_then(|last| last.requests);
             held = held_for_zone(&campaign, &journal)?;
             report
         }
