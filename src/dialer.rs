@@ -881,9 +881,8 @@ impl<'a> Dialer<'a> {
                 if call.is_unanswered()
                     && entry.attempts < self.campaign.retry.max_attempts.get() =>
             {
-                let why = format!("attempt {}: {}", entry.attempts, call.status);
                 let when = self.after(self.campaign.retry.redial_after);
-                entry.redial_at(when, why, now);
+                entry.redial_at(when, call, now);
             }
             Ok(call) => entry.done(call, now),
             Err(e @ ApiError::Account { .. }) => self.stop(Ending::AccountRefused(e)),

@@ -19,7 +19,9 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use crate::api::CallState;
 use crate::contacts::Contact;
+use crate::history::{Attempt, LocalMoment};
 use crate::phone::Phone;
 use crate::report::{Counter, Tally};
 use crate::rotation::{Choice, Match};
@@ -36,6 +38,11 @@ const FORMAT_1: &str = "outdial-journal/1";
 /// the counters it moves are on disk together or not at all.
 const OPEN: &[u8] = b"open/";
 const TALLY: &[u8] = b"tally/";
+/// The attempt history, under `attempt/` + caller ID + `/` + moment + callee (see
+/// [`attempt_key`]): in the same tree as the entries, so an attempt's record is written in the
+/// same batch as the entry it follows from, and by caller then time, so one number's latest
+/// attempts are one short scan.
+const ATTEMPT: &[u8] = b"attempt/";
 const ENTRY: &[u8] = b"+";
 /// sled's page cache, counted in bytes as stored: in memory its nodes take several times that.
 /// Its default (1 GB) let a run's memory grow with the journal; the journal's hot pages (the open
@@ -113,6 +120,13 @@ pub struct Entry {
     /// take one of them for its own.
     #[serde(default)]
     pub earlier_calls: Vec<String>,
+    /// The callee's local hour and weekday when the latest attempt was sent.
+    #[serde(skip)]
+    pub dialed_local: Option<LocalMoment>,
+    /// How the latest attempt's call ended, whether or not the contact is settled: the attempt
+    /// history's record of it follows from this (see [`Journal::put`]).
+    #[serde(skip)]
+    pub last_end: Option<CallState>,
 }
 
 /// SPEC §5's states. `Dialing` and `Uncertain` are never terminal: a run reconciles them.
@@ -260,6 +274,13 @@ fn start_key(caller: &Phone, at: Timestamp) -> Vec<u8> {
     key
 }
 
+/// An attempt's key in the history: caller ID, `/`, the moment (ms, big-endian), callee.
+fn attempt_key(caller: &Phone, at: Timestamp, callee: &Phone) -> Vec<u8> {
+    let mut key = [ATTEMPT, &start_key(caller, at)].concat();
+    key.extend_from_slice(callee.as_str().as_bytes());
+    key
+}
+
 /// A key that sorts by time: the moment (ms, big-endian) then the phone.
 fn time_key(at: Timestamp, phone: &Phone) -> Vec<u8> {
     let mut key = at.as_millisecond().to_be_bytes().to_vec();
@@ -286,6 +307,8 @@ impl Entry {
             run,
             due_at: None,
             earlier_calls: Vec::new(),
+            dialed_local: None,
+            last_end: None,
         }
     }
 
@@ -320,6 +343,8 @@ impl Entry {
         self.caller_id = Some(choice.caller_id.clone());
         self.local_match = Some(choice.local_match);
         self.dialed_at = Some(at);
+        self.dialed_local = choice.local;
+        self.last_end = None;
         self.due_at = None;
         // An earlier attempt's call is never taken for this one's (see `call::Attempt`).
         self.earlier_calls.extend(self.call_id.take());
@@ -335,8 +360,11 @@ impl Entry {
     }
 
     /// The API said no call was created: the attempt does not count, the contact is pending.
+    /// Its mark goes with it, so the attempt history forgets it too.
     pub fn undo_attempt(&mut self, why: String, at: Timestamp) {
         self.attempts = self.attempts.saturating_sub(1);
+        self.dialed_at = None;
+        self.dialed_local = None;
         self.last_error = Some(why);
         self.set(State::Pending, at);
     }
@@ -355,8 +383,10 @@ impl Entry {
         self.set(State::Pending, at);
     }
 
-    /// Nobody took the call: dial again at `when`.
-    pub fn redial_at(&mut self, when: Timestamp, why: String, at: Timestamp) {
+    /// Nobody took the call, which ended as `call`: dial again at `when`.
+    pub fn redial_at(&mut self, when: Timestamp, call: CallState, at: Timestamp) {
+        let why = format!("attempt {}: {}", self.attempts, call.status);
+        self.last_end = Some(call);
         self.last_error = Some(why);
         self.due_at = Some(when);
         self.set(State::Pending, at);
@@ -377,17 +407,13 @@ impl Entry {
     }
 
     /// The call reached a terminal status.
-    pub fn done(&mut self, call: crate::api::CallState, at: Timestamp) {
-        let crate::api::CallState {
-            status,
-            end_call_reason,
-            duration,
-        } = call;
+    pub fn done(&mut self, call: CallState, at: Timestamp) {
         let state = State::Done {
-            status,
-            end_call_reason,
-            duration_s: duration,
+            status: call.status.clone(),
+            end_call_reason: call.end_call_reason.clone(),
+            duration_s: call.duration,
         };
+        self.last_end = Some(call);
         self.set(state, at);
     }
 
@@ -599,6 +625,7 @@ impl Journal {
             true => batch.insert(mark, &[]),
             false => batch.remove(mark),
         }
+        self.keep_history(&mut batch, before.as_ref(), entry);
         let mut tally = self.lock_tally();
         for counter in tally.moved(before.as_ref(), entry) {
             let value = tally.get(&counter).to_be_bytes();
@@ -614,6 +641,63 @@ impl Journal {
                 .map_err(|e| self.storage(e))?;
         }
         Ok(())
+    }
+
+    /// The attempt history follows from the entry's moves: a new `dialing` mark, or an end,
+    /// writes the latest attempt's record; an attempt taken back (no call was made) removes it.
+    fn keep_history(&self, batch: &mut sled::Batch, before: Option<&Entry>, after: &Entry) {
+        let key = |entry: &Entry| {
+            Some(attempt_key(
+                entry.caller_id.as_ref()?,
+                entry.dialed_at?,
+                entry.phone(),
+            ))
+        };
+        if let Some(before) = before.filter(|b| b.attempts > after.attempts) {
+            if let Some(taken_back) = key(before) {
+                batch.remove(taken_back);
+            }
+        }
+        let unchanged = before.is_some_and(|b| {
+            b.dialed_at == after.dialed_at
+                && b.caller_id == after.caller_id
+                && b.last_end == after.last_end
+                && b.attempts == after.attempts
+        });
+        if let (false, Some(key), Some(record)) =
+            (unchanged, key(after), record::encode_attempt(after))
+        {
+            batch.insert(key, record);
+        }
+    }
+
+    /// The latest `n` attempts made from `caller`, newest first.
+    pub fn latest_attempts(&self, caller: &Phone, n: usize) -> Result<Vec<Attempt>, JournalError> {
+        let prefix = [ATTEMPT, caller.as_str().as_bytes(), b"/"].concat();
+        let items = self.contacts.scan_prefix(&prefix).rev().take(n);
+        items.map(|item| self.attempt_of(item)).collect()
+    }
+
+    /// Every attempt, by caller ID then time, read from disk as it goes.
+    pub fn attempts(&self) -> impl Iterator<Item = Result<Attempt, JournalError>> + '_ {
+        self.contacts
+            .scan_prefix(ATTEMPT)
+            .map(|item| self.attempt_of(item))
+    }
+
+    fn attempt_of(
+        &self,
+        item: sled::Result<(sled::IVec, sled::IVec)>,
+    ) -> Result<Attempt, JournalError> {
+        let (key, value) = item.map_err(|e| self.storage(e))?;
+        let rest = &key[ATTEMPT.len()..];
+        let slash = rest.iter().position(|&b| b == b'/');
+        let parts = slash.and_then(|at| Some((&rest[..at], rest.get(at + 1 + 8..)?)));
+        let (caller, callee) =
+            parts.ok_or_else(|| self.corrupt(&key, "an attempt's key is damaged"))?;
+        let (caller, callee) = (self.phone_of(caller)?, self.phone_of(callee)?);
+        record::decode_attempt(caller, callee, &value)
+            .map_err(|why| self.corrupt(&key, format!("an attempt is damaged: {why}")))
     }
 
     /// The small record kept under `key` by [`Journal::meta_put`], if any.

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::area_codes::{self, AreaCode, Region};
 use crate::campaign::Strategy;
 use crate::contacts::Contact;
+use crate::history::LocalMoment;
 use crate::phone::Phone;
 
 /// How local a caller ID is to its callee, from most to least local.
@@ -46,6 +47,9 @@ pub struct Callee {
 pub struct Choice {
     pub caller_id: Phone,
     pub local_match: Match,
+    /// The callee's local hour and weekday at the moment of the choice, for the attempt
+    /// history; the rules fill it in, as only they know the callee's zones.
+    pub local: Option<LocalMoment>,
 }
 
 /// The pool and its usage order.
@@ -190,6 +194,7 @@ impl Rotation {
         Some(Choice {
             caller_id: number.phone.clone(),
             local_match: Match::between(&callee.locale, &number.locale),
+            local: None,
         })
     }
 

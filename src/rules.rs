@@ -128,7 +128,10 @@ impl Rules {
             previous: entry.caller_id.clone(),
         };
         match self.caller_id(&callee, at) {
-            CallerCheck::Free(choice) => Verdict::Dial(choice),
+            CallerCheck::Free(choice) => Verdict::Dial(Choice {
+                local: Some(zones.local_moment(at)),
+                ..choice
+            }),
             CallerCheck::FreeAt(moment) => Verdict::Wait(moment),
             CallerCheck::PoolExhausted => Verdict::PoolExhausted,
         }

@@ -15,6 +15,7 @@ use jiff::tz::{AmbiguousOffset, TimeZone};
 use jiff::{SignedDuration, Timestamp};
 
 use crate::campaign::{UnknownZone, WeekdayKey, Window};
+use crate::history::LocalMoment;
 
 /// How far [`CallingHours::next_opening`] looks ahead. Beyond a year's list of holidays with room
 /// to spare; a window that does not open within it (no days allowed, zones whose windows never
@@ -87,6 +88,12 @@ impl CalleeZones {
                 place: describe_place(&contact.phone),
             }),
         }
+    }
+
+    /// The callee's local hour and weekday at `at`, in the first of their zones (the one the
+    /// CSV or the area code names first).
+    pub fn local_moment(&self, at: Timestamp) -> LocalMoment {
+        LocalMoment::of(at, &self.0[0])
     }
 
     /// IANA names, in the order given, for messages and `status`.

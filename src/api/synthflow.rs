@@ -95,6 +95,22 @@ pub struct CallState {
     /// Seconds.
     #[serde(default, deserialize_with = "lenient::seconds")]
     pub duration: Option<u64>,
+    /// How long the callee's phone rang, in milliseconds (`telephony_ringing_duration`); only
+    /// `GET /v2/calls/{id}` gives it.
+    #[serde(
+        default,
+        rename = "telephony_ringing_duration",
+        deserialize_with = "lenient::seconds"
+    )]
+    pub ringing_ms: Option<u64>,
+    /// Who or what ended the call (`telephony_disconnect_reason`: `callee_hangup`,
+    /// `caller_hangup`, `error`, `forbidden`, `unknown`), as the vendor wrote it.
+    #[serde(
+        default,
+        rename = "telephony_disconnect_reason",
+        deserialize_with = "lenient::text"
+    )]
+    pub disconnect_reason: Option<String>,
 }
 
 /// The status of a call whose status is not known: not terminal, not unanswered.
@@ -112,6 +128,8 @@ impl CallState {
             status: unknown_status(),
             end_call_reason: Some(why),
             duration: None,
+            ringing_ms: None,
+            disconnect_reason: None,
         }
     }
 
@@ -473,7 +491,8 @@ mod lenient {
         })
     }
 
-    /// Whole seconds from a number, a float or a numeric string; negative or other shapes: none.
+    /// A whole count (seconds, milliseconds) from a number, a float or a numeric string;
+    /// negative or other shapes: none.
     pub fn seconds<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
         let seconds = match Value::deserialize(d)? {
             Value::Number(n) => n.as_f64(),

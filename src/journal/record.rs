@@ -11,13 +11,19 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::{Entry, State};
+use crate::api::CallState;
 use crate::area_codes::Region;
 use crate::contacts::{Contact, CustomVariable};
+use crate::history::{Attempt, LocalMoment};
 use crate::phone::Phone;
 use crate::rotation::Match;
 
-/// The version byte of entries written today.
-const VERSION: u8 = 2;
+/// The version byte of entries written today: format 2's fields, then [`SinceV3`]'s.
+const VERSION: u8 = 3;
+/// Entries written before the attempt history was kept: [`Stored`] alone.
+const VERSION_2: u8 = 2;
+/// The version byte of an attempt record ([`StoredAttempt`]).
+const ATTEMPT_VERSION: u8 = 1;
 
 /// Why a stored value could not be read.
 pub(super) type DecodeError = String;
@@ -41,6 +47,36 @@ struct Stored {
     run: u64,
     due_at: Option<i128>,
     earlier_calls: Vec<String>,
+}
+
+/// What version 3 added after [`Stored`]'s fields: the latest attempt's local moment and end,
+/// from which its record in the attempt history is kept.
+#[derive(Serialize, Deserialize)]
+struct SinceV3 {
+    dialed_local: Option<LocalMoment>,
+    last_end: Option<StoredEnd>,
+}
+
+/// A call's end as the journal stores it (the API's [`CallState`] is read leniently from JSON,
+/// which a binary format cannot do).
+#[derive(Serialize, Deserialize)]
+struct StoredEnd {
+    status: String,
+    end_call_reason: Option<String>,
+    duration: Option<u64>,
+    ringing_ms: Option<u64>,
+    disconnect_reason: Option<String>,
+}
+
+/// An attempt as the history stores it under its key (caller, moment, callee; see
+/// `Journal::put`), version 1.
+#[derive(Serialize, Deserialize)]
+struct StoredAttempt {
+    number: u32,
+    tier: Match,
+    sent_at: i128,
+    local: Option<LocalMoment>,
+    end: Option<StoredEnd>,
 }
 
 /// [`State`] as format 2 stores it: externally tagged, which a binary format can read back.
@@ -67,15 +103,30 @@ enum StoredState {
 
 /// The bytes stored for `entry` under its phone.
 pub(super) fn encode(entry: &Entry) -> Vec<u8> {
+    let since_v3 = SinceV3 {
+        dialed_local: entry.dialed_local,
+        last_end: entry.last_end.clone().map(StoredEnd::from),
+    };
     let bytes = vec![VERSION];
-    let stored = Stored::from(entry.clone());
-    postcard::to_extend(&stored, bytes).expect("entries always serialise")
+    let bytes = postcard::to_extend(&Stored::from(entry.clone()), bytes);
+    bytes
+        .and_then(|bytes| postcard::to_extend(&since_v3, bytes))
+        .expect("entries always serialise")
 }
 
-/// The entry stored under `phone`, in either format.
+/// The entry stored under `phone`, in any format.
 pub(super) fn decode(phone: &Phone, bytes: &[u8]) -> Result<Entry, DecodeError> {
     match bytes.first() {
         Some(&VERSION) => {
+            let (stored, rest): (Stored, _) =
+                postcard::take_from_bytes(&bytes[1..]).map_err(|e| e.to_string())?;
+            let since_v3: SinceV3 = postcard::from_bytes(rest).map_err(|e| e.to_string())?;
+            let mut entry = stored.into_entry(phone.clone())?;
+            entry.dialed_local = since_v3.dialed_local;
+            entry.last_end = since_v3.last_end.map(CallState::from);
+            Ok(entry)
+        }
+        Some(&VERSION_2) => {
             let stored: Stored = postcard::from_bytes(&bytes[1..]).map_err(|e| e.to_string())?;
             stored.into_entry(phone.clone())
         }
@@ -88,6 +139,68 @@ pub(super) fn decode(phone: &Phone, bytes: &[u8]) -> Result<Entry, DecodeError> 
 /// Whether `bytes` is an entry in format 1 (JSON), which a migration rewrites.
 pub(super) fn is_format_1(bytes: &[u8]) -> bool {
     bytes.first() == Some(&b'{')
+}
+
+/// The record of the attempt `entry` made last, if it made one: number, tier, moment and end.
+pub(super) fn encode_attempt(entry: &Entry) -> Option<Vec<u8>> {
+    let stored = StoredAttempt {
+        number: entry.attempts,
+        tier: entry.local_match.unwrap_or(Match::Other),
+        sent_at: nanos(entry.dialed_at?),
+        local: entry.dialed_local,
+        end: entry.last_end.clone().map(StoredEnd::from),
+    };
+    let bytes = postcard::to_extend(&stored, vec![ATTEMPT_VERSION]);
+    Some(bytes.expect("attempts always serialise"))
+}
+
+/// The attempt from `caller` to `callee` stored as `bytes`.
+pub(super) fn decode_attempt(
+    caller: Phone,
+    callee: Phone,
+    bytes: &[u8],
+) -> Result<Attempt, DecodeError> {
+    match bytes.first() {
+        Some(&ATTEMPT_VERSION) => {
+            let stored: StoredAttempt =
+                postcard::from_bytes(&bytes[1..]).map_err(|e| e.to_string())?;
+            Ok(Attempt {
+                callee,
+                number: stored.number,
+                caller_id: caller,
+                tier: stored.tier,
+                sent_at: instant(stored.sent_at)?,
+                local: stored.local,
+                end: stored.end.map(CallState::from),
+            })
+        }
+        Some(other) => Err(format!("unknown attempt version {other}")),
+        None => Err("empty attempt".into()),
+    }
+}
+
+impl From<CallState> for StoredEnd {
+    fn from(call: CallState) -> StoredEnd {
+        StoredEnd {
+            status: call.status,
+            end_call_reason: call.end_call_reason,
+            duration: call.duration,
+            ringing_ms: call.ringing_ms,
+            disconnect_reason: call.disconnect_reason,
+        }
+    }
+}
+
+impl From<StoredEnd> for CallState {
+    fn from(end: StoredEnd) -> CallState {
+        CallState {
+            status: end.status,
+            end_call_reason: end.end_call_reason,
+            duration: end.duration,
+            ringing_ms: end.ringing_ms,
+            disconnect_reason: end.disconnect_reason,
+        }
+    }
 }
 
 fn nanos(at: Timestamp) -> i128 {
@@ -113,6 +226,8 @@ impl From<Entry> for Stored {
             run,
             due_at,
             earlier_calls,
+            dialed_local: _,
+            last_end: _,
         } = entry;
         Stored {
             name: contact.name,
@@ -157,6 +272,8 @@ impl Stored {
             run: self.run,
             due_at: self.due_at.map(instant).transpose()?,
             earlier_calls: self.earlier_calls,
+            dialed_local: None,
+            last_end: None,
         })
     }
 }

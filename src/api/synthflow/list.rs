@@ -79,6 +79,8 @@ pub struct CallInList {
     end_call_reason: Option<String>,
     #[serde(default, deserialize_with = "lenient::seconds")]
     duration: Option<u64>,
+    #[serde(default, deserialize_with = "lenient::text")]
+    telephony_disconnect_reason: Option<String>,
 }
 
 impl CallInList {
@@ -88,6 +90,9 @@ impl CallInList {
             status: self.status,
             end_call_reason: self.end_call_reason,
             duration: self.duration,
+            // The list does not carry the ringing time (CONTRACT A.3).
+            ringing_ms: None,
+            disconnect_reason: self.telephony_disconnect_reason,
         }
     }
 }
