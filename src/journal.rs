@@ -653,10 +653,9 @@ impl Journal {
                 entry.phone(),
             ))
         };
-        if let Some(before) = before.filter(|b| b.attempts > after.attempts) {
-            if let Some(taken_back) = key(before) {
-                batch.remove(taken_back);
-            }
+        let taken_back = before.filter(|b| b.attempts > after.attempts);
+        if let Some(taken_back) = taken_back.and_then(key) {
+            batch.remove(taken_back);
         }
         let unchanged = before.is_some_and(|b| {
             b.dialed_at == after.dialed_at

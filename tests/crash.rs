@@ -158,6 +158,72 @@ async fn killed_a_dozen_times_under_faults_nobody_is_called_twice_or_lost() {
         stats.server_errors > 0 && stats.dropped > 0,
         "the faults did happen: {stats:?}"
     );
+    history_matches_the_vendor(&scenario).await;
+}
+
+/// The attempt history survived every kill: each call the vendor created is one attempt, from
+/// the same caller ID, ended as the vendor says; an attempt with no end is one whose create may
+/// have made a call that a look-up then did not find; attempt numbers never repeat.
+async fn history_matches_the_vendor(scenario: &Scenario) {
+    let journal = common::open_journal(&scenario.campaign()).await;
+    let mut ended: HashMap<(String, String), Vec<String>> = HashMap::new();
+    let mut unended: HashMap<String, usize> = HashMap::new();
+    let mut numbers: HashMap<String, Vec<u32>> = HashMap::new();
+    for attempt in journal.attempts() {
+        let attempt = attempt.expect("every attempt record reads back");
+        let callee = attempt.callee.as_str().to_owned();
+        numbers
+            .entry(callee.clone())
+            .or_default()
+            .push(attempt.number);
+        match attempt.end {
+            Some(end) => ended
+                .entry((callee, attempt.caller_id.as_str().to_owned()))
+                .or_default()
+                .push(end.status),
+            None => *unended.entry(callee).or_default() += 1,
+        }
+    }
+    journal.close().await;
+    let mut vendor: HashMap<(String, String), Vec<String>> = HashMap::new();
+    for call in scenario.sandbox.received().await {
+        if let Some(id) = call.call_id {
+            let key = (
+                call.phone.unwrap_or_default(),
+                call.from_phone_number.unwrap_or_default(),
+            );
+            vendor
+                .entry(key)
+                .or_default()
+                .push(call_status(&scenario.sandbox, &id).await);
+        }
+    }
+    for statuses in vendor.values_mut().chain(ended.values_mut()) {
+        statuses.sort();
+    }
+    assert_eq!(
+        ended, vendor,
+        "ended attempts are the vendor's calls, status for status"
+    );
+    for (callee, n) in &unended {
+        let made: usize = vendor
+            .iter()
+            .filter(|((to, _), _)| to == callee)
+            .map(|(_, s)| s.len())
+            .sum();
+        let attempts = numbers[callee].len();
+        assert_eq!(
+            attempts,
+            made + n,
+            "{callee}: an attempt without an end has a call"
+        );
+    }
+    for (callee, mut seen) in numbers {
+        let count = seen.len();
+        seen.sort_unstable();
+        seen.dedup();
+        assert_eq!(seen.len(), count, "{callee} has an attempt number twice");
+    }
 }
 
 /// The calls the sandbox created, per callee, in the order their requests arrived.

@@ -321,3 +321,88 @@ impl From<StoredState> for State {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::phone::Country;
+    use crate::rotation::Choice;
+
+    fn dialled_entry() -> Entry {
+        let phone = Phone::parse("+12125550123", Country::default()).expect("valid");
+        let contact = Contact {
+            phone,
+            name: "Ada".into(),
+            line: 2,
+            time_zone: None,
+            region: None,
+            custom_variables: Vec::new(),
+        };
+        let at: Timestamp = "2026-12-01T15:00:00.123456789Z".parse().expect("valid");
+        let mut entry = Entry::new(contact, 1, at);
+        let choice = Choice {
+            caller_id: Phone::parse("+12125550101", Country::default()).expect("valid"),
+            local_match: Match::AreaCode,
+            local: Some(LocalMoment {
+                hour: 10,
+                weekday: 2,
+            }),
+        };
+        entry.dialing(&choice, at);
+        entry.placed("call-1".into(), at);
+        let end = CallState {
+            status: "no-answer".into(),
+            end_call_reason: Some("timeout".into()),
+            duration: Some(0),
+            ringing_ms: Some(31_000),
+            disconnect_reason: Some("unknown".into()),
+        };
+        entry.redial_at(at, end, at);
+        entry
+    }
+
+    /// Version 3 keeps the latest attempt's moment and end, to the nanosecond.
+    #[test]
+    fn an_entry_reads_back_as_it_was_written() {
+        let entry = dialled_entry();
+        let phone = entry.phone().clone();
+        let read = decode(&phone, &encode(&entry)).expect("reads back");
+        assert_eq!(read.dialed_local, entry.dialed_local);
+        assert_eq!(read.last_end, entry.last_end);
+        assert_eq!(read.dialed_at, entry.dialed_at);
+        assert_eq!(read.state, entry.state);
+    }
+
+    /// A version-2 entry (written before the attempt history) still reads, with no moment or
+    /// end of its latest attempt; a version byte nobody knows is refused, not guessed at.
+    #[test]
+    fn older_entries_read_and_unknown_versions_are_refused() {
+        let entry = dialled_entry();
+        let phone = entry.phone().clone();
+        let version_2 = postcard::to_extend(&Stored::from(entry.clone()), vec![VERSION_2]);
+        let read = decode(&phone, &version_2.expect("serialises")).expect("reads");
+        assert_eq!(read.attempts, entry.attempts);
+        assert_eq!(read.caller_id, entry.caller_id);
+        assert_eq!((read.dialed_local, read.last_end), (None, None));
+        let mut unknown = encode(&entry);
+        unknown[0] = 9;
+        assert!(decode(&phone, &unknown).unwrap_err().contains("version 9"));
+    }
+
+    /// An attempt's record carries what its entry knew of it when written.
+    #[test]
+    fn an_attempt_record_reads_back() {
+        let entry = dialled_entry();
+        let bytes = encode_attempt(&entry).expect("a dialled entry has an attempt");
+        let caller = entry.caller_id.clone().expect("dialled");
+        let attempt = decode_attempt(caller.clone(), entry.phone().clone(), &bytes).expect("reads");
+        assert_eq!(attempt.caller_id, caller);
+        assert_eq!(attempt.number, 1);
+        assert_eq!(attempt.tier, Match::AreaCode);
+        assert_eq!(Some(attempt.sent_at), entry.dialed_at);
+        assert_eq!(attempt.local, entry.dialed_local);
+        assert_eq!(attempt.end, entry.last_end);
+        let never_dialled = Entry::new(entry.contact.clone(), 1, attempt.sent_at);
+        assert!(encode_attempt(&never_dialled).is_none());
+    }
+}
