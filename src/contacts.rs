@@ -204,6 +204,9 @@ pub struct Rejected {
     /// The phone cell as written, trimmed, at most 40 characters, to show the user which row.
     pub written: String,
     pub reason: String,
+    /// The row's name and own columns, so an export still joins it back to its source.
+    pub name: String,
+    pub custom_variables: Vec<CustomVariable>,
 }
 
 /// What one data row of the file is.
@@ -855,6 +858,8 @@ impl Columns {
                 line,
                 written: excerpt(written),
                 reason,
+                name: self.name.map_or("", |i| cell(cells, i).trim()).to_owned(),
+                custom_variables: self.custom_variables(cells),
             }),
         }
     }

@@ -592,7 +592,7 @@ impl<'a> Dialer<'a> {
         let contact = match row {
             Row::Contact(contact) => contact,
             Row::Rejected(rejected) => {
-                self.skip_row(rejected.line, rejected.written, rejected.reason)?;
+                self.skip_row(rejected.into())?;
                 return Ok(None);
             }
         };
@@ -606,8 +606,7 @@ impl<'a> Dialer<'a> {
             // The same row read again (a resume reads on from a mark a little before where the
             // last run stopped) is no duplicate of itself.
             Some(first) if self.lists(&first) && first.contact.line != contact.line => {
-                let reason = format!("duplicate of line {}", first.contact.line);
-                self.skip_row(contact.line, contact.phone.to_string(), reason)?;
+                self.skip_row(SkippedRow::duplicate(contact, first.contact.line))?;
                 Ok(None)
             }
             Some(mut known) => {
@@ -637,13 +636,9 @@ impl<'a> Dialer<'a> {
         held.chain(waiting).any(|entry| entry.phone() == phone)
     }
 
-    fn skip_row(&mut self, line: u64, written: String, reason: String) -> Result<(), Error> {
-        tracing::info!(line, "row skipped: {reason}");
-        self.journal.skip_row(&SkippedRow {
-            line,
-            written,
-            reason,
-        })?;
+    fn skip_row(&mut self, row: SkippedRow) -> Result<(), Error> {
+        tracing::info!(line = row.line, "row skipped: {}", row.reason);
+        self.journal.skip_row(&row)?;
         self.tally.skipped_rows += 1;
         Ok(())
     }

@@ -20,7 +20,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::api::CallState;
-use crate::contacts::Contact;
+use crate::contacts::{Contact, CustomVariable, Rejected};
 use crate::history::{Attempt, LocalMoment};
 use crate::phone::Phone;
 use crate::report::{Counter, Tally};
@@ -158,6 +158,36 @@ pub struct SkippedRow {
     pub line: u64,
     pub written: String,
     pub reason: String,
+    /// The row's name and own columns (absent from rows skipped by earlier versions).
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub custom_variables: Vec<CustomVariable>,
+}
+
+impl From<Rejected> for SkippedRow {
+    fn from(row: Rejected) -> SkippedRow {
+        SkippedRow {
+            line: row.line,
+            written: row.written,
+            reason: row.reason,
+            name: row.name,
+            custom_variables: row.custom_variables,
+        }
+    }
+}
+
+impl SkippedRow {
+    /// A row whose phone an earlier row, on line `first`, already lists.
+    pub fn duplicate(contact: Contact, first: u64) -> SkippedRow {
+        SkippedRow {
+            line: contact.line,
+            written: contact.phone.to_string(),
+            reason: format!("duplicate of line {first}"),
+            name: contact.name,
+            custom_variables: contact.custom_variables,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -24,7 +24,8 @@
 //! - [`follow`]: every live call followed in bulk, one paged list per sweep, on a reads budget.
 //! - [`history`]: every attempt and what it reached: connected, contact, short call, failed.
 //! - [`dialer`]: the pipeline itself, tying the stages together for `run`.
-//! - [`export`]: the journal as CSV, one row per contact.
+//! - [`export`]: the journal as CSV or a workbook, one row per contact, in the file's order.
+//! - [`sorted`]: integer pairs sorted in bounded memory (external sort), for `plan` and `export`.
 //! - [`plan`]: the choices a run would make, without calling anyone.
 //! - [`report`]: what status and summaries print, from the journal.
 //! - [`progress`]: live progress: bars on a terminal (indicatif), plain lines otherwise.
@@ -56,6 +57,7 @@ pub mod report;
 pub mod rotation;
 pub mod rules;
 pub mod sandbox;
+pub mod sorted;
 pub mod suppression;
 pub mod survey;
 pub mod table;

@@ -12,10 +12,8 @@
 //! Memory stays bounded however long the file: duplicate rows are found before the plan is
 //! made, by an external sort of the phones ([`Repeats`]), instead of a set of every phone.
 
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashSet};
-use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Read, Seek, Write};
+use std::collections::{BTreeMap, HashSet};
+use std::io;
 use std::time::Instant;
 
 use jiff::Timestamp;
@@ -28,6 +26,7 @@ use crate::phone::Phone;
 use crate::report::CallerTally;
 use crate::rotation::{Callee, Locale, Match};
 use crate::rules::{CallerCheck, Rules, WindowCheck};
+use crate::sorted::{SortedPairs, packed};
 use crate::suppression::{Check, DoNotCall, ListCount, SuppressionError};
 use crate::window::CalleeZones;
 
@@ -140,44 +139,29 @@ pub fn plan(campaign: &Campaign, pool: &[Phone], now: Timestamp) -> Result<Plan,
     Ok(plan)
 }
 
-/// Phone and data-row index pairs sorted in memory at a time: 16 MiB.
-const RUN_PAIRS: usize = 1 << 20;
-
 /// The data rows (counted from 0, rejected rows included) whose phone an earlier row already
-/// has, as `run` skips them. Found by an external sort: (phone, row) pairs are sorted in runs
-/// of [`RUN_PAIRS`] written to anonymous temporary files, then merged; the first row of each
-/// phone is kept, every later one is a repeat. Memory: one run, plus one bit per row.
+/// has, as `run` skips them. Found by an external sort of (phone, row) pairs ([`SortedPairs`]):
+/// the first row of each phone is kept, every later one is a repeat. Memory: the sort's bound,
+/// plus one bit per row.
 struct Repeats {
     bits: Vec<u64>,
 }
 
 impl Repeats {
     fn find(campaign: &Campaign) -> Result<Repeats, PlanError> {
-        let mut runs = Vec::new();
-        let mut pairs = Vec::with_capacity(RUN_PAIRS);
+        let mut pairs = SortedPairs::new();
         let mut rows = 0u64;
         for row in ContactReader::open(&campaign.contacts, campaign.default_country)? {
             if let Row::Contact(contact) = row? {
-                pairs.push((packed(&contact.phone), rows));
-                if pairs.len() == RUN_PAIRS {
-                    runs.push(write_run(&mut pairs)?);
-                }
+                pairs.push((packed(&contact.phone), rows))?;
             }
             rows += 1;
         }
         let mut repeats = Repeats {
             bits: vec![0; rows.div_ceil(64) as usize],
         };
-        let sorted: Box<dyn Iterator<Item = io::Result<(u64, u64)>>> = if runs.is_empty() {
-            pairs.sort_unstable();
-            Box::new(pairs.into_iter().map(Ok))
-        } else {
-            runs.push(write_run(&mut pairs)?);
-            drop(pairs);
-            Box::new(Merge::new(runs)?)
-        };
         let mut previous = None;
-        for pair in sorted {
+        for pair in pairs.sorted()? {
             let (phone, row) = pair?;
             if previous == Some(phone) {
                 repeats.bits[(row / 64) as usize] |= 1 << (row % 64);
@@ -191,75 +175,6 @@ impl Repeats {
         self.bits
             .get((row / 64) as usize)
             .is_some_and(|word| word & (1 << (row % 64)) != 0)
-    }
-}
-
-/// An E.164 number as the integer of its digits (at most 15, so it fits), which orders and
-/// compares as the number does: no country code starts with 0.
-fn packed(phone: &Phone) -> u64 {
-    phone.as_str()[1..]
-        .parse()
-        .expect("an E.164 number is a + and at most 15 digits")
-}
-
-/// Sorts `pairs` and writes them to an anonymous temporary file, emptying `pairs`.
-fn write_run(pairs: &mut Vec<(u64, u64)>) -> io::Result<File> {
-    pairs.sort_unstable();
-    let mut out = BufWriter::new(tempfile::tempfile()?);
-    for (phone, row) in pairs.drain(..) {
-        out.write_all(&phone.to_le_bytes())?;
-        out.write_all(&row.to_le_bytes())?;
-    }
-    let mut file = out.into_inner().map_err(io::IntoInnerError::into_error)?;
-    file.rewind()?;
-    Ok(file)
-}
-
-/// Sorted runs merged into one sorted stream: the smallest head of all runs first.
-struct Merge {
-    runs: Vec<BufReader<File>>,
-    /// Each run's next pair, with the run's index.
-    heads: BinaryHeap<Reverse<((u64, u64), usize)>>,
-}
-
-impl Merge {
-    fn new(files: Vec<File>) -> io::Result<Merge> {
-        let mut merge = Merge {
-            runs: files
-                .into_iter()
-                .map(|f| BufReader::with_capacity(64 * 1024, f))
-                .collect(),
-            heads: BinaryHeap::new(),
-        };
-        for run in 0..merge.runs.len() {
-            merge.refill(run)?;
-        }
-        Ok(merge)
-    }
-
-    /// Reads run `run`'s next pair into the heads, unless the run is over.
-    fn refill(&mut self, run: usize) -> io::Result<()> {
-        let mut pair = [0; 16];
-        match self.runs[run].read_exact(&mut pair) {
-            Ok(()) => {
-                let (phone, row) = pair.split_at(8);
-                let phone = u64::from_le_bytes(phone.try_into().expect("8 bytes"));
-                let row = u64::from_le_bytes(row.try_into().expect("8 bytes"));
-                self.heads.push(Reverse(((phone, row), run)));
-                Ok(())
-            }
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(()),
-            Err(e) => Err(e),
-        }
-    }
-}
-
-impl Iterator for Merge {
-    type Item = io::Result<(u64, u64)>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        let Reverse((pair, run)) = self.heads.pop()?;
-        Some(self.refill(run).map(|()| pair))
     }
 }
 

@@ -269,15 +269,18 @@ async fn exported_states(scenario: &Scenario) -> HashMap<String, String> {
         .unwrap();
     assert!(out.status.success());
     let mut reader = csv::Reader::from_reader(out.stdout.as_slice());
+    let headers = reader.headers().unwrap().clone();
+    let column = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let (phone, state) = (column("phone"), column("state"));
     let mut states = HashMap::new();
     for row in reader.records() {
         let row = row.unwrap();
         assert!(
             states
-                .insert(row[0].to_owned(), row[3].to_owned())
+                .insert(row[phone].to_owned(), row[state].to_owned())
                 .is_none(),
             "{} exported twice",
-            &row[0]
+            &row[phone]
         );
     }
     states

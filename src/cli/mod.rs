@@ -93,9 +93,10 @@ pub enum Command {
   outdial plan spring.toml --json | jq '.gaps[:3]'
   outdial pool fill-gaps spring.toml --max 3 --budget 10   # then fill the largest gaps")]
     Plan(plan::PlanArgs),
-    /// One CSV row per contact: state, call id, caller ID, attempts, outcome
+    /// Every row of the contacts file, in its order, with its own columns and its outcome
     #[command(after_help = "Examples:
   outdial export spring.toml -o spring-results.csv
+  outdial export spring.toml --xlsx spring-results.xlsx
   outdial export spring.toml | grep ',failed,'")]
     Export(export::ExportArgs),
     /// Check a journal against the vendor's call records, or rebuild a damaged or lost one
