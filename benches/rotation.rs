@@ -46,6 +46,7 @@ fn callees(codes: &[u16]) -> Vec<Callee> {
         .filter_map(|&npa| number(npa, 7_777))
         .map(|phone| Callee {
             locale: Locale::of_number(&phone),
+            phone,
             previous: None,
         })
         .collect()
@@ -67,6 +68,7 @@ fn choose(c: &mut Criterion) {
     let strategies = [
         (Strategy::Region, "region"),
         (Strategy::RoundRobin, "round-robin"),
+        (Strategy::Weighted, "weighted"),
     ];
     for (strategy, name) in strategies {
         let mut rotation = Rotation::new(strategy, &pool);

@@ -16,6 +16,7 @@ use toml::Spanned;
 
 use crate::contacts::{ContactsFile, ContactsFormat, Delimiter, Encoding};
 use crate::phone::{Country, Phone};
+use crate::rotation::Match;
 
 /// A checked campaign: everything `run`, `plan` and `status` need, resolved and validated.
 #[derive(Debug, Clone)]
@@ -62,15 +63,65 @@ pub struct CallRate(f64);
 pub enum Strategy {
     Region,
     RoundRobin,
+    Weighted,
+}
+
+/// Among numbers of one tier, which `region` calls first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TieBreak {
+    /// The least recently used.
+    Lru,
+    /// The one with the fewest calls today (then the least recently used).
+    LeastUsedToday,
 }
 
 #[derive(Debug, Clone)]
 pub struct RotationPolicy {
     pub strategy: Strategy,
+    /// The tiers of local presence in the order `region` and `weighted` try them; always ends
+    /// with [`Match::Other`] (any number).
+    pub tiers: Vec<Match>,
+    pub tie_break: TieBreak,
+    /// A/B arms: contacts split between these strategies by a hash of their phone; empty for
+    /// one strategy.
+    pub arms: Vec<Strategy>,
     /// Explicit pool; empty means the agent's `attached_phone_numbers`.
     pub numbers: Vec<Phone>,
     pub max_calls_per_number_per_day: Option<NonZeroU32>,
     pub min_gap_per_number: Duration,
+}
+
+impl Default for RotationPolicy {
+    fn default() -> Self {
+        RotationPolicy {
+            strategy: Strategy::Region,
+            tiers: Match::TIERS.to_vec(),
+            tie_break: TieBreak::Lru,
+            arms: Vec::new(),
+            numbers: Vec::new(),
+            max_calls_per_number_per_day: None,
+            min_gap_per_number: Duration::ZERO,
+        }
+    }
+}
+
+impl RotationPolicy {
+    /// Whether a strategy in use learns from outcomes (and so must hear earlier runs' too).
+    pub fn learns(&self) -> bool {
+        self.strategy == Strategy::Weighted || self.arms.contains(&Strategy::Weighted)
+    }
+}
+
+impl Strategy {
+    /// The name the campaign file uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            Strategy::Region => "region",
+            Strategy::RoundRobin => "round-robin",
+            Strategy::Weighted => "weighted",
+        }
+    }
 }
 
 /// Calling hours in the callee's local time.
@@ -407,6 +458,9 @@ struct RawPacing {
 #[serde(deny_unknown_fields)]
 struct RawRotation {
     strategy: Option<Strategy>,
+    tiers: Option<Spanned<Vec<String>>>,
+    tie_break: Option<TieBreak>,
+    arms: Option<Spanned<Vec<Strategy>>>,
     #[serde(default)]
     numbers: Vec<Spanned<String>>,
     max_calls_per_number_per_day: Option<Spanned<i64>>,
@@ -607,8 +661,24 @@ impl Checker<'_> {
             0,
             SECONDS_PER_DAY,
         )?;
+        let tiers = match &raw.tiers {
+            Some(tiers) => self.parse_with(tiers, "rotation.tiers", |t| tiers_in_order(t))?,
+            None => Match::TIERS.to_vec(),
+        };
+        let arms = match &raw.arms {
+            Some(arms) => self.parse_with(arms, "rotation.arms", |arms| match arms.len() {
+                2.. => Ok(arms.clone()),
+                n => Err(format!(
+                    "must name two or more strategies to compare, such as [\"region\", \"weighted\"], not {n}"
+                )),
+            })?,
+            None => Vec::new(),
+        };
         Ok(RotationPolicy {
             strategy: raw.strategy.unwrap_or(Strategy::Region),
+            tiers,
+            tie_break: raw.tie_break.unwrap_or(TieBreak::Lru),
+            arms,
             numbers,
             max_calls_per_number_per_day: max_per_day,
             min_gap_per_number: Duration::from_secs(gap),
@@ -835,6 +905,28 @@ impl Checker<'_> {
             key,
             problem,
         }
+    }
+}
+
+/// `[rotation] tiers`: known names, each once, ending with `any` (so every callee can be
+/// called from some number).
+fn tiers_in_order(written: &[String]) -> Result<Vec<Match>, String> {
+    let mut tiers = Vec::with_capacity(written.len());
+    for name in written {
+        let tier = Match::TIERS
+            .into_iter()
+            .find(|tier| tier.key() == name)
+            .ok_or_else(|| {
+                format!("`{name}` is not a tier: use area_code, state, time_zone and any")
+            })?;
+        if tiers.contains(&tier) {
+            return Err(format!("names `{name}` twice"));
+        }
+        tiers.push(tier);
+    }
+    match tiers.last() {
+        Some(Match::Other) => Ok(tiers),
+        _ => Err("must end with \"any\", so that a callee with no local number is still called (e.g. [\"area_code\", \"state\", \"any\"])".into()),
     }
 }
 

@@ -24,6 +24,7 @@ use crate::clock::Clock;
 use crate::contacts::{ContactsError, ReadMark, Row};
 use crate::error::Error;
 use crate::follow::Follower;
+use crate::history::Reach;
 use crate::journal::{Entry, Journal, SkippedRow, State};
 use crate::pacing::{Pacer, Slot};
 use crate::phone::Phone;
@@ -440,6 +441,7 @@ impl<'a> Dialer<'a> {
             for at in &starts {
                 self.rules.record_call(&caller, *at);
             }
+            self.relearn(&caller)?;
             latest.extend(starts.first().map(|at| (caller, *at)));
         }
         self.rules.restore(latest);
@@ -448,6 +450,23 @@ impl<'a> Dialer<'a> {
             ms = started.elapsed().as_millis(),
             "resume state read"
         );
+        Ok(())
+    }
+
+    /// A strategy that learns from outcomes (`weighted`) hears `caller`'s latest ended attempts
+    /// again, oldest first: as many as it remembers, so a resume costs the pool, not the journal.
+    fn relearn(&mut self, caller: &Phone) -> Result<(), Error> {
+        if !self.campaign.rotation.learns() {
+            return Ok(());
+        }
+        let attempts = self
+            .journal
+            .latest_attempts(caller, crate::rotation::REMEMBERED)?;
+        for attempt in attempts.iter().rev() {
+            if let Some(reach) = attempt.reach() {
+                self.rules.learn(caller, reach.connected());
+            }
+        }
         Ok(())
     }
 
@@ -871,6 +890,12 @@ impl<'a> Dialer<'a> {
         };
         let before = entry.clone();
         let now = self.clock.now();
+        let reach = result.as_ref().map(Reach::of).ok();
+        if let (Some(reach), Some(caller)) =
+            (reach.filter(|r| *r != Reach::Unknown), &entry.caller_id)
+        {
+            self.rules.learn(caller, reach.connected());
+        }
         match result {
             Ok(call)
                 if call.is_unanswered()

@@ -209,6 +209,7 @@ impl Planner<'_> {
         self.plan.contacts += 1;
         self.outlook(zones);
         let callee = Callee {
+            phone: contact.phone.clone(),
             locale: Locale::of_contact(&contact),
             previous: None,
         };

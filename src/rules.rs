@@ -77,6 +77,11 @@ pub enum Verdict {
 }
 
 /// Why a contact the CSV no longer lists is never called.
+/// The weighted strategy's seed: the campaign's name, so a campaign's draws repeat.
+fn seed_of(campaign: &str) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(campaign.as_bytes())
+}
+
 pub const REMOVED: &str = "no longer in the contacts file";
 
 impl Rules {
@@ -90,7 +95,7 @@ impl Rules {
                 campaign.rotation.max_calls_per_number_per_day,
                 campaign.rotation.min_gap_per_number,
             ),
-            rotation: Rotation::new(campaign.rotation.strategy, pool),
+            rotation: Rotation::of_policy(&campaign.rotation, pool, seed_of(&campaign.name)),
             window: campaign.window.clone(),
         }
     }
@@ -124,6 +129,7 @@ impl Rules {
             }
         }
         let callee = Callee {
+            phone: entry.phone().clone(),
             locale: Locale::of_contact(&entry.contact),
             previous: entry.caller_id.clone(),
         };
@@ -161,10 +167,9 @@ impl Rules {
     /// A caller ID for `callee` under its caps at `at`, as the rotation orders the pool.
     pub fn caller_id(&mut self, callee: &Callee, at: Timestamp) -> CallerCheck {
         let caps = &self.caps;
-        if let Some(choice) = self
-            .rotation
-            .choose(callee, |number| caps.allows(number, at))
-        {
+        let allowed = |number: &Phone| caps.allows(number, at);
+        let used_today = |number: &Phone| caps.used_on(number, at);
+        if let Some(choice) = self.rotation.choose_loaded(callee, allowed, used_today) {
             return CallerCheck::Free(choice);
         }
         let free_again = self
@@ -198,6 +203,11 @@ impl Rules {
     /// The create request of the call recorded last for `caller` left at `at`.
     pub fn sent(&mut self, caller: &Phone, at: Timestamp) {
         self.caps.sent(caller, at);
+    }
+
+    /// An attempt from `caller` ended, connected or not: the rotation's strategies learn it.
+    pub fn learn(&mut self, caller: &Phone, connected: bool) {
+        self.rotation.learn(caller, connected);
     }
 
     /// Takes a caller ID the API refuses out of rotation; true the first time.

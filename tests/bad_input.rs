@@ -252,6 +252,30 @@ fn corpus() -> Vec<Case> {
             says: &["rotation.numbers"],
         },
         Case {
+            name: "tiers that never reach any number",
+            broken: Campaign(
+                "strategy = \"region\"",
+                "strategy = \"region\"\ntiers = [\"area_code\", \"state\"]",
+            ),
+            says: &["rotation.tiers", "must end with \"any\""],
+        },
+        Case {
+            name: "an unknown tier",
+            broken: Campaign(
+                "strategy = \"region\"",
+                "strategy = \"region\"\ntiers = [\"zip\", \"any\"]",
+            ),
+            says: &["rotation.tiers", "zip", "area_code, state, time_zone"],
+        },
+        Case {
+            name: "one A/B arm",
+            broken: Campaign(
+                "strategy = \"region\"",
+                "strategy = \"region\"\narms = [\"weighted\"]",
+            ),
+            says: &["rotation.arms", "two or more"],
+        },
+        Case {
             name: "journal name that escapes",
             broken: Campaign("name = \"test-campaign\"", "name = \"../elsewhere\""),
             says: &["line 1", "name"],
