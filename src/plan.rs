@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::io;
 use std::time::Instant;
 
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
 use crate::area_codes::{AreaCode, Region};
@@ -53,6 +53,9 @@ pub struct Plan {
     /// States or provinces with contacts but no number there, most contacts first.
     pub regions_without_a_number: Vec<RegionGap>,
     pub window: WindowOutlook,
+    /// When the last planned first call would start: calls paced at `calls_per_second` from the
+    /// moment of planning, each number held to its caps and cooldown (RFC 3339, UTC).
+    pub last_call_at: Option<Timestamp>,
     /// How long planning took, in seconds (both reads of the contacts file).
     pub elapsed_seconds: f64,
 }
@@ -118,6 +121,9 @@ pub fn plan(campaign: &Campaign, pool: &[Phone], now: Timestamp) -> Result<Plan,
         rules: Rules::new(campaign, pool, do_not_call),
         campaign,
         now,
+        at: now,
+        pace: SignedDuration::try_from(campaign.pacing.calls_per_second.interval())
+            .unwrap_or(SignedDuration::MAX),
         plan: Plan {
             campaign: campaign.name.clone(),
             do_not_call_lists,
@@ -182,6 +188,10 @@ struct Planner<'a> {
     campaign: &'a Campaign,
     rules: Rules,
     now: Timestamp,
+    /// The moment of the next planned call: the plan moves through time as a run does, one
+    /// call per `pace`, so caps and cooldowns bite as they will.
+    at: Timestamp,
+    pace: SignedDuration,
     plan: Plan,
     area_code_gaps: BTreeMap<AreaCode, (Option<Region>, u64)>,
     region_gaps: BTreeMap<Region, u64>,
@@ -213,7 +223,7 @@ impl Planner<'_> {
             locale: Locale::of_contact(&contact),
             previous: None,
         };
-        if let CallerCheck::Free(choice) = self.rules.caller_id(&callee, self.now) {
+        if let Some(choice) = self.next_call(&callee) {
             let load = self
                 .plan
                 .load
@@ -223,6 +233,23 @@ impl Planner<'_> {
             load.calls.local += u64::from(choice.local_match == Match::AreaCode);
             *self.plan.matches.entry(choice.local_match).or_default() += 1;
             self.note_gap(&callee.locale, choice.local_match);
+        }
+    }
+
+    /// The caller ID of `callee`'s first call, at the planned moment: when every number is at
+    /// its cap or in its cooldown, the plan waits, as the run would, until one frees up.
+    fn next_call(&mut self, callee: &Callee) -> Option<crate::rotation::Choice> {
+        loop {
+            match self.rules.caller_id(callee, self.at) {
+                CallerCheck::Free(choice) => {
+                    self.rules.record_call(&choice.caller_id, self.at);
+                    self.plan.last_call_at = Some(self.at);
+                    self.at = self.at.saturating_add(self.pace).unwrap_or(self.at);
+                    return Some(choice);
+                }
+                CallerCheck::FreeAt(moment) if moment > self.at => self.at = moment,
+                CallerCheck::FreeAt(_) | CallerCheck::PoolExhausted => return None,
+            }
         }
     }
 

@@ -143,3 +143,77 @@ async fn windows_split_contacts_into_now_later_and_never() {
             .contains(closed_zone)
     );
 }
+
+/// With a cooldown per number that the pace outruns (1 s between a number's calls, 3.5 calls a
+/// second over a pool of 8: a rate whose steps never land on the end of a cooldown, where the
+/// run's milliseconds between choosing and sending would decide) and a daily cap, the local
+/// numbers cannot take every local callee:
+/// the plan, moving through time at the campaign's pace, spreads the calls over the tiers as the
+/// run then does, number by number and tier by tier (within a few calls: the run's moments
+/// jitter by milliseconds around the pace), where a plan blind to time would put all 24 callees
+/// of 212 and 415 on their own area code's number.
+#[tokio::test(flavor = "multi_thread")]
+async fn plan_and_run_agree_on_load_and_tiers_under_caps_and_a_cooldown() {
+    use common::{ALWAYS_OPEN, agent_with, campaign_text};
+    use outdial::sandbox::SandboxConfig;
+    let phones: Vec<String> = [(212, 16), (415, 8), (773, 8)]
+        .iter()
+        .flat_map(|(npa, n)| numbers_in(*npa, 0, *n))
+        .collect();
+    let pool = [
+        "+12125550101",
+        "+14155550102",
+        "+13125550104",
+        "+17135550105",
+        "+13055550106",
+        "+12065550107",
+        "+14045550108",
+        "+16025550109",
+    ];
+    let config = SandboxConfig {
+        agents: agent_with(&pool),
+        call_duration: std::time::Duration::ZERO.into(),
+        ..SandboxConfig::default()
+    };
+    let campaign = campaign_text(&format!(
+        "[pacing]\ncalls_per_second = 3.5\nmax_live_calls = 8\nreads_per_second = 50.0\n\n\
+         [rotation]\nstrategy = \"region\"\nmax_calls_per_number_per_day = 9\n\
+         min_seconds_between_calls_per_number = 1\n\n{ALWAYS_OPEN}"
+    ));
+    let scenario = Scenario::start_with(config, &campaign, &csv_of(&phones)).await;
+    let plan = plan_json(&scenario).await;
+    scenario.run().await;
+
+    let area_code = plan["matches"]["area_code"].as_i64().unwrap_or(0);
+    assert!(
+        area_code < 16,
+        "the cooldown holds the local numbers back: {area_code} of 24"
+    );
+    let placed = scenario.calls_per_caller_id().await;
+    let planned = plan["load"].as_object().unwrap();
+    for number in pool {
+        let planned = planned
+            .get(number)
+            .map_or(0, |l| l["calls"].as_u64().unwrap()) as i64;
+        let placed = placed.get(number).copied().unwrap_or(0) as i64;
+        assert!(
+            (planned - placed).abs() <= 3,
+            "{number}: planned {planned}, placed {placed}"
+        );
+    }
+    let entries = scenario.journal_entries().await;
+    let mut run_tiers = std::collections::BTreeMap::new();
+    for entry in entries.values() {
+        *run_tiers.entry(entry.local_match.unwrap()).or_insert(0i64) += 1;
+    }
+    for (tier, planned) in plan["matches"].as_object().unwrap() {
+        let tier: outdial::rotation::Match = serde_json::from_value(tier.as_str().into()).unwrap();
+        let planned = planned.as_i64().unwrap();
+        let ran = run_tiers.get(&tier).copied().unwrap_or(0);
+        assert!(
+            (planned - ran).abs() <= 3,
+            "{tier:?}: planned {planned}, ran {ran}"
+        );
+    }
+    assert!(plan["last_call_at"].is_string());
+}

@@ -95,6 +95,13 @@ fn describe(plan: &Plan) -> String {
             w.never
         );
     }
+    if let Some(last) = plan.last_call_at {
+        let _ = writeln!(
+            out,
+            "  first calls paced at the campaign's rate under caps and cooldowns: the last starts at {} (windows and call lengths not modelled)",
+            last.strftime("%Y-%m-%dT%H:%M:%SZ")
+        );
+    }
     let _ = writeln!(out, "  planned in {:.1} s", plan.elapsed_seconds);
     out
 }
