@@ -94,11 +94,7 @@ fn pace(report: &Report) -> String {
         .map_or(String::new(), |eta| {
             format!(" · ETA {}", short_duration(eta))
         });
-    format!(
-        "{} live · {:.1} calls/s{eta}",
-        run.live_calls,
-        run.calls_per_second()
-    )
+    format!("{} live · {}{eta}", run.live_calls, run.pace())
 }
 
 /// One line every few seconds, for logs.

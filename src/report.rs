@@ -100,17 +100,30 @@ pub struct RunFigures {
 /// A running process refreshes its snapshot every second; figures older than this are marked.
 pub const STALE_AFTER: Duration = Duration::from_secs(10);
 
+/// How long a run goes before its pace is shown.
+pub const RATE_AFTER: Duration = Duration::from_secs(1);
+
 impl RunFigures {
-    /// Create requests per second over the run.
-    pub fn calls_per_second(&self) -> f64 {
-        self.calls as f64 / self.elapsed.as_secs_f64().max(1e-3)
+    /// Create requests per second over the run; `None` in its first [`RATE_AFTER`], when one
+    /// call over a few milliseconds would read as hundreds a second.
+    pub fn calls_per_second(&self) -> Option<f64> {
+        (self.elapsed >= RATE_AFTER).then(|| self.calls as f64 / self.elapsed.as_secs_f64())
+    }
+
+    /// [`RunFigures::calls_per_second`] as people read it: `12.5 calls/s`, or `… calls/s`.
+    pub fn pace(&self) -> String {
+        self.calls_per_second()
+            .map_or("… calls/s".to_owned(), |rate| {
+                format!("{rate:.1} calls/s")
+            })
     }
 
     /// How long the `remaining` contacts take at the pace contacts were settled so far; `None`
-    /// until the run has settled some.
+    /// until the run has settled some, and in its first [`RATE_AFTER`].
     pub fn eta(&self, remaining: u64) -> Option<Duration> {
         let per_second = self.settled as f64 / self.elapsed.as_secs_f64().max(1e-3);
-        (self.settled > 0).then(|| Duration::from_secs_f64(remaining as f64 / per_second))
+        (self.settled > 0 && self.elapsed >= RATE_AFTER)
+            .then(|| Duration::from_secs_f64(remaining as f64 / per_second))
     }
 }
 
@@ -434,11 +447,11 @@ impl Report {
         };
         writeln!(
             f,
-            "  this run: {} calls live · {} calls in {} ({:.1} calls/s){eta}",
+            "  this run: {} calls live · {} calls in {} ({}){eta}",
             run.live_calls,
             run.calls,
             short_duration(run.elapsed),
-            run.calls_per_second(),
+            run.pace(),
         )
     }
 }
@@ -555,5 +568,24 @@ mod tests {
         assert_eq!(short_duration(Duration::from_secs(185)), "3m 5s");
         assert_eq!(short_duration(Duration::from_secs(3_725)), "1h 2m");
         assert_eq!(short_duration(Duration::from_secs(90_000)), "25h");
+    }
+
+    /// A run's first call, 100 ms in, is no rate of 10 calls/s: pace and ETA wait for a second
+    /// of figures, then say what they measure.
+    #[test]
+    fn pace_and_eta_wait_for_a_second_of_figures() {
+        let mut run = RunFigures {
+            elapsed: Duration::from_millis(100),
+            live_calls: 1,
+            calls: 1,
+            settled: 1,
+        };
+        assert_eq!(run.calls_per_second(), None);
+        assert_eq!(run.pace(), "… calls/s");
+        assert_eq!(run.eta(10), None);
+        run.elapsed = Duration::from_secs(4);
+        run.calls = 10;
+        assert_eq!(run.pace(), "2.5 calls/s");
+        assert_eq!(run.eta(10), Some(Duration::from_secs(40)));
     }
 }
