@@ -9,7 +9,10 @@
 //!
 //! - `config`: what a sandbox starts with, parsed from the `outdial sandbox` flags.
 //! - `world`: agents, calls and received requests; synchronous and free of HTTP and clocks.
-//! - `lifecycle`: the plan a call gets at creation (length, outcome, time scale).
+//! - `lifecycle`: the plan a call gets at creation (length, outcome, time scale), and the
+//!   sandbox clock.
+//! - `answers`: how people answer (hour, weekday, locality, carrier labels); off by default,
+//!   free of HTTP and clocks so a simulator can drive it too.
 //! - `faults`: what goes wrong and how often, and the seeded dice that decide it.
 //! - `limits`: the account's live-call and calls-per-second limits.
 //! - `stats`: counters over what happened to create requests.
@@ -25,6 +28,7 @@
 //! and create under two locks and let two requests take the last slot; the Flowyte `/api/v1` API
 //! is another nested router.
 
+pub mod answers;
 mod config;
 mod faults;
 mod flowyte;
@@ -66,13 +70,15 @@ pub use faults::{
     StuckStatusError,
 };
 pub use lifecycle::{
-    CallLength, CallLengthError, Outcome, OutcomeMix, OutcomeMixError, TimeScale, TimeScaleError,
+    CallLength, CallLengthError, Disconnect, Outcome, OutcomeMix, OutcomeMixError, TimeScale,
+    TimeScaleError,
 };
 pub use limits::Limits;
 pub use market::{Usd, UsdError};
 pub use stats::{Served, Stats, TooManyRequests};
 pub use world::ReceivedCall;
 
+use answers::{AnswerSettings, AnswerSettingsError};
 use market::Market;
 use world::World;
 
@@ -95,7 +101,7 @@ struct App {
 
 impl App {
     fn new(config: &SandboxConfig) -> io::Result<App> {
-        let world = World::new(config)
+        let world = World::new(config, system_now_ms())
             .map_err(|error| io::Error::new(io::ErrorKind::InvalidInput, error))?;
         Ok(App {
             world: Arc::new(Mutex::new(world)),
@@ -142,6 +148,7 @@ fn router(app: App) -> Router {
         .route("/sandbox/stats", get(stats))
         .route("/sandbox/requests", get(served_requests))
         .route("/sandbox/faults", get(faults).put(set_faults))
+        .route("/sandbox/answers", get(answers).put(set_answers))
         .nest("/api/v1", flowyte::routes(&app))
         .fallback(no_route)
         .layer(from_fn_with_state(app.clone(), count_request))
@@ -184,6 +191,29 @@ async fn set_faults(State(app): State<App>, body: Bytes) -> Response {
     };
     match app.world().set_faults(faults) {
         Ok(()) => Json(faults).into_response(),
+        Err(error) => bad_faults(error.to_string()),
+    }
+}
+
+/// `GET /sandbox/answers`: the answer model's settings, `null` when it is off.
+async fn answers(State(app): State<App>) -> Response {
+    Json(app.world().answers()).into_response()
+}
+
+/// `PUT /sandbox/answers`: turns the answer model on with these settings (fields left out take
+/// their defaults, so `{}` is the default model) or off with `null`. Either way it starts
+/// afresh from the next call: no calls counted, no labels.
+async fn set_answers(State(app): State<App>, body: Bytes) -> Response {
+    let settings: Option<AnswerSettings> = match serde_json::from_slice(&body) {
+        Ok(settings) => settings,
+        Err(error) => {
+            return bad_faults(format!(
+                "the answer settings are not valid JSON (an object, or null to turn the model off): {error}"
+            ));
+        }
+    };
+    match app.world().set_answers(settings) {
+        Ok(()) => Json(settings).into_response(),
         Err(error) => bad_faults(error.to_string()),
     }
 }
@@ -307,6 +337,11 @@ impl Sandbox {
     /// lifts a refusal this way and checks that a later run completes.
     pub fn set_faults(&self, faults: Faults) -> Result<(), FaultsError> {
         self.app.world().set_faults(faults)
+    }
+
+    /// Turns the answer model on or off from the next call, as `PUT /sandbox/answers` does.
+    pub fn set_answers(&self, settings: Option<AnswerSettings>) -> Result<(), AnswerSettingsError> {
+        self.app.world().set_answers(settings)
     }
 
     /// How many requests reached the server so far, on any route.

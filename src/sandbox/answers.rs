@@ -1,0 +1,522 @@
+//! How people answer: a seeded model of who picks up, when, and what carriers do to a caller ID
+//! that calls too much (issue 10). Plain synchronous code with no HTTP and no clock: it is told
+//! each call's caller ID, callee and moment, and draws from the RNG it is handed, so the sandbox
+//! drives it on its own clock and a simulator can drive it in-process on a virtual one. The
+//! same settings, the same calls in the same order and the same RNG give the same answers.
+//!
+//! - **When people answer.** The chance that a person picks up follows the callee's local hour
+//!   ([`weekday_chance`]: low early in the morning and at lunch, highest late in the morning and
+//!   early in the evening), times `weekend_factor` on Saturdays and Sundays. The callee's zone
+//!   is the first zone of their area code in the bundled table (UTC when the table does not
+//!   know it).
+//! - **Local presence.** The chance is multiplied by the lift of the caller's locality tier to
+//!   the callee ([`Match::between`]): area code, state, time zone or none. Every lift is 1 by
+//!   default, so locality changes nothing unless a test or demo says it does.
+//! - **Carrier labelling.** A caller ID that makes more than `day_calls` calls within 24 hours,
+//!   or more than `minute_calls` within a minute (counting the call in hand), is labelled from
+//!   that call on, for `days` days. While labelled, its answer chance is multiplied by
+//!   `answer_factor`, a `blocked` share of its calls fail as carriers' blocks do (status
+//!   `failed`, disconnect `forbidden`, no ringing), and a `short` share of its answered calls
+//!   are hung up by the callee within [`SHORT_TALK_SECONDS`]. Healthy numbers get short calls
+//!   too, at `short_share`. Every label given is kept in [`AnswerModel::labels`].
+//! - **Unanswered calls** are busy at [`BUSY_SHARE`] (the line refuses at once), otherwise they
+//!   ring for [`RING_TIMEOUT`] and end `no-answer`.
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::time::Duration;
+
+use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+use super::faults::Share;
+use super::lifecycle::{CallLength, Disconnect, Outcome};
+use crate::area_codes;
+use crate::history::LocalMoment;
+use crate::phone::Phone;
+use crate::rotation::{Locale, Match};
+
+/// How long an unanswered phone rings before the call gives up (`no-answer`).
+pub const RING_TIMEOUT: Duration = Duration::from_secs(30);
+/// The share of unanswered calls that meet a busy line instead of ringing out.
+pub const BUSY_SHARE: f64 = 0.1;
+/// A short call lasts from 1 to this many seconds before the callee hangs up: what people do
+/// to a number they take for spam.
+pub const SHORT_TALK_SECONDS: u64 = 5;
+/// An answered phone rings between these many seconds first.
+const ANSWER_RING_SECONDS: (u64, u64) = (3, 20);
+
+/// The chance a person answers on a weekday, by the callee's local hour (0–23): low at night
+/// and early in the morning, a dip at lunch, highest late in the morning and early in the
+/// evening. Weekends multiply it by `weekend_factor`.
+const WEEKDAY_CURVE: [f64; 24] = [
+    0.02, 0.02, 0.02, 0.02, 0.02, 0.03, 0.05, 0.10, // 00–07
+    0.20, 0.28, 0.34, 0.36, 0.22, 0.24, 0.28, 0.30, // 08–15
+    0.32, 0.38, 0.40, 0.33, 0.22, 0.12, 0.06, 0.03, // 16–23
+];
+
+/// The chance a person answers at `moment` on a weekday, before any weekend factor or lift.
+pub fn weekday_chance(moment: LocalMoment) -> f64 {
+    WEEKDAY_CURVE[usize::from(moment.hour.min(23))]
+}
+
+/// A multiplier of 0 or more, written `1.5`.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Serialize, Deserialize)]
+#[serde(try_from = "f64", into = "f64")]
+pub struct Factor(f64);
+
+/// Why a factor is not a finite number of 0 or more.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("factor `{0}` is not a number of 0 or more: write 1 for no change, 1.5 for half again")]
+pub struct FactorError(String);
+
+impl Factor {
+    pub const ONE: Factor = Factor(1.0);
+
+    pub fn new(factor: f64) -> Result<Factor, FactorError> {
+        if factor.is_finite() && factor >= 0.0 {
+            Ok(Factor(factor))
+        } else {
+            Err(FactorError(factor.to_string()))
+        }
+    }
+
+    pub fn get(self) -> f64 {
+        self.0
+    }
+}
+
+impl TryFrom<f64> for Factor {
+    type Error = FactorError;
+
+    fn try_from(factor: f64) -> Result<Self, Self::Error> {
+        Factor::new(factor)
+    }
+}
+
+impl From<Factor> for f64 {
+    fn from(factor: Factor) -> f64 {
+        factor.0
+    }
+}
+
+impl std::str::FromStr for Factor {
+    type Err = FactorError;
+
+    fn from_str(written: &str) -> Result<Self, Self::Err> {
+        let written = written.trim();
+        let factor = written
+            .parse()
+            .map_err(|_| FactorError(written.to_string()))?;
+        Factor::new(factor)
+    }
+}
+
+impl fmt::Display for Factor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// The answer chance's multiplier for each locality tier; all 1 by default (no lift), since
+/// whether local presence lifts answers is exactly what outdial must measure, not assume.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TierLift {
+    pub area_code: Factor,
+    pub region: Factor,
+    pub time_zone: Factor,
+    pub none: Factor,
+}
+
+impl Default for TierLift {
+    fn default() -> Self {
+        TierLift {
+            area_code: Factor::ONE,
+            region: Factor::ONE,
+            time_zone: Factor::ONE,
+            none: Factor::ONE,
+        }
+    }
+}
+
+impl TierLift {
+    pub fn of(&self, tier: Match) -> Factor {
+        match tier {
+            Match::AreaCode => self.area_code,
+            Match::Region => self.region,
+            Match::TimeZone => self.time_zone,
+            Match::Other => self.none,
+        }
+    }
+}
+
+/// Why a `--answer-lift` value is not `TIER=FACTOR,…`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TierLiftError {
+    #[error("`{0}` is not a tier: use area_code, region, time_zone or none")]
+    UnknownTier(String),
+    #[error("`{0}` is not TIER=FACTOR, e.g. area_code=1.3")]
+    NotAPair(String),
+    #[error("{tier}: {source}")]
+    BadFactor { tier: String, source: FactorError },
+}
+
+impl std::str::FromStr for TierLift {
+    type Err = TierLiftError;
+
+    /// `area_code=1.3,region=1.1`; tiers left out keep 1.
+    fn from_str(written: &str) -> Result<Self, Self::Err> {
+        let mut lift = TierLift::default();
+        for item in written.split(',').map(str::trim) {
+            let (tier, factor) = item
+                .split_once('=')
+                .ok_or_else(|| TierLiftError::NotAPair(item.to_string()))?;
+            let tier = tier.trim();
+            let slot = match tier {
+                "area_code" => &mut lift.area_code,
+                "region" => &mut lift.region,
+                "time_zone" => &mut lift.time_zone,
+                "none" => &mut lift.none,
+                other => return Err(TierLiftError::UnknownTier(other.to_string())),
+            };
+            *slot = factor.parse().map_err(|source| TierLiftError::BadFactor {
+                tier: tier.to_string(),
+                source,
+            })?;
+        }
+        Ok(lift)
+    }
+}
+
+/// When carriers label a caller ID, for how long, and what a label does to its calls.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Labelling {
+    /// More calls than this within 24 hours of sandbox time labels the number.
+    pub day_calls: u32,
+    /// More calls than this within one minute of sandbox time labels the number.
+    pub minute_calls: u32,
+    /// How long a label lasts, in sandbox days (fractions allowed).
+    pub days: Factor,
+    /// A labelled number's answer chance is multiplied by this.
+    pub answer_factor: Share,
+    /// The share of a labelled number's calls that carriers block.
+    pub blocked: Share,
+    /// The share of a labelled number's answered calls that are short.
+    pub short: Share,
+}
+
+impl Default for Labelling {
+    fn default() -> Self {
+        Labelling {
+            day_calls: 100,
+            minute_calls: 10,
+            days: Factor(7.0),
+            answer_factor: Share::new(0.25).expect("0.25 is a share"),
+            blocked: Share::new(0.3).expect("0.3 is a share"),
+            short: Share::new(0.6).expect("0.6 is a share"),
+        }
+    }
+}
+
+/// Labels longer than this are surely a typo (and would overflow a timestamp sooner or later).
+const MAX_LABEL_DAYS: f64 = 3_650.0;
+
+/// The model's knobs, as flags, `SandboxConfig::answers` and `PUT /sandbox/answers` give them;
+/// every field left out takes its documented default.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AnswerSettings {
+    /// Saturdays and Sundays multiply the answer chance by this.
+    pub weekend_factor: Share,
+    /// The share of a healthy number's answered calls that are short anyway.
+    pub short_share: Share,
+    pub lift: TierLift,
+    pub labelling: Labelling,
+}
+
+impl Default for AnswerSettings {
+    fn default() -> Self {
+        AnswerSettings {
+            weekend_factor: Share::new(0.6).expect("0.6 is a share"),
+            short_share: Share::new(0.1).expect("0.1 is a share"),
+            lift: TierLift::default(),
+            labelling: Labelling::default(),
+        }
+    }
+}
+
+/// Why answer settings cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AnswerSettingsError {
+    #[error("labelling.days {0} is over {MAX_LABEL_DAYS}: write the label's length in days")]
+    TooManyDays(String),
+}
+
+impl AnswerSettings {
+    /// Checks what serde's types cannot.
+    pub fn check(&self) -> Result<(), AnswerSettingsError> {
+        let days = self.labelling.days.get();
+        if days > MAX_LABEL_DAYS {
+            return Err(AnswerSettingsError::TooManyDays(days.to_string()));
+        }
+        Ok(())
+    }
+}
+
+/// One call the model is asked about.
+#[derive(Debug, Clone, Copy)]
+pub struct Dial<'a> {
+    pub caller: &'a Phone,
+    pub callee: &'a Phone,
+    /// The sandbox's moment of the call (or a simulator's virtual one).
+    pub at: Timestamp,
+}
+
+/// How one call goes, in simulated time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Answer {
+    pub outcome: Outcome,
+    /// How long the callee's phone rang.
+    pub ringing: Duration,
+    /// How long the call talked after the answer; zero when nobody answered.
+    pub talk: Duration,
+    pub disconnect: Disconnect,
+    /// Whether the caller ID was labelled when it made this call.
+    pub labelled: bool,
+}
+
+/// Why a number was labelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Overuse {
+    /// More than `day_calls` calls within 24 hours.
+    Day,
+    /// More than `minute_calls` calls within a minute.
+    Burst,
+}
+
+/// One label a carrier gave a caller ID: the ground truth `GET /sandbox/stats` lists.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Label {
+    pub number: Phone,
+    /// The moment of the call that crossed the line; that call is the first labelled one.
+    pub since: Timestamp,
+    /// The first moment the number is no longer labelled.
+    pub until: Timestamp,
+    pub why: Overuse,
+    /// How many calls were in the window (24 hours or a minute) when it crossed the line.
+    pub calls: u32,
+}
+
+impl Label {
+    /// Whether the label is in effect at `at`.
+    pub fn covers(&self, at: Timestamp) -> bool {
+        self.since <= at && at < self.until
+    }
+}
+
+/// What a caller ID did lately, as the carriers see it.
+#[derive(Debug, Default)]
+struct Caller {
+    /// The moments of its calls within the last 24 hours, oldest first.
+    recent: VecDeque<Timestamp>,
+    /// Its latest label, an index into [`AnswerModel::labels`].
+    label: Option<usize>,
+}
+
+const DAY: SignedDuration = SignedDuration::from_hours(24);
+const MINUTE: SignedDuration = SignedDuration::from_mins(1);
+
+/// The answer model with what it remembers of each caller ID.
+#[derive(Debug)]
+pub struct AnswerModel {
+    settings: AnswerSettings,
+    /// How long an answered, not short, call talks.
+    talk: CallLength,
+    callers: HashMap<Phone, Caller>,
+    labels: Vec<Label>,
+}
+
+/// The draws one call takes, all of them whatever the call turns out to be, so that one call's
+/// fate never shifts the draws of the calls after it.
+struct Rolls {
+    blocked: f64,
+    answered: f64,
+    short: f64,
+    busy: f64,
+    ring: Duration,
+    short_talk: Duration,
+    talk: Duration,
+}
+
+impl Rolls {
+    fn draw(rng: &mut impl Rng, talk: &CallLength) -> Rolls {
+        let (ring_min, ring_max) = ANSWER_RING_SECONDS;
+        Rolls {
+            blocked: rng.random(),
+            answered: rng.random(),
+            short: rng.random(),
+            busy: rng.random(),
+            ring: Duration::from_millis(rng.random_range(ring_min * 1000..=ring_max * 1000)),
+            short_talk: Duration::from_secs(rng.random_range(1..=SHORT_TALK_SECONDS)),
+            talk: talk.pick(rng),
+        }
+    }
+}
+
+impl AnswerModel {
+    /// A model with no history; answered calls talk for a length drawn from `talk`.
+    pub fn new(settings: AnswerSettings, talk: CallLength) -> AnswerModel {
+        AnswerModel {
+            settings,
+            talk,
+            callers: HashMap::new(),
+            labels: Vec::new(),
+        }
+    }
+
+    pub fn settings(&self) -> &AnswerSettings {
+        &self.settings
+    }
+
+    /// Every label given so far, oldest first, including those that have ended.
+    pub fn labels(&self) -> &[Label] {
+        &self.labels
+    }
+
+    /// How the call `dial` goes; the call counts towards its caller ID's labelling.
+    pub fn call(&mut self, dial: Dial<'_>, rng: &mut impl Rng) -> Answer {
+        let labelled = self.count(dial.caller, dial.at);
+        let rolls = Rolls::draw(rng, &self.talk);
+        let labelling = self.settings.labelling;
+        if labelled && labelling.blocked.hit(rolls.blocked) {
+            return blocked();
+        }
+        let mut chance = self.chance(dial);
+        let mut short = self.settings.short_share;
+        if labelled {
+            chance *= labelling.answer_factor.get();
+            short = labelling.short;
+        }
+        let answer = if rolls.answered >= chance {
+            unanswered(&rolls)
+        } else if short.hit(rolls.short) {
+            conversation(rolls.ring, rolls.short_talk)
+        } else {
+            conversation(rolls.ring, rolls.talk)
+        };
+        Answer { labelled, ..answer }
+    }
+
+    /// The chance a person answers `dial` from a healthy number: the hour curve, the weekend
+    /// factor and the tier's lift, at most 1.
+    pub fn chance(&self, dial: Dial<'_>) -> f64 {
+        let moment = LocalMoment::of(dial.at, &callee_zone(dial.callee));
+        let mut chance = weekday_chance(moment);
+        if moment.weekday >= 6 {
+            chance *= self.settings.weekend_factor.get();
+        }
+        let tier = Match::between(
+            &Locale::of_number(dial.callee),
+            &Locale::of_number(dial.caller),
+        );
+        (chance * self.settings.lift.of(tier).get()).min(1.0)
+    }
+
+    /// Counts a call by `caller` at `at`, labelling the number when this call crosses a line;
+    /// true when the number is labelled for this call.
+    fn count(&mut self, caller: &Phone, at: Timestamp) -> bool {
+        let record = self.callers.entry(caller.clone()).or_default();
+        let day_ago = at.checked_sub(DAY).unwrap_or(Timestamp::MIN);
+        while record.recent.front().is_some_and(|&t| t <= day_ago) {
+            record.recent.pop_front();
+        }
+        record.recent.push_back(at);
+        if let Some(index) = record.label
+            && self.labels[index].covers(at)
+        {
+            return true;
+        }
+        let Some((why, calls)) = overuse(&record.recent, at, &self.settings.labelling) else {
+            return false;
+        };
+        record.label = Some(self.labels.len());
+        let days = self.settings.labelling.days.get();
+        let length = SignedDuration::try_from_secs_f64(days * 86_400.0).unwrap_or(DAY);
+        self.labels.push(Label {
+            number: caller.clone(),
+            since: at,
+            until: at.checked_add(length).unwrap_or(Timestamp::MAX),
+            why,
+            calls,
+        });
+        true
+    }
+}
+
+/// Whether the calls in `recent` (the last 24 hours, ending with the one at `at`) cross a
+/// labelling line, and which, with the count that crossed it.
+fn overuse(
+    recent: &VecDeque<Timestamp>,
+    at: Timestamp,
+    rules: &Labelling,
+) -> Option<(Overuse, u32)> {
+    let day = u32::try_from(recent.len()).unwrap_or(u32::MAX);
+    if day > rules.day_calls {
+        return Some((Overuse::Day, day));
+    }
+    let minute_ago = at.checked_sub(MINUTE).unwrap_or(Timestamp::MIN);
+    let minute = recent.iter().rev().take_while(|&&t| t > minute_ago).count();
+    let minute = u32::try_from(minute).unwrap_or(u32::MAX);
+    (minute > rules.minute_calls).then_some((Overuse::Burst, minute))
+}
+
+/// The callee's zone: the first of their area code's zones, or UTC when the table has none.
+fn callee_zone(callee: &Phone) -> TimeZone {
+    let place = callee.area_code().and_then(area_codes::place);
+    place
+        .and_then(|place| place.time_zones.first())
+        .and_then(|name| TimeZone::get(name).ok())
+        .unwrap_or(TimeZone::UTC)
+}
+
+/// A carrier's block: the call fails before it rings.
+fn blocked() -> Answer {
+    Answer {
+        outcome: Outcome::Failed,
+        ringing: Duration::ZERO,
+        talk: Duration::ZERO,
+        disconnect: Disconnect::Forbidden,
+        labelled: true,
+    }
+}
+
+fn unanswered(rolls: &Rolls) -> Answer {
+    let (outcome, ringing) = if rolls.busy < BUSY_SHARE {
+        (Outcome::Busy, Duration::ZERO)
+    } else {
+        (Outcome::NoAnswer, RING_TIMEOUT)
+    };
+    Answer {
+        outcome,
+        ringing,
+        talk: Duration::ZERO,
+        disconnect: outcome.disconnect(),
+        labelled: false,
+    }
+}
+
+/// A person answered after `ringing` and hung up after `talk`.
+fn conversation(ringing: Duration, talk: Duration) -> Answer {
+    Answer {
+        outcome: Outcome::Completed,
+        ringing,
+        talk,
+        disconnect: Disconnect::CalleeHangup,
+        labelled: false,
+    }
+}
