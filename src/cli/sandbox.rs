@@ -330,6 +330,60 @@ mod tests {
         assert_eq!(config.call_duration, plain.call_duration);
         assert_eq!(config.outcomes, plain.outcomes);
         assert_eq!(config.time_scale, plain.time_scale);
+        assert_eq!(config.answers, None, "the answer model is off by default");
+        assert_eq!(config.clock_start, None);
+    }
+
+    /// `--answers` turns the model on with its defaults; each tuning flag reaches its field.
+    #[test]
+    fn answer_flags_reach_the_config() {
+        let plain = config_of(&["--answers"]).unwrap();
+        assert_eq!(plain.answers, Some(AnswerSettings::default()));
+        let config = config_of(&[
+            "--answers",
+            "--answer-weekend-factor=0.5",
+            "--answer-short-share=0.2",
+            "--answer-lift=area_code=1.5,none=0.9",
+            "--label-day-calls=3",
+            "--label-minute-calls=2",
+            "--label-days=0.5",
+            "--label-answer-factor=0.1",
+            "--label-blocked=0.4",
+            "--label-short=0.7",
+            "--clock-start=2026-12-01T16:00:00Z",
+        ])
+        .unwrap();
+        let settings = config.answers.unwrap();
+        assert_eq!(settings.weekend_factor.get(), 0.5);
+        assert_eq!(settings.short_share.get(), 0.2);
+        assert_eq!(settings.lift.area_code.get(), 1.5);
+        assert_eq!(settings.lift.region.get(), 1.0);
+        assert_eq!(settings.lift.none.get(), 0.9);
+        let labelling = settings.labelling;
+        assert_eq!((labelling.day_calls, labelling.minute_calls), (3, 2));
+        assert_eq!(labelling.days.get(), 0.5);
+        let shares = [labelling.answer_factor, labelling.blocked, labelling.short];
+        assert_eq!(shares.map(Share::get), [0.1, 0.4, 0.7]);
+        assert_eq!(
+            config.clock_start.map(|start| start.to_string()).as_deref(),
+            Some("2026-12-01T16:00:00Z")
+        );
+    }
+
+    /// A tuning flag without `--answers`, or a bad value, is refused before anything starts.
+    #[test]
+    fn answer_flags_without_the_model_or_with_bad_values_are_refused() {
+        let refused = |flags: &[&str]| {
+            let argv = ["outdial", "sandbox"].iter().chain(flags);
+            Cli::try_parse_from(argv).is_err()
+        };
+        assert!(refused(&["--label-day-calls=3"]));
+        assert!(refused(&["--answers", "--answer-lift=local=2"]));
+        assert!(refused(&["--answers", "--label-blocked=1.5"]));
+        assert!(refused(&["--answers", "--label-days=-1"]));
+        assert!(refused(&["--clock-start=yesterday"]));
+        let error = config_of(&["--answers", "--label-days=4000"]).unwrap_err();
+        assert!(error.to_string().contains("--label-days"), "{error}");
     }
 
     #[test]

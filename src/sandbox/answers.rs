@@ -388,7 +388,8 @@ impl AnswerModel {
         &self.labels
     }
 
-    /// How the call `dial` goes; the call counts towards its caller ID's labelling.
+    /// How the call `dial` goes; the call counts towards its caller ID's labelling. Calls are
+    /// expected in the order of their moments, as a clock gives them.
     pub fn call(&mut self, dial: Dial<'_>, rng: &mut impl Rng) -> Answer {
         let labelled = self.count(dial.caller, dial.at);
         let rolls = Rolls::draw(rng, &self.talk);
@@ -470,7 +471,8 @@ fn overuse(
         return Some((Overuse::Day, day));
     }
     let minute_ago = at.checked_sub(MINUTE).unwrap_or(Timestamp::MIN);
-    let minute = recent.iter().rev().take_while(|&&t| t > minute_ago).count();
+    // The moments are in call order, so the minute's calls are a tail found by bisection.
+    let minute = recent.len() - recent.partition_point(|&t| t <= minute_ago);
     let minute = u32::try_from(minute).unwrap_or(u32::MAX);
     (minute > rules.minute_calls).then_some((Overuse::Burst, minute))
 }
@@ -518,5 +520,359 @@ fn conversation(ringing: Duration, talk: Duration) -> Answer {
         talk,
         disconnect: Disconnect::CalleeHangup,
         labelled: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+
+    use super::*;
+
+    /// New York.
+    const CALLEE: &str = "+12125552671";
+    /// Same area code as the callee.
+    const LOCAL: &str = "+12125550101";
+    /// Los Angeles: no tier in common with the callee.
+    const FAR: &str = "+13105550103";
+
+    fn phone(e164: &str) -> Phone {
+        Phone::try_from(e164.to_string()).unwrap()
+    }
+
+    /// Tuesday 1 December 2026 at `hh:mm` in New York.
+    fn new_york(hh: i8, mm: i8) -> Timestamp {
+        jiff::civil::date(2026, 12, 1)
+            .at(hh, mm, 0, 0)
+            .in_tz("America/New_York")
+            .unwrap()
+            .timestamp()
+    }
+
+    fn talk() -> CallLength {
+        "30..90".parse().unwrap()
+    }
+
+    /// Settings that never label, so statistics see the curve alone.
+    fn never_labelling() -> AnswerSettings {
+        let mut settings = AnswerSettings::default();
+        settings.labelling.day_calls = u32::MAX;
+        settings.labelling.minute_calls = u32::MAX;
+        settings
+    }
+
+    fn labelling(day_calls: u32, minute_calls: u32, days: f64) -> AnswerSettings {
+        let mut settings = AnswerSettings::default();
+        settings.labelling.day_calls = day_calls;
+        settings.labelling.minute_calls = minute_calls;
+        settings.labelling.days = Factor::new(days).unwrap();
+        settings
+    }
+
+    fn dial<'a>(caller: &'a Phone, callee: &'a Phone, at: Timestamp) -> Dial<'a> {
+        Dial { caller, callee, at }
+    }
+
+    /// What `calls` calls from `caller` at `at` came to, as shares of all calls.
+    #[derive(Debug)]
+    struct Tally {
+        answered: f64,
+        blocked: f64,
+        /// Of the answered calls.
+        short: f64,
+    }
+
+    fn tally(model: &mut AnswerModel, caller: &str, at: Timestamp, calls: u32, seed: u64) -> Tally {
+        let (caller, callee) = (phone(caller), phone(CALLEE));
+        let mut rng = StdRng::seed_from_u64(seed);
+        let answers: Vec<Answer> = (0..calls)
+            .map(|_| model.call(dial(&caller, &callee, at), &mut rng))
+            .collect();
+        let share = |count: usize, of: usize| count as f64 / of.max(1) as f64;
+        let answered: Vec<&Answer> = answers
+            .iter()
+            .filter(|a| a.outcome == Outcome::Completed)
+            .collect();
+        let blocked = answers
+            .iter()
+            .filter(|a| a.outcome == Outcome::Failed && a.disconnect == Disconnect::Forbidden)
+            .count();
+        let short = answered
+            .iter()
+            .filter(|a| a.talk.as_secs() <= SHORT_TALK_SECONDS)
+            .count();
+        Tally {
+            answered: share(answered.len(), answers.len()),
+            blocked: share(blocked, answers.len()),
+            short: share(short, answered.len()),
+        }
+    }
+
+    fn near(actual: f64, expected: f64) -> bool {
+        (actual - expected).abs() < 0.02
+    }
+
+    /// The same settings, calls and seed give the same answers and labels; another seed does not.
+    #[test]
+    fn same_seed_same_calls_same_answers() {
+        let run = |seed: u64| {
+            let mut model = AnswerModel::new(labelling(20, 4, 1.0), talk());
+            let mut rng = StdRng::seed_from_u64(seed);
+            let callers = [phone(LOCAL), phone(FAR), phone("+13125550104")];
+            let callee = phone(CALLEE);
+            let answers: Vec<Answer> = (0..300)
+                .map(|i| {
+                    let at = new_york(9, 0) + SignedDuration::from_secs(i * 7);
+                    let caller = &callers[(i % 3) as usize];
+                    model.call(dial(caller, &callee, at), &mut rng)
+                })
+                .collect();
+            (answers, model.labels().to_vec())
+        };
+        let (answers, labels) = run(7);
+        assert_eq!(run(7), (answers.clone(), labels.clone()));
+        assert!(
+            !labels.is_empty(),
+            "the run is busy enough to label numbers"
+        );
+        assert_ne!(run(8).0, answers);
+        let outcomes: std::collections::HashSet<Outcome> =
+            answers.iter().map(|answer| answer.outcome).collect();
+        assert!(outcomes.len() >= 3, "{outcomes:?}");
+    }
+
+    /// The chance follows the callee's own local hour (not the caller's, not UTC), drops at
+    /// lunch and in the early morning, and weekends take the weekend factor.
+    #[test]
+    fn the_chance_follows_the_callee_local_hour_and_weekday() {
+        let model = AnswerModel::new(never_labelling(), talk());
+        let (far, new_yorker, angeleno) = (phone(FAR), phone(CALLEE), phone("+13105552671"));
+        let chance = |callee: &Phone, at| model.chance(dial(&far, callee, at));
+        assert_eq!(chance(&new_yorker, new_york(11, 0)), 0.36);
+        assert_eq!(chance(&new_yorker, new_york(7, 30)), 0.10);
+        assert_eq!(chance(&new_yorker, new_york(12, 15)), 0.22);
+        assert_eq!(chance(&new_yorker, new_york(18, 0)), 0.40);
+        // 11:00 in New York is 08:00 in Los Angeles.
+        assert_eq!(chance(&angeleno, new_york(11, 0)), 0.20);
+        let saturday = new_york(11, 0) + SignedDuration::from_hours(24 * 4);
+        assert!((chance(&new_yorker, saturday) - 0.36 * 0.6).abs() < 1e-12);
+        let sunday = saturday + SignedDuration::from_hours(24);
+        assert!((chance(&new_yorker, sunday) - 0.36 * 0.6).abs() < 1e-12);
+        let monday = sunday + SignedDuration::from_hours(24);
+        assert_eq!(chance(&new_yorker, monday), 0.36);
+        // Drawn calls follow the chance.
+        let mut model = AnswerModel::new(never_labelling(), talk());
+        let late_morning = tally(&mut model, FAR, new_york(11, 0), 20_000, 1);
+        let early = tally(&mut model, FAR, new_york(7, 0), 20_000, 2);
+        let weekend = tally(&mut model, FAR, saturday, 20_000, 3);
+        assert!(near(late_morning.answered, 0.36), "{late_morning:?}");
+        assert!(near(early.answered, 0.10), "{early:?}");
+        assert!(near(weekend.answered, 0.216), "{weekend:?}");
+        assert_eq!(
+            late_morning.blocked, 0.0,
+            "healthy numbers are never blocked"
+        );
+        assert!(near(late_morning.short, 0.1), "{late_morning:?}");
+    }
+
+    /// Every tier answers alike by default; a lift multiplies only its own tier's chance, and
+    /// the chance never passes 1.
+    #[test]
+    fn a_tier_lift_lifts_only_its_tier() {
+        let callee = phone(CALLEE);
+        let callers = [
+            (LOCAL, Match::AreaCode),
+            ("+16465550100", Match::Region),
+            ("+13055550106", Match::TimeZone),
+            (FAR, Match::Other),
+        ];
+        let plain = AnswerModel::new(never_labelling(), talk());
+        for (caller, tier) in callers {
+            let caller = phone(caller);
+            let locales = (Locale::of_number(&callee), Locale::of_number(&caller));
+            assert_eq!(Match::between(&locales.0, &locales.1), tier);
+            assert_eq!(plain.chance(dial(&caller, &callee, new_york(11, 0))), 0.36);
+        }
+        let mut settings = never_labelling();
+        settings.lift = "area_code=2,time_zone=0.5".parse().unwrap();
+        let lifted = AnswerModel::new(settings, talk());
+        let chance = |caller: &str, at| lifted.chance(dial(&phone(caller), &callee, at));
+        assert_eq!(chance(LOCAL, new_york(11, 0)), 0.72);
+        assert_eq!(chance("+16465550100", new_york(11, 0)), 0.36);
+        assert_eq!(chance("+13055550106", new_york(11, 0)), 0.18);
+        assert_eq!(chance(FAR, new_york(11, 0)), 0.36);
+        settings.lift = "area_code=10".parse().unwrap();
+        let capped = AnswerModel::new(settings, talk());
+        assert_eq!(
+            capped.chance(dial(&phone(LOCAL), &callee, new_york(11, 0))),
+            1.0
+        );
+        let mut model = AnswerModel::new(settings, talk());
+        assert_eq!(
+            tally(&mut model, LOCAL, new_york(11, 0), 2_000, 4).answered,
+            1.0
+        );
+        assert!(matches!(
+            "area=2".parse::<TierLift>(),
+            Err(TierLiftError::UnknownTier(_))
+        ));
+        assert!("none=-1".parse::<TierLift>().is_err());
+        assert!("none".parse::<TierLift>().is_err());
+    }
+
+    /// Calls `caller` once at each moment, returning whether each call was labelled.
+    fn labelled_at(model: &mut AnswerModel, caller: &str, moments: &[Timestamp]) -> Vec<bool> {
+        let (caller, callee) = (phone(caller), phone(CALLEE));
+        let mut rng = StdRng::seed_from_u64(5);
+        moments
+            .iter()
+            .map(|&at| model.call(dial(&caller, &callee, at), &mut rng).labelled)
+            .collect()
+    }
+
+    fn hours_after(start: Timestamp, hours: &[i64]) -> Vec<Timestamp> {
+        hours
+            .iter()
+            .map(|&h| start + SignedDuration::from_hours(h))
+            .collect()
+    }
+
+    /// The call that makes N+1 within 24 hours is the first labelled one; the label lasts D
+    /// days to the millisecond, then ends; other numbers are untouched.
+    #[test]
+    fn a_label_starts_past_n_calls_a_day_and_lasts_d_days() {
+        let mut model = AnswerModel::new(labelling(5, u32::MAX, 2.0), talk());
+        let start = new_york(9, 0);
+        let first_five = hours_after(start, &[0, 1, 2, 3, 4]);
+        assert_eq!(labelled_at(&mut model, LOCAL, &first_five), [false; 5]);
+        assert!(model.labels().is_empty());
+        let crossing = start + SignedDuration::from_hours(5);
+        assert_eq!(labelled_at(&mut model, LOCAL, &[crossing]), [true]);
+        let until = crossing + SignedDuration::from_hours(48);
+        assert_eq!(
+            model.labels(),
+            [Label {
+                number: phone(LOCAL),
+                since: crossing,
+                until,
+                why: Overuse::Day,
+                calls: 6,
+            }]
+        );
+        assert_eq!(labelled_at(&mut model, FAR, &[crossing]), [false]);
+        let last_labelled = until - SignedDuration::from_millis(1);
+        assert_eq!(
+            labelled_at(
+                &mut model,
+                LOCAL,
+                &[
+                    crossing + SignedDuration::from_hours(30),
+                    last_labelled,
+                    until
+                ]
+            ),
+            [true, true, false]
+        );
+        assert_eq!(
+            model.labels().len(),
+            1,
+            "the label ended and no new one began"
+        );
+        assert!(model.labels()[0].covers(last_labelled));
+        assert!(!model.labels()[0].covers(until));
+    }
+
+    /// The 24 hours are a sliding window: a call exactly 24 h after the first no longer counts
+    /// it, one a millisecond earlier does.
+    #[test]
+    fn the_day_is_a_sliding_window() {
+        let start = new_york(9, 0);
+        let five = hours_after(start, &[0, 1, 2, 3, 4]);
+        let mut model = AnswerModel::new(labelling(5, u32::MAX, 1.0), talk());
+        labelled_at(&mut model, LOCAL, &five);
+        let a_day_later = start + SignedDuration::from_hours(24);
+        assert_eq!(labelled_at(&mut model, LOCAL, &[a_day_later]), [false]);
+        let mut model = AnswerModel::new(labelling(5, u32::MAX, 1.0), talk());
+        labelled_at(&mut model, LOCAL, &five);
+        let just_inside = a_day_later - SignedDuration::from_millis(1);
+        assert_eq!(labelled_at(&mut model, LOCAL, &[just_inside]), [true]);
+    }
+
+    /// More than M calls within a minute labels the number for a burst; the same calls spread
+    /// over a minute or more do not.
+    #[test]
+    fn a_burst_past_m_calls_a_minute_labels_the_number() {
+        let start = new_york(9, 0);
+        let at = |secs: &[i64]| -> Vec<Timestamp> {
+            secs.iter()
+                .map(|&s| start + SignedDuration::from_millis(s))
+                .collect()
+        };
+        let mut model = AnswerModel::new(labelling(u32::MAX, 3, 1.0), talk());
+        let spread = at(&[0, 20_000, 40_000, 60_000, 80_000, 100_000]);
+        assert_eq!(labelled_at(&mut model, LOCAL, &spread), [false; 6]);
+        let mut model = AnswerModel::new(labelling(u32::MAX, 3, 1.0), talk());
+        let burst = at(&[0, 15_000, 30_000, 59_999]);
+        assert_eq!(
+            labelled_at(&mut model, LOCAL, &burst),
+            [false, false, false, true]
+        );
+        let label = &model.labels()[0];
+        assert_eq!((label.why, label.calls), (Overuse::Burst, 4));
+        assert_eq!(label.since, burst[3]);
+    }
+
+    /// While labelled, a number's calls are blocked at the blocked share, the rest are answered
+    /// at the chance times the answer factor, and answered calls are short at the short share.
+    #[test]
+    fn a_labelled_number_is_answered_less_blocked_and_hung_up_on() {
+        let at = new_york(11, 0);
+        let mut burnt = AnswerModel::new(labelling(0, u32::MAX, 3_650.0), talk());
+        let labelled = tally(&mut burnt, LOCAL, at, 40_000, 6);
+        assert!(near(labelled.blocked, 0.3), "{labelled:?}");
+        assert!(near(labelled.answered, 0.7 * 0.36 * 0.25), "{labelled:?}");
+        assert!((labelled.short - 0.6).abs() < 0.05, "{labelled:?}");
+        let mut healthy = AnswerModel::new(never_labelling(), talk());
+        let healthy = tally(&mut healthy, LOCAL, at, 40_000, 6);
+        assert_eq!(healthy.blocked, 0.0);
+        assert!(near(healthy.answered, 0.36), "{healthy:?}");
+        assert!(near(healthy.short, 0.1), "{healthy:?}");
+    }
+
+    /// Blocked calls never ring; answered ones ring, talk and are ended by the callee;
+    /// unanswered ones ring out or meet a busy line.
+    #[test]
+    fn each_answer_reports_its_telephony() {
+        let mut model = AnswerModel::new(labelling(0, u32::MAX, 3_650.0), talk());
+        let (caller, callee) = (phone(LOCAL), phone(CALLEE));
+        let mut rng = StdRng::seed_from_u64(9);
+        for _ in 0..2_000 {
+            let answer = model.call(dial(&caller, &callee, new_york(11, 0)), &mut rng);
+            let expected = match answer.outcome {
+                Outcome::Failed => (Duration::ZERO, Duration::ZERO, Disconnect::Forbidden),
+                Outcome::Busy => (Duration::ZERO, Duration::ZERO, Disconnect::CalleeHangup),
+                Outcome::NoAnswer => (RING_TIMEOUT, Duration::ZERO, Disconnect::CallerHangup),
+                Outcome::Completed => {
+                    assert!((3..=20).contains(&answer.ringing.as_secs()), "{answer:?}");
+                    assert!(!answer.talk.is_zero());
+                    (answer.ringing, answer.talk, Disconnect::CalleeHangup)
+                }
+                other => panic!("the model never gives {other}"),
+            };
+            assert_eq!((answer.ringing, answer.talk, answer.disconnect), expected);
+        }
+    }
+
+    #[test]
+    fn absurd_label_lengths_are_refused() {
+        assert!(labelling(1, 1, 3_650.0).check().is_ok());
+        assert!(labelling(1, 1, 3_651.0).check().is_err());
+        assert!(Factor::new(f64::NAN).is_err());
+        let json = serde_json::json!({ "labelling": { "days": -1 } });
+        assert!(serde_json::from_value::<AnswerSettings>(json).is_err());
+        let json = serde_json::json!({ "labeling": {} });
+        let error = serde_json::from_value::<AnswerSettings>(json).unwrap_err();
+        assert!(error.to_string().contains("labeling"), "{error}");
     }
 }

@@ -204,18 +204,30 @@ async fn answers(State(app): State<App>) -> Response {
 /// their defaults, so `{}` is the default model) or off with `null`. Either way it starts
 /// afresh from the next call: no calls counted, no labels.
 async fn set_answers(State(app): State<App>, body: Bytes) -> Response {
-    let settings: Option<AnswerSettings> = match serde_json::from_slice(&body) {
+    let settings = match answer_settings(&body) {
         Ok(settings) => settings,
-        Err(error) => {
-            return bad_faults(format!(
-                "the answer settings are not valid JSON (an object, or null to turn the model off): {error}"
-            ));
-        }
+        Err(message) => return bad_faults(message),
     };
     match app.world().set_answers(settings) {
         Ok(()) => Json(settings).into_response(),
         Err(error) => bad_faults(error.to_string()),
     }
+}
+
+/// The body of `PUT /sandbox/answers`: an object of settings, or `null`. Checked to be one of
+/// the two first, since serde would also read a struct from an array of its fields in order.
+fn answer_settings(body: &[u8]) -> Result<Option<AnswerSettings>, String> {
+    let wrong = |error: String| {
+        format!(
+            "the answer settings must be a JSON object (or null to turn the model off): {error}"
+        )
+    };
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|error| wrong(error.to_string()))?;
+    if !(value.is_object() || value.is_null()) {
+        return Err(wrong(format!("got `{value}`")));
+    }
+    serde_json::from_value(value).map_err(|error| wrong(error.to_string()))
 }
 
 fn bad_faults(message: String) -> Response {
