@@ -134,6 +134,17 @@ impl Harness {
         body["response"]["calls"].as_array().unwrap().clone()
     }
 
+    async fn post_label(&self, body: Value) -> (StatusCode, Value) {
+        let request = self.http.post(self.url("/sandbox/labels")).json(&body);
+        self.send(request).await
+    }
+
+    /// The sandbox's moment now.
+    async fn clock(&self) -> Timestamp {
+        let body = self.get("/sandbox/clock").await;
+        body["now"].as_str().unwrap().parse().unwrap()
+    }
+
     async fn put_answers(&self, body: Value) -> (StatusCode, Value) {
         let request = self.http.put(self.url("/sandbox/answers")).json(&body);
         self.send(request).await
@@ -404,4 +415,61 @@ async fn the_same_seed_answers_the_same_calls_alike() {
     let first = outcomes(11).await;
     assert_eq!(outcomes(11).await, first);
     assert_ne!(outcomes(12).await, first);
+}
+
+/// `POST /sandbox/labels` burns one number at the sandbox's present moment (between two reads
+/// of `GET /sandbox/clock`): from then on its calls are blocked, and no other number's are;
+/// with the model off it is refused, as nothing would act on it.
+#[tokio::test]
+async fn a_number_can_be_labelled_on_demand() {
+    let harness = Harness::start(config(None)).await;
+    let told = json!({ "number": BUSY_NUMBER });
+    let (status, body) = harness.post_label(told.clone()).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("PUT /sandbox/answers")
+    );
+
+    let harness = Harness::start(config(Some(labelling_after(u32::MAX)))).await;
+    let before_label = harness.dial(BUSY_NUMBER, CALLEES[0]).await;
+    let clock_before = harness.clock().await;
+    assert!(clock_before >= tuesday_late_morning());
+    let (status, body) = harness.post_label(told.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let clock_after = harness.clock().await;
+    let label: Label = serde_json::from_value(body).unwrap();
+    assert_eq!(
+        (&label.number, label.why),
+        (&phone(BUSY_NUMBER), Overuse::Told)
+    );
+    assert!(
+        clock_before <= label.since && label.since <= clock_after,
+        "{label:?}"
+    );
+    assert_eq!(harness.labels().await, [label.clone()]);
+    let (_, again) = harness.post_label(told).await;
+    assert_eq!(
+        again["since"],
+        json!(label.since),
+        "a label in effect is kept"
+    );
+
+    let after_label = harness.dial(BUSY_NUMBER, CALLEES[1]).await;
+    let quiet = harness.dial(QUIET_NUMBER, CALLEES[2]).await;
+    let reason = |call: Value| call["telephony_disconnect_reason"].clone();
+    assert_ne!(reason(harness.ended(&before_label).await), "forbidden");
+    assert_eq!(reason(harness.ended(&after_label).await), "forbidden");
+    assert_ne!(reason(harness.ended(&quiet).await), "forbidden");
+
+    for (bad, named) in [
+        (json!({ "number": "12" }), "E.164"),
+        (json!({ "numbr": BUSY_NUMBER }), "numbr"),
+    ] {
+        let (status, body) = harness.post_label(bad.clone()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+        assert!(body["message"].as_str().unwrap().contains(named), "{body}");
+    }
 }

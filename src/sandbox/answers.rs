@@ -222,6 +222,20 @@ impl Default for Labelling {
     }
 }
 
+impl Labelling {
+    /// A label of `number` from `at`, lasting `days`.
+    fn from(&self, number: &Phone, at: Timestamp, why: Overuse, calls: u32) -> Label {
+        let length = SignedDuration::try_from_secs_f64(self.days.get() * 86_400.0).unwrap_or(DAY);
+        Label {
+            number: number.clone(),
+            since: at,
+            until: at.checked_add(length).unwrap_or(Timestamp::MAX),
+            why,
+            calls,
+        }
+    }
+}
+
 /// Labels longer than this are surely a typo (and would overflow a timestamp sooner or later).
 const MAX_LABEL_DAYS: f64 = 3_650.0;
 
@@ -297,6 +311,9 @@ pub enum Overuse {
     Day,
     /// More than `minute_calls` calls within a minute.
     Burst,
+    /// The sandbox was told to label it (`POST /sandbox/labels`), as a test or demo does to
+    /// burn one number at a moment of its choosing.
+    Told,
 }
 
 /// One label a carrier gave a caller ID: the ground truth `GET /sandbox/stats` lists.
@@ -308,7 +325,8 @@ pub struct Label {
     /// The first moment the number is no longer labelled.
     pub until: Timestamp,
     pub why: Overuse,
-    /// How many calls were in the window (24 hours or a minute) when it crossed the line.
+    /// How many calls were in the window (24 hours or a minute) when it crossed the line; 0
+    /// for a label the sandbox was told to give.
     pub calls: u32,
 }
 
@@ -428,6 +446,23 @@ impl AnswerModel {
         (chance * self.settings.lift.of(tier).get()).min(1.0)
     }
 
+    /// Labels `number` from `at` for the configured days, as carriers might at any time; a
+    /// label already in effect then is kept as it is. Returns the label in effect.
+    pub fn label(&mut self, number: &Phone, at: Timestamp) -> &Label {
+        let record = self.callers.entry(number.clone()).or_default();
+        let index = match record.label {
+            Some(index) if self.labels[index].covers(at) => index,
+            _ => {
+                let index = self.labels.len();
+                record.label = Some(index);
+                let label = self.settings.labelling.from(number, at, Overuse::Told, 0);
+                self.labels.push(label);
+                index
+            }
+        };
+        &self.labels[index]
+    }
+
     /// Counts a call by `caller` at `at`, labelling the number when this call crosses a line;
     /// true when the number is labelled for this call.
     fn count(&mut self, caller: &Phone, at: Timestamp) -> bool {
@@ -446,15 +481,8 @@ impl AnswerModel {
             return false;
         };
         record.label = Some(self.labels.len());
-        let days = self.settings.labelling.days.get();
-        let length = SignedDuration::try_from_secs_f64(days * 86_400.0).unwrap_or(DAY);
-        self.labels.push(Label {
-            number: caller.clone(),
-            since: at,
-            until: at.checked_add(length).unwrap_or(Timestamp::MAX),
-            why,
-            calls,
-        });
+        let label = self.settings.labelling.from(caller, at, why, calls);
+        self.labels.push(label);
         true
     }
 }
@@ -862,6 +890,31 @@ mod tests {
             };
             assert_eq!((answer.ringing, answer.talk, answer.disconnect), expected);
         }
+    }
+
+    /// A label the sandbox is told to give starts at once, lasts the configured days, acts like
+    /// any other, and is not doubled while it is in effect.
+    #[test]
+    fn a_told_label_burns_the_number_from_that_moment() {
+        let mut model = AnswerModel::new(labelling(u32::MAX, u32::MAX, 1.0), talk());
+        let at = new_york(10, 0);
+        assert_eq!(labelled_at(&mut model, LOCAL, &[at]), [false]);
+        let later = at + SignedDuration::from_mins(5);
+        let label = model.label(&phone(LOCAL), later).clone();
+        assert_eq!(
+            (label.since, label.why, label.calls),
+            (later, Overuse::Told, 0)
+        );
+        assert_eq!(label.until, later + SignedDuration::from_hours(24));
+        assert_eq!(
+            model.label(&phone(LOCAL), label.until - SignedDuration::from_secs(1)),
+            &label
+        );
+        assert_eq!(model.labels().len(), 1);
+        assert_eq!(
+            labelled_at(&mut model, LOCAL, &[later, label.until]),
+            [true, false]
+        );
     }
 
     #[test]

@@ -53,7 +53,7 @@ use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
 use tokio::net::TcpListener;
@@ -78,6 +78,7 @@ pub use market::{Usd, UsdError};
 pub use stats::{Served, Stats, TooManyRequests};
 pub use world::ReceivedCall;
 
+use crate::phone::Phone;
 use answers::{AnswerSettings, AnswerSettingsError};
 use market::Market;
 use world::World;
@@ -149,6 +150,8 @@ fn router(app: App) -> Router {
         .route("/sandbox/requests", get(served_requests))
         .route("/sandbox/faults", get(faults).put(set_faults))
         .route("/sandbox/answers", get(answers).put(set_answers))
+        .route("/sandbox/labels", post(give_label))
+        .route("/sandbox/clock", get(clock))
         .nest("/api/v1", flowyte::routes(&app))
         .fallback(no_route)
         .layer(from_fn_with_state(app.clone(), count_request))
@@ -228,6 +231,47 @@ fn answer_settings(body: &[u8]) -> Result<Option<AnswerSettings>, String> {
         return Err(wrong(format!("got `{value}`")));
     }
     serde_json::from_value(value).map_err(|error| wrong(error.to_string()))
+}
+
+/// `GET /sandbox/clock`: the sandbox's moment now, `{"now": "2026-12-01T16:00:00Z"}`, so a
+/// test can tell which labels are in effect (`since <= now < until`).
+async fn clock(State(app): State<App>) -> Response {
+    let now_ms = app.now_ms();
+    Json(json!({ "now": app.world().sandbox_now(now_ms) })).into_response()
+}
+
+/// `POST /sandbox/labels` with `{"number": "+1…"}`: carriers label that number from now, for
+/// the answer model's `labelling.days`. 409 while the model is off, since nothing would act on
+/// the label.
+async fn give_label(State(app): State<App>, body: Bytes) -> Response {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Told {
+        number: String,
+    }
+    let told: Told = match serde_json::from_slice(&body) {
+        Ok(told) => told,
+        Err(error) => {
+            return bad_faults(format!(
+                "write the label as {{\"number\": \"+12125550101\"}}: {error}"
+            ));
+        }
+    };
+    let number = match Phone::try_from(told.number.clone()) {
+        Ok(number) => number,
+        Err(error) => {
+            return bad_faults(format!("number `{}` is not E.164: {error}", told.number));
+        }
+    };
+    let now_ms = app.now_ms();
+    match app.world().label(&number, now_ms) {
+        Some(label) => Json(label).into_response(),
+        None => {
+            let message = "the answer model is off: turn it on with PUT /sandbox/answers first";
+            let body = json!({ "error": "conflict", "message": message });
+            (StatusCode::CONFLICT, Json(body)).into_response()
+        }
+    }
 }
 
 fn bad_faults(message: String) -> Response {
@@ -354,6 +398,20 @@ impl Sandbox {
     /// Turns the answer model on or off from the next call, as `PUT /sandbox/answers` does.
     pub fn set_answers(&self, settings: Option<AnswerSettings>) -> Result<(), AnswerSettingsError> {
         self.app.world().set_answers(settings)
+    }
+
+    /// The sandbox's moment now (its clock starts at `clock_start` and runs at the time scale),
+    /// as `GET /sandbox/clock` gives it.
+    pub fn now(&self) -> jiff::Timestamp {
+        let now_ms = self.app.now_ms();
+        self.app.world().sandbox_now(now_ms)
+    }
+
+    /// Labels `number` from the sandbox's now, as `POST /sandbox/labels` does; `None` while
+    /// the answer model is off.
+    pub fn label(&self, number: &Phone) -> Option<answers::Label> {
+        let now_ms = self.app.now_ms();
+        self.app.world().label(number, now_ms)
     }
 
     /// How many requests reached the server so far, on any route.

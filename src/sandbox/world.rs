@@ -354,6 +354,19 @@ impl World {
         Ok(())
     }
 
+    /// The sandbox's moment at real epoch ms `now_ms`.
+    pub fn sandbox_now(&self, now_ms: i64) -> jiff::Timestamp {
+        self.clock.at(now_ms)
+    }
+
+    /// Labels `number` from the sandbox moment at `now_ms`, as carriers might at any time;
+    /// `None` while the answer model is off, as then nothing would act on a label.
+    pub fn label(&mut self, number: &Phone, now_ms: i64) -> Option<Label> {
+        let at = self.clock.at(now_ms);
+        let model = self.answering.as_mut()?;
+        Some(model.label(number, at).clone())
+    }
+
     /// Every label the answer model gave so far, oldest first.
     pub fn labels(&self) -> &[Label] {
         self.answering.as_ref().map_or(&[], AnswerModel::labels)
