@@ -362,8 +362,14 @@ async fn the_model_is_set_and_cleared_at_runtime() {
 
     for (bad, named) in [
         (json!({ "labelling": { "dayz": 1 } }), "dayz"),
-        (json!({ "weekend_factor": 2 }), "share"),
-        (json!({ "lift": { "area_code": -1 } }), "factor"),
+        (
+            json!({ "weekend_factor": 2 }),
+            "`weekend_factor`: share `2`",
+        ),
+        (
+            json!({ "lift": { "area_code": -1 } }),
+            "`lift.area_code`: factor",
+        ),
         (json!({ "labelling": { "days": 100000 } }), "labelling.days"),
         (json!([1]), "answer settings"),
     ] {
@@ -449,7 +455,7 @@ async fn a_number_can_be_labelled_on_demand() {
         clock_before <= label.since && label.since <= clock_after,
         "{label:?}"
     );
-    assert_eq!(harness.labels().await, [label.clone()]);
+    assert_eq!(harness.labels().await, std::slice::from_ref(&label));
     let (_, again) = harness.post_label(told).await;
     assert_eq!(
         again["since"],

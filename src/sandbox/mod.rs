@@ -230,7 +230,10 @@ fn answer_settings(body: &[u8]) -> Result<Option<AnswerSettings>, String> {
     if !(value.is_object() || value.is_null()) {
         return Err(wrong(format!("got `{value}`")));
     }
-    serde_json::from_value(value).map_err(|error| wrong(error.to_string()))
+    serde_path_to_error::deserialize(value).map_err(|error| {
+        let path = error.path().to_string();
+        format!("the answer settings' `{path}`: {}", error.into_inner())
+    })
 }
 
 /// `GET /sandbox/clock`: the sandbox's moment now, `{"now": "2026-12-01T16:00:00Z"}`, so a
