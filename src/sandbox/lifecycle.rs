@@ -146,9 +146,9 @@ impl Outcome {
         }
     }
 
-    /// Who or what ended a call that reached this outcome without the answer model: the callee
-    /// for a conversation or a busy line, the caller (the agent) for a voicemail or a phone
-    /// that rang out, the network for a call that could not be placed.
+    /// Who or what ends a call with this outcome, unless a carrier's block says otherwise: the
+    /// callee for a conversation or a busy line, the caller (the agent) for a voicemail or a
+    /// phone that rang out, the network for a call that could not be placed.
     pub fn disconnect(self) -> Disconnect {
         match self {
             Outcome::Completed | Outcome::Busy => Disconnect::CalleeHangup,

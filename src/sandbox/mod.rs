@@ -190,11 +190,11 @@ async fn faults(State(app): State<App>) -> Response {
 async fn set_faults(State(app): State<App>, body: Bytes) -> Response {
     let faults: Faults = match serde_json::from_slice(&body) {
         Ok(faults) => faults,
-        Err(error) => return bad_faults(format!("the faults are not valid JSON: {error}")),
+        Err(error) => return bad_request(format!("the faults are not valid JSON: {error}")),
     };
     match app.world().set_faults(faults) {
         Ok(()) => Json(faults).into_response(),
-        Err(error) => bad_faults(error.to_string()),
+        Err(error) => bad_request(error.to_string()),
     }
 }
 
@@ -209,11 +209,11 @@ async fn answers(State(app): State<App>) -> Response {
 async fn set_answers(State(app): State<App>, body: Bytes) -> Response {
     let settings = match answer_settings(&body) {
         Ok(settings) => settings,
-        Err(message) => return bad_faults(message),
+        Err(message) => return bad_request(message),
     };
     match app.world().set_answers(settings) {
         Ok(()) => Json(settings).into_response(),
-        Err(error) => bad_faults(error.to_string()),
+        Err(error) => bad_request(error.to_string()),
     }
 }
 
@@ -255,7 +255,7 @@ async fn give_label(State(app): State<App>, body: Bytes) -> Response {
     let told: Told = match serde_json::from_slice(&body) {
         Ok(told) => told,
         Err(error) => {
-            return bad_faults(format!(
+            return bad_request(format!(
                 "write the label as {{\"number\": \"+12125550101\"}}: {error}"
             ));
         }
@@ -263,7 +263,7 @@ async fn give_label(State(app): State<App>, body: Bytes) -> Response {
     let number = match Phone::try_from(told.number.clone()) {
         Ok(number) => number,
         Err(error) => {
-            return bad_faults(format!("number `{}` is not E.164: {error}", told.number));
+            return bad_request(format!("number `{}` is not E.164: {error}", told.number));
         }
     };
     let now_ms = app.now_ms();
@@ -277,7 +277,8 @@ async fn give_label(State(app): State<App>, body: Bytes) -> Response {
     }
 }
 
-fn bad_faults(message: String) -> Response {
+/// A 400 for a body the sandbox's own routes cannot use, with what is wrong in `message`.
+fn bad_request(message: String) -> Response {
     let body = json!({ "error": "bad_request", "message": message });
     (StatusCode::BAD_REQUEST, Json(body)).into_response()
 }
