@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::error::Error;
+use crate::sandbox::answers::{AnswerSettings, Factor, TierLift};
 use crate::sandbox::{
     self, AccountRefusal, AgentSpec, CallLength, DEFAULT_INVENTORY, DurationShape, Faults, Latency,
     Limits, OutcomeMix, RetryAfterForm, SandboxConfig, Share, StuckStatus, TimeScale, Usd,
@@ -52,9 +53,91 @@ pub struct SandboxArgs {
     /// The numbers API's prepaid wallet at start-up, in US dollars
     #[arg(long, default_value = "50", value_name = "USD")]
     pub wallet: Usd,
+    /// The sandbox clock's moment at start-up, RFC 3339 (default: now); it runs at --time-scale
+    #[arg(long, value_name = "TIMESTAMP")]
+    pub clock_start: Option<jiff::Timestamp>,
     /// Boxed so the `Command` enum stays small (clippy's large_enum_variant).
     #[command(flatten)]
     pub faults: Box<FaultArgs>,
+    #[command(flatten)]
+    pub answers: Box<AnswerArgs>,
+}
+
+/// The answer model's flags; each tuning flag needs `--answers`, and each left out keeps its
+/// documented default ([`AnswerSettings::default`]).
+#[derive(Debug, Args)]
+#[command(next_help_heading = "How people answer (off unless --answers; drawn from --seed)")]
+pub struct AnswerArgs {
+    /// Decide calls by the answer model (callee's hour and weekday, locality, carrier labels)
+    /// instead of --outcomes
+    #[arg(long)]
+    pub answers: bool,
+    /// Saturdays and Sundays multiply the answer chance by this (default: 0.6)
+    #[arg(long, value_name = "SHARE", requires = "answers")]
+    pub answer_weekend_factor: Option<Share>,
+    /// Share of a healthy number's answered calls the callee hangs up within seconds (default: 0.1)
+    #[arg(long, value_name = "SHARE", requires = "answers")]
+    pub answer_short_share: Option<Share>,
+    /// Answer-chance multipliers by locality tier, e.g. area_code=1.3,region=1.1 (default: all 1)
+    #[arg(long, value_name = "TIER=FACTOR,…", requires = "answers")]
+    pub answer_lift: Option<TierLift>,
+    /// A caller ID making more than N calls within 24 sandbox hours is labelled (default: 100)
+    #[arg(long, value_name = "N", requires = "answers")]
+    pub label_day_calls: Option<u32>,
+    /// A caller ID making more than M calls within a sandbox minute is labelled (default: 10)
+    #[arg(long, value_name = "M", requires = "answers")]
+    pub label_minute_calls: Option<u32>,
+    /// How long a label lasts, in sandbox days (default: 7)
+    #[arg(long, value_name = "DAYS", requires = "answers")]
+    pub label_days: Option<Factor>,
+    /// A labelled number's answer chance is multiplied by this (default: 0.25)
+    #[arg(long, value_name = "SHARE", requires = "answers")]
+    pub label_answer_factor: Option<Share>,
+    /// Share of a labelled number's calls that carriers block: failed, forbidden (default: 0.3)
+    #[arg(long, value_name = "SHARE", requires = "answers")]
+    pub label_blocked: Option<Share>,
+    /// Share of a labelled number's answered calls that are short (default: 0.6)
+    #[arg(long, value_name = "SHARE", requires = "answers")]
+    pub label_short: Option<Share>,
+}
+
+impl AnswerArgs {
+    /// The answer model these flags ask for, `None` without `--answers`.
+    fn settings(&self) -> Result<Option<AnswerSettings>, Error> {
+        if !self.answers {
+            return Ok(None);
+        }
+        let mut settings = AnswerSettings::default();
+        let labelling = &mut settings.labelling;
+        let shares = [
+            (&mut settings.weekend_factor, self.answer_weekend_factor),
+            (&mut settings.short_share, self.answer_short_share),
+            (&mut labelling.answer_factor, self.label_answer_factor),
+            (&mut labelling.blocked, self.label_blocked),
+            (&mut labelling.short, self.label_short),
+        ];
+        for (share, given) in shares {
+            if let Some(given) = given {
+                *share = given;
+            }
+        }
+        if let Some(lift) = self.answer_lift {
+            settings.lift = lift;
+        }
+        if let Some(calls) = self.label_day_calls {
+            settings.labelling.day_calls = calls;
+        }
+        if let Some(calls) = self.label_minute_calls {
+            settings.labelling.minute_calls = calls;
+        }
+        if let Some(days) = self.label_days {
+            settings.labelling.days = days;
+        }
+        settings
+            .check()
+            .map_err(|error| Error::Usage(format!("--label-days: {error}")))?;
+        Ok(Some(settings))
+    }
 }
 
 /// Plenty for any test or demo; bounds the start-up time and memory of a typo like 10000000.
@@ -204,6 +287,8 @@ pub async fn run(args: SandboxArgs) -> Result<u8, Error> {
 fn config(args: SandboxArgs) -> Result<SandboxConfig, Error> {
     Ok(SandboxConfig {
         faults: args.faults.faults()?,
+        answers: args.answers.settings()?,
+        clock_start: args.clock_start,
         agents: args.agents,
         api_key: args.api_key,
         seed: args.seed,
@@ -245,6 +330,60 @@ mod tests {
         assert_eq!(config.call_duration, plain.call_duration);
         assert_eq!(config.outcomes, plain.outcomes);
         assert_eq!(config.time_scale, plain.time_scale);
+        assert_eq!(config.answers, None, "the answer model is off by default");
+        assert_eq!(config.clock_start, None);
+    }
+
+    /// `--answers` turns the model on with its defaults; each tuning flag reaches its field.
+    #[test]
+    fn answer_flags_reach_the_config() {
+        let plain = config_of(&["--answers"]).unwrap();
+        assert_eq!(plain.answers, Some(AnswerSettings::default()));
+        let config = config_of(&[
+            "--answers",
+            "--answer-weekend-factor=0.5",
+            "--answer-short-share=0.2",
+            "--answer-lift=area_code=1.5,none=0.9",
+            "--label-day-calls=3",
+            "--label-minute-calls=2",
+            "--label-days=0.5",
+            "--label-answer-factor=0.1",
+            "--label-blocked=0.4",
+            "--label-short=0.7",
+            "--clock-start=2026-12-01T16:00:00Z",
+        ])
+        .unwrap();
+        let settings = config.answers.unwrap();
+        assert_eq!(settings.weekend_factor.get(), 0.5);
+        assert_eq!(settings.short_share.get(), 0.2);
+        assert_eq!(settings.lift.area_code.get(), 1.5);
+        assert_eq!(settings.lift.region.get(), 1.0);
+        assert_eq!(settings.lift.none.get(), 0.9);
+        let labelling = settings.labelling;
+        assert_eq!((labelling.day_calls, labelling.minute_calls), (3, 2));
+        assert_eq!(labelling.days.get(), 0.5);
+        let shares = [labelling.answer_factor, labelling.blocked, labelling.short];
+        assert_eq!(shares.map(Share::get), [0.1, 0.4, 0.7]);
+        assert_eq!(
+            config.clock_start.map(|start| start.to_string()).as_deref(),
+            Some("2026-12-01T16:00:00Z")
+        );
+    }
+
+    /// A tuning flag without `--answers`, or a bad value, is refused before anything starts.
+    #[test]
+    fn answer_flags_without_the_model_or_with_bad_values_are_refused() {
+        let refused = |flags: &[&str]| {
+            let argv = ["outdial", "sandbox"].iter().chain(flags);
+            Cli::try_parse_from(argv).is_err()
+        };
+        assert!(refused(&["--label-day-calls=3"]));
+        assert!(refused(&["--answers", "--answer-lift=local=2"]));
+        assert!(refused(&["--answers", "--label-blocked=1.5"]));
+        assert!(refused(&["--answers", "--label-days=-1"]));
+        assert!(refused(&["--clock-start=yesterday"]));
+        let error = config_of(&["--answers", "--label-days=4000"]).unwrap_err();
+        assert!(error.to_string().contains("--label-days"), "{error}");
     }
 
     #[test]

@@ -7,8 +7,10 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
+use jiff::Timestamp;
 use rand::Rng;
 
+use super::answers::AnswerSettings;
 use super::faults::Faults;
 use super::lifecycle::{CallLength, OutcomeMix, TimeScale};
 use super::limits::Limits;
@@ -65,8 +67,13 @@ pub struct SandboxConfig {
     pub call_duration: CallLength,
     /// Which terminal status calls reach, by weight.
     pub outcomes: OutcomeMix,
-    /// Simulated seconds per real second for call lifecycles.
+    /// Simulated seconds per real second for call lifecycles and the sandbox clock.
     pub time_scale: TimeScale,
+    /// How people answer (see `answers`); `None`, the default, leaves outcomes to `outcomes`.
+    pub answers: Option<AnswerSettings>,
+    /// The sandbox clock's moment at start-up; `None` starts it at the real time. It then runs
+    /// at `time_scale`.
+    pub clock_start: Option<Timestamp>,
     /// What goes wrong; changeable while serving with [`super::Sandbox::set_faults`].
     pub faults: Faults,
     /// The account's concurrency and calls-per-second limits.
@@ -87,6 +94,8 @@ impl Default for SandboxConfig {
             call_duration: CallLength::fixed(Duration::from_secs(2)),
             outcomes: OutcomeMix::default(),
             time_scale: TimeScale::default(),
+            answers: None,
+            clock_start: None,
             faults: Faults::default(),
             limits: Limits::default(),
             inventory: DEFAULT_INVENTORY,

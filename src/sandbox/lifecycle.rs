@@ -12,7 +12,10 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
+use jiff::{SignedDuration, Timestamp};
 use rand::Rng;
+
+use super::answers::Answer;
 
 /// How long a simulated call lasts, drawn uniformly from `min..=max` for each call; written `2`,
 /// `0.4` or `30..90` (seconds, simulated: divided by the [`TimeScale`] in real time).
@@ -32,7 +35,7 @@ impl CallLength {
     }
 
     /// One call's length from the seeded `rng`, so a replayed run gets the same calls.
-    fn pick(&self, rng: &mut impl Rng) -> Duration {
+    pub(crate) fn pick(&self, rng: &mut impl Rng) -> Duration {
         let spread = self.max.saturating_sub(self.min).as_nanos();
         let spread = u64::try_from(spread).unwrap_or(u64::MAX);
         self.min + Duration::from_nanos(rng.random_range(0..=spread))
@@ -143,6 +146,19 @@ impl Outcome {
         }
     }
 
+    /// Who or what ends a call with this outcome, unless a carrier's block says otherwise: the
+    /// callee for a conversation or a busy line, the caller (the agent) for a voicemail or a
+    /// phone that rang out, the network for a call that could not be placed.
+    pub fn disconnect(self) -> Disconnect {
+        match self {
+            Outcome::Completed | Outcome::Busy => Disconnect::CalleeHangup,
+            Outcome::NoAnswer | Outcome::LeftVoicemail | Outcome::HangupOnVoicemail => {
+                Disconnect::CallerHangup
+            }
+            Outcome::Failed => Disconnect::Error,
+        }
+    }
+
     /// Whether someone (or a machine) picked up; only then is there talk and a `duration`.
     pub fn answered(self) -> bool {
         matches!(
@@ -178,6 +194,28 @@ impl FromStr for Outcome {
 impl fmt::Display for Outcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.status())
+    }
+}
+
+/// Who or what ended a call: the vendor's `telephony_disconnect_reason` (CONTRACT A.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Disconnect {
+    CalleeHangup,
+    CallerHangup,
+    /// The network could not place or keep the call.
+    Error,
+    /// A carrier refused the call, as it does to numbers labelled as spam.
+    Forbidden,
+}
+
+impl Disconnect {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Disconnect::CalleeHangup => "callee_hangup",
+            Disconnect::CallerHangup => "caller_hangup",
+            Disconnect::Error => "error",
+            Disconnect::Forbidden => "forbidden",
+        }
     }
 }
 
@@ -369,7 +407,48 @@ impl Lifecycle {
             } else {
                 0
             },
+            ringing: tenths(3).saturating_sub(tenths(1)),
+            disconnect: outcome.disconnect(),
         }
+    }
+
+    /// The plan of a call the answer model decided: [`QUEUED`], then `answer`'s ringing, then
+    /// its talk (none for a call nobody answered).
+    pub fn plan_answer(&self, answer: &Answer) -> Plan {
+        let talking_from = QUEUED.saturating_add(answer.ringing);
+        let ends = talking_from.saturating_add(answer.talk);
+        Plan {
+            ringing_from_ms: self.scale.real_ms(QUEUED),
+            talking_from_ms: self.scale.real_ms(talking_from),
+            ends_ms: self.scale.real_ms(ends),
+            outcome: answer.outcome,
+            duration_secs: answer.talk.as_secs(),
+            ringing: answer.ringing,
+            disconnect: answer.disconnect,
+        }
+    }
+}
+
+/// How long a call the answer model decides stays `queued` (simulated time) before it rings.
+pub const QUEUED: Duration = Duration::from_secs(1);
+
+/// The sandbox's own time: it starts at `start` when the sandbox starts and runs at the
+/// [`TimeScale`], as call lifecycles do, so with `--time-scale 60` a sandbox day passes in 24
+/// real minutes. The answer model reads its moments from here.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct SandboxClock {
+    /// Epoch ms (real) when the sandbox started.
+    pub real_start_ms: i64,
+    pub start: Timestamp,
+    pub scale: TimeScale,
+}
+
+impl SandboxClock {
+    /// The sandbox moment at real epoch ms `now_ms`.
+    pub fn at(&self, now_ms: i64) -> Timestamp {
+        let elapsed_ms = now_ms.saturating_sub(self.real_start_ms) as f64 * self.scale.factor();
+        let elapsed = SignedDuration::from_millis(elapsed_ms.round() as i64);
+        self.start.checked_add(elapsed).unwrap_or(Timestamp::MAX)
     }
 }
 
@@ -384,6 +463,10 @@ pub(crate) struct Plan {
     pub outcome: Outcome,
     /// The simulated whole seconds the vendor reports as `duration` once the call has ended.
     pub duration_secs: u64,
+    /// How long the phone rang (simulated), reported as `telephony_ringing_duration`.
+    pub ringing: Duration,
+    /// Who or what ended the call, reported as `telephony_disconnect_reason`.
+    pub disconnect: Disconnect,
 }
 
 /// A call as seen at one instant.
@@ -394,6 +477,10 @@ pub(crate) struct Snapshot {
     pub duration_secs: u64,
     /// `None` until the call has ended.
     pub end_call_reason: Option<&'static str>,
+    /// Milliseconds the phone rang; `None` until the call has ended.
+    pub ringing_ms: Option<u64>,
+    /// `None` until the call has ended.
+    pub disconnect_reason: Option<&'static str>,
 }
 
 impl Plan {
@@ -403,12 +490,16 @@ impl Plan {
             status,
             duration_secs: 0,
             end_call_reason: None,
+            ringing_ms: None,
+            disconnect_reason: None,
         };
         if elapsed_ms >= self.ends_ms {
             Snapshot {
                 status: self.outcome.status(),
                 duration_secs: self.duration_secs,
                 end_call_reason: Some(self.outcome.end_call_reason()),
+                ringing_ms: Some(u64::try_from(self.ringing.as_millis()).unwrap_or(u64::MAX)),
+                disconnect_reason: Some(self.disconnect.as_str()),
             }
         } else if elapsed_ms < self.ringing_from_ms {
             live("queued")
@@ -463,6 +554,8 @@ mod tests {
                 status: "completed",
                 duration_secs: 10,
                 end_call_reason: Some("human_ended_call"),
+                ringing_ms: Some(2_000),
+                disconnect_reason: Some("callee_hangup"),
             }
         );
     }

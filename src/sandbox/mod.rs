@@ -9,7 +9,10 @@
 //!
 //! - `config`: what a sandbox starts with, parsed from the `outdial sandbox` flags.
 //! - `world`: agents, calls and received requests; synchronous and free of HTTP and clocks.
-//! - `lifecycle`: the plan a call gets at creation (length, outcome, time scale).
+//! - `lifecycle`: the plan a call gets at creation (length, outcome, time scale), and the
+//!   sandbox clock.
+//! - `answers`: how people answer (hour, weekday, locality, carrier labels); off by default,
+//!   free of HTTP and clocks so a simulator can drive it too.
 //! - `faults`: what goes wrong and how often, and the seeded dice that decide it.
 //! - `limits`: the account's live-call and calls-per-second limits.
 //! - `stats`: counters over what happened to create requests.
@@ -25,6 +28,7 @@
 //! and create under two locks and let two requests take the last slot; the Flowyte `/api/v1` API
 //! is another nested router.
 
+pub mod answers;
 mod config;
 mod faults;
 mod flowyte;
@@ -49,7 +53,7 @@ use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
 use tokio::net::TcpListener;
@@ -66,13 +70,16 @@ pub use faults::{
     StuckStatusError,
 };
 pub use lifecycle::{
-    CallLength, CallLengthError, Outcome, OutcomeMix, OutcomeMixError, TimeScale, TimeScaleError,
+    CallLength, CallLengthError, Disconnect, Outcome, OutcomeMix, OutcomeMixError, TimeScale,
+    TimeScaleError,
 };
 pub use limits::Limits;
 pub use market::{Usd, UsdError};
 pub use stats::{Served, Stats, TooManyRequests};
 pub use world::ReceivedCall;
 
+use crate::phone::Phone;
+use answers::{AnswerSettings, AnswerSettingsError};
 use market::Market;
 use world::World;
 
@@ -95,7 +102,7 @@ struct App {
 
 impl App {
     fn new(config: &SandboxConfig) -> io::Result<App> {
-        let world = World::new(config)
+        let world = World::new(config, system_now_ms())
             .map_err(|error| io::Error::new(io::ErrorKind::InvalidInput, error))?;
         Ok(App {
             world: Arc::new(Mutex::new(world)),
@@ -142,6 +149,9 @@ fn router(app: App) -> Router {
         .route("/sandbox/stats", get(stats))
         .route("/sandbox/requests", get(served_requests))
         .route("/sandbox/faults", get(faults).put(set_faults))
+        .route("/sandbox/answers", get(answers).put(set_answers))
+        .route("/sandbox/labels", post(give_label))
+        .route("/sandbox/clock", get(clock))
         .nest("/api/v1", flowyte::routes(&app))
         .fallback(no_route)
         .layer(from_fn_with_state(app.clone(), count_request))
@@ -180,15 +190,95 @@ async fn faults(State(app): State<App>) -> Response {
 async fn set_faults(State(app): State<App>, body: Bytes) -> Response {
     let faults: Faults = match serde_json::from_slice(&body) {
         Ok(faults) => faults,
-        Err(error) => return bad_faults(format!("the faults are not valid JSON: {error}")),
+        Err(error) => return bad_request(format!("the faults are not valid JSON: {error}")),
     };
     match app.world().set_faults(faults) {
         Ok(()) => Json(faults).into_response(),
-        Err(error) => bad_faults(error.to_string()),
+        Err(error) => bad_request(error.to_string()),
     }
 }
 
-fn bad_faults(message: String) -> Response {
+/// `GET /sandbox/answers`: the answer model's settings, `null` when it is off.
+async fn answers(State(app): State<App>) -> Response {
+    Json(app.world().answers()).into_response()
+}
+
+/// `PUT /sandbox/answers`: turns the answer model on with these settings (fields left out take
+/// their defaults, so `{}` is the default model) or off with `null`. Either way it starts
+/// afresh from the next call: no calls counted, no labels.
+async fn set_answers(State(app): State<App>, body: Bytes) -> Response {
+    let settings = match answer_settings(&body) {
+        Ok(settings) => settings,
+        Err(message) => return bad_request(message),
+    };
+    match app.world().set_answers(settings) {
+        Ok(()) => Json(settings).into_response(),
+        Err(error) => bad_request(error.to_string()),
+    }
+}
+
+/// The body of `PUT /sandbox/answers`: an object of settings, or `null`. Checked to be one of
+/// the two first, since serde would also read a struct from an array of its fields in order.
+fn answer_settings(body: &[u8]) -> Result<Option<AnswerSettings>, String> {
+    let wrong = |error: String| {
+        format!(
+            "the answer settings must be a JSON object (or null to turn the model off): {error}"
+        )
+    };
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|error| wrong(error.to_string()))?;
+    if !(value.is_object() || value.is_null()) {
+        return Err(wrong(format!("got `{value}`")));
+    }
+    serde_path_to_error::deserialize(value).map_err(|error| {
+        let path = error.path().to_string();
+        format!("the answer settings' `{path}`: {}", error.into_inner())
+    })
+}
+
+/// `GET /sandbox/clock`: the sandbox's moment now, `{"now": "2026-12-01T16:00:00Z"}`, so a
+/// test can tell which labels are in effect (`since <= now < until`).
+async fn clock(State(app): State<App>) -> Response {
+    let now_ms = app.now_ms();
+    Json(json!({ "now": app.world().sandbox_now(now_ms) })).into_response()
+}
+
+/// `POST /sandbox/labels` with `{"number": "+1…"}`: carriers label that number from now, for
+/// the answer model's `labelling.days`. 409 while the model is off, since nothing would act on
+/// the label.
+async fn give_label(State(app): State<App>, body: Bytes) -> Response {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Told {
+        number: String,
+    }
+    let told: Told = match serde_json::from_slice(&body) {
+        Ok(told) => told,
+        Err(error) => {
+            return bad_request(format!(
+                "write the label as {{\"number\": \"+12125550101\"}}: {error}"
+            ));
+        }
+    };
+    let number = match Phone::try_from(told.number.clone()) {
+        Ok(number) => number,
+        Err(error) => {
+            return bad_request(format!("number `{}` is not E.164: {error}", told.number));
+        }
+    };
+    let now_ms = app.now_ms();
+    match app.world().label(&number, now_ms) {
+        Some(label) => Json(label).into_response(),
+        None => {
+            let message = "the answer model is off: turn it on with PUT /sandbox/answers first";
+            let body = json!({ "error": "conflict", "message": message });
+            (StatusCode::CONFLICT, Json(body)).into_response()
+        }
+    }
+}
+
+/// A 400 for a body the sandbox's own routes cannot use, with what is wrong in `message`.
+fn bad_request(message: String) -> Response {
     let body = json!({ "error": "bad_request", "message": message });
     (StatusCode::BAD_REQUEST, Json(body)).into_response()
 }
@@ -307,6 +397,25 @@ impl Sandbox {
     /// lifts a refusal this way and checks that a later run completes.
     pub fn set_faults(&self, faults: Faults) -> Result<(), FaultsError> {
         self.app.world().set_faults(faults)
+    }
+
+    /// Turns the answer model on or off from the next call, as `PUT /sandbox/answers` does.
+    pub fn set_answers(&self, settings: Option<AnswerSettings>) -> Result<(), AnswerSettingsError> {
+        self.app.world().set_answers(settings)
+    }
+
+    /// The sandbox's moment now (its clock starts at `clock_start` and runs at the time scale),
+    /// as `GET /sandbox/clock` gives it.
+    pub fn now(&self) -> jiff::Timestamp {
+        let now_ms = self.app.now_ms();
+        self.app.world().sandbox_now(now_ms)
+    }
+
+    /// Labels `number` from the sandbox's now, as `POST /sandbox/labels` does; `None` while
+    /// the answer model is off.
+    pub fn label(&self, number: &Phone) -> Option<answers::Label> {
+        let now_ms = self.app.now_ms();
+        self.app.world().label(number, now_ms)
     }
 
     /// How many requests reached the server so far, on any route.

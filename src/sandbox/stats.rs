@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::answers::Label;
 use super::faults::Fault;
 use super::world::ReceivedCall;
 
@@ -34,6 +35,10 @@ pub struct Stats {
     /// client's own count of what it asked can be checked from the vendor's side.
     #[serde(default)]
     pub requests: BTreeMap<String, u64>,
+    /// Every label carriers gave a caller ID under the answer model, oldest first, ended or
+    /// not: the ground truth of which numbers were burnt, since when and until when.
+    #[serde(default)]
+    pub labelled: Vec<Label>,
 }
 
 /// One `/v2` request as the sandbox received it: when, and on which route.

@@ -688,6 +688,8 @@ fn call_json(call: &Call, now_ms: i64, faults: &Faults) -> Value {
         "type_of_call": "outbound",
         "start_time": shown.start_time,
         "timezone": "",
+        "telephony_ringing_duration": now.ringing_ms,
+        "telephony_disconnect_reason": now.disconnect_reason,
         "status": shown.status,
     })
 }
@@ -712,6 +714,7 @@ fn listed_call_json(call: &Call, now_ms: i64, faults: &Faults) -> Value {
         "campaign_type": "outbound",
         "type_of_call": "outbound",
         "timezone": "",
+        "telephony_disconnect_reason": now.disconnect_reason,
         "transcript": "",
         "recording_url": null,
         "error_message": "",

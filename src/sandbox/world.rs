@@ -11,9 +11,10 @@ use rand::{Rng, RngCore, SeedableRng};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::answers::{AnswerModel, AnswerSettings, AnswerSettingsError, Dial, Label};
 use super::config::{Latency, SandboxConfig};
 use super::faults::{AccountRefusal, Fate, Fault, FaultDice, Faults, FaultsError};
-use super::lifecycle::{Lifecycle, Plan, Snapshot};
+use super::lifecycle::{Lifecycle, Plan, SandboxClock, Snapshot};
 use super::limits::{Gate, LimitHit, Limits};
 use super::stats::{Served, Stats};
 use crate::phone::Phone;
@@ -80,6 +81,8 @@ pub(crate) enum ConfigError {
     DuplicateAgent(String),
     #[error(transparent)]
     Faults(#[from] FaultsError),
+    #[error(transparent)]
+    Answers(#[from] AnswerSettingsError),
 }
 
 /// A created call. Its status is not stored but derived from its plan and the time since
@@ -144,6 +147,9 @@ struct Dice {
     plans: StdRng,
     /// Each created call's roll for the list's omissions.
     listing: StdRng,
+    /// The answer model's draws, apart from `plans`, so turning the model on or off leaves
+    /// every other stream as it was.
+    answers: StdRng,
     faults: FaultDice,
 }
 
@@ -158,6 +164,7 @@ impl Dice {
             latency: stream(3),
             plans: stream(4),
             listing: stream(7),
+            answers: stream(8),
             faults: FaultDice::new(stream(5), stream(6)),
         }
     }
@@ -194,6 +201,10 @@ pub(crate) struct World {
     api_key: Option<String>,
     latency: Latency,
     lifecycle: Lifecycle,
+    /// How people answer; `None` leaves outcomes to the lifecycle's outcome mix.
+    answering: Option<AnswerModel>,
+    /// The sandbox's own time, which the answer model reads.
+    clock: SandboxClock,
     faults: Faults,
     limits: Limits,
     gate: Gate,
@@ -203,7 +214,8 @@ pub(crate) struct World {
 }
 
 impl World {
-    pub fn new(config: &SandboxConfig) -> Result<World, ConfigError> {
+    /// A fresh world whose sandbox clock starts at real epoch ms `now_ms`.
+    pub fn new(config: &SandboxConfig, now_ms: i64) -> Result<World, ConfigError> {
         let mut agents: Vec<Agent> = Vec::new();
         for (index, spec) in config.agents_or_demo().into_iter().enumerate() {
             if agents.iter().any(|agent| agent.id == spec.id) {
@@ -216,6 +228,12 @@ impl World {
             });
         }
         config.faults.check()?;
+        if let Some(answers) = &config.answers {
+            answers.check()?;
+        }
+        let start = config
+            .clock_start
+            .unwrap_or_else(|| jiff::Timestamp::from_millisecond(now_ms).unwrap_or_default());
         Ok(World {
             agents,
             calls: Vec::new(),
@@ -227,6 +245,14 @@ impl World {
             lifecycle: Lifecycle {
                 length: config.call_duration,
                 outcomes: config.outcomes.clone(),
+                scale: config.time_scale,
+            },
+            answering: config
+                .answers
+                .map(|settings| AnswerModel::new(settings, config.call_duration)),
+            clock: SandboxClock {
+                real_start_ms: now_ms,
+                start,
                 scale: config.time_scale,
             },
             faults: config.faults,
@@ -276,6 +302,7 @@ impl World {
             .agent(&request.model_id)
             .ok_or_else(|| Refusal::UnknownAgent(request.model_id.clone()))?;
         let from = caller_id(agent, request.from.as_deref())?;
+        let plan = self.plan(&from, &request.to, now_ms);
         let call = Call {
             id: uuid_like(&mut self.dice.call_ids),
             model_id: request.model_id,
@@ -284,7 +311,7 @@ impl World {
             name: request.name,
             prompt_variables: request.prompt_variables,
             created_ms: now_ms,
-            plan: self.lifecycle.plan(&mut self.dice.plans),
+            plan,
             list_roll: self.dice.listing.random(),
         };
         self.gate.accepted(now_ms, call.ends_ms());
@@ -292,6 +319,57 @@ impl World {
         self.call_index.insert(call.id.clone(), index);
         self.calls.push(call);
         Ok(&self.calls[index])
+    }
+
+    /// How a new call from `from` to `to` at `now_ms` goes: the answer model's say when it is
+    /// on, else the outcome mix's.
+    fn plan(&mut self, from: &Phone, to: &Phone, now_ms: i64) -> Plan {
+        let Some(model) = &mut self.answering else {
+            return self.lifecycle.plan(&mut self.dice.plans);
+        };
+        let dial = Dial {
+            caller: from,
+            callee: to,
+            at: self.clock.at(now_ms),
+        };
+        let answer = model.call(dial, &mut self.dice.answers);
+        self.lifecycle.plan_answer(&answer)
+    }
+
+    /// The answer model's settings, `None` when it is off.
+    pub fn answers(&self) -> Option<AnswerSettings> {
+        self.answering.as_ref().map(|model| *model.settings())
+    }
+
+    /// Turns the answer model on with `settings` (afresh: no calls counted, no labels) or off
+    /// with `None`, from the next call on.
+    pub fn set_answers(
+        &mut self,
+        settings: Option<AnswerSettings>,
+    ) -> Result<(), AnswerSettingsError> {
+        if let Some(settings) = &settings {
+            settings.check()?;
+        }
+        self.answering = settings.map(|settings| AnswerModel::new(settings, self.lifecycle.length));
+        Ok(())
+    }
+
+    /// The sandbox's moment at real epoch ms `now_ms`.
+    pub fn sandbox_now(&self, now_ms: i64) -> jiff::Timestamp {
+        self.clock.at(now_ms)
+    }
+
+    /// Labels `number` from the sandbox moment at `now_ms`, as carriers might at any time;
+    /// `None` while the answer model is off, as then nothing would act on a label.
+    pub fn label(&mut self, number: &Phone, now_ms: i64) -> Option<Label> {
+        let at = self.clock.at(now_ms);
+        let model = self.answering.as_mut()?;
+        Some(model.label(number, at).clone())
+    }
+
+    /// Every label the answer model gave so far, oldest first.
+    pub fn labels(&self) -> &[Label] {
+        self.answering.as_ref().map_or(&[], AnswerModel::labels)
     }
 
     pub fn record(&mut self, received: ReceivedCall) {
@@ -313,6 +391,7 @@ impl World {
     pub fn stats(&self) -> Stats {
         Stats {
             max_live: self.gate.peak_live() as u64,
+            labelled: self.labels().to_vec(),
             ..self.stats.clone()
         }
     }
@@ -404,10 +483,13 @@ mod tests {
     }
 
     fn world(call_duration: Duration) -> World {
-        World::new(&SandboxConfig {
-            call_duration: call_duration.into(),
-            ..SandboxConfig::default()
-        })
+        World::new(
+            &SandboxConfig {
+                call_duration: call_duration.into(),
+                ..SandboxConfig::default()
+            },
+            0,
+        )
         .unwrap()
     }
 
@@ -429,6 +511,8 @@ mod tests {
                 status: "completed",
                 duration_secs: 10,
                 end_call_reason: Some("human_ended_call"),
+                ringing_ms: Some(2_000),
+                disconnect_reason: Some("callee_hangup"),
             }
         );
     }
@@ -458,14 +542,17 @@ mod tests {
 
     #[test]
     fn a_create_over_the_live_limit_creates_nothing_until_a_call_ends() {
-        let mut world = World::new(&SandboxConfig {
-            call_duration: Duration::from_secs(1).into(),
-            limits: Limits {
-                max_live: std::num::NonZeroU32::new(1),
-                max_cps: None,
+        let mut world = World::new(
+            &SandboxConfig {
+                call_duration: Duration::from_secs(1).into(),
+                limits: Limits {
+                    max_live: std::num::NonZeroU32::new(1),
+                    max_cps: None,
+                },
+                ..SandboxConfig::default()
             },
-            ..SandboxConfig::default()
-        })
+            0,
+        )
         .unwrap();
         world.create_call(request("+14155552671", None), 0).unwrap();
         let refusal = world
