@@ -27,6 +27,7 @@
 //! - [`export`]: the journal as CSV, one row per contact.
 //! - [`plan`]: the choices a run would make, without calling anyone.
 //! - [`report`]: what status and summaries print, from the journal.
+//! - [`figures`]: `outdial report`'s figures and its HTML page (plotters, maud).
 //! - [`progress`]: live progress: bars on a terminal (indicatif), plain lines otherwise.
 //! - [`repair`]: a journal checked against, or rebuilt from, the vendor's call records.
 //! - [`sandbox`]: a local, stateful simulator of the vendor APIs (axum).
@@ -44,6 +45,7 @@ pub mod contacts;
 pub mod dialer;
 pub mod error;
 pub mod export;
+pub mod figures;
 pub mod follow;
 pub mod history;
 pub mod journal;
