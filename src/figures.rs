@@ -31,6 +31,8 @@ const TIME_BUCKETS: u64 = 96;
 /// Width of one ring-time bar, in seconds, and the number of bars (the last holds the rest).
 const RING_BUCKET_SECONDS: u64 = 5;
 const RING_BUCKETS: usize = 12;
+/// How many coverage gaps of each kind the terminal summary lists.
+const GAPS_SHOWN: usize = 10;
 /// How many skipped contacts and rows the report names.
 const EXAMPLES: usize = 10;
 
@@ -745,15 +747,12 @@ impl Figures {
         )
     }
 
-    /// The three callee-local hours that answered best, with enough attempts to say.
+    /// The three callee-local hours that answered best, ranked by the low end of their 95%
+    /// interval, so that an hour with two lucky calls does not top one with two hundred.
     fn fmt_best_hours(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut cells: Vec<&HeatCell> = self.heat_map.iter().collect();
-        cells.sort_by(|a, b| {
-            let rate = |c: &HeatCell| c.connected as f64 / c.attempts as f64;
-            rate(b)
-                .total_cmp(&rate(a))
-                .then(b.attempts.cmp(&a.attempts))
-        });
+        let low = |c: &HeatCell| Rate::wilson(c.connected, c.attempts).low.unwrap_or(0.0);
+        cells.sort_by(|a, b| low(b).total_cmp(&low(a)));
         let best: Vec<String> = cells
             .iter()
             .take(3)
@@ -776,32 +775,52 @@ impl Figures {
         }
     }
 
+    /// The coverage gaps with the most contacts, and how many more there are; the JSON and the
+    /// page list every area code and state.
     fn fmt_gaps(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let gaps: Vec<&AreaFigures> = self
+            .area_codes
+            .iter()
+            .filter(|a| a.fill.is_some())
+            .collect();
         let mut table = Table::new(&["AREA CODE", "STATE", "CONTACTS", "REACHED", "FILL WITH"]);
         table.align_right(2);
         table.align_right(3);
-        for a in &self.area_codes {
+        for a in gaps.iter().take(GAPS_SHOWN) {
             table.push(vec![
                 a.area_code.to_string(),
                 a.state.clone().unwrap_or_default(),
                 a.contacts.to_string(),
                 a.reached.to_string(),
-                a.fill.clone().unwrap_or_else(|| "(in the pool)".to_owned()),
+                a.fill.clone().unwrap_or_default(),
             ]);
         }
-        indented(f, "per area code:", &table)?;
+        let heading = format!(
+            "area codes without a number in the pool: {} of {}, most contacts first:",
+            gaps.len(),
+            self.area_codes.len()
+        );
+        indented(f, &heading, &table)?;
+        more(f, gaps.len())?;
+        let gaps: Vec<&StateFigures> = self.states.iter().filter(|s| s.fill.is_some()).collect();
         let mut table = Table::new(&["STATE", "CONTACTS", "REACHED", "FILL WITH"]);
         table.align_right(1);
         table.align_right(2);
-        for s in &self.states {
+        for s in gaps.iter().take(GAPS_SHOWN) {
             table.push(vec![
                 s.state.clone(),
                 s.contacts.to_string(),
                 s.reached.to_string(),
-                s.fill.clone().unwrap_or_else(|| "(in the pool)".to_owned()),
+                s.fill.clone().unwrap_or_default(),
             ]);
         }
-        indented(f, "per state:", &table)
+        let heading = format!(
+            "states without a number in the pool: {} of {}:",
+            gaps.len(),
+            self.states.len()
+        );
+        indented(f, &heading, &table)?;
+        more(f, gaps.len())
     }
 
     fn fmt_reasons(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -817,6 +836,17 @@ impl Figures {
         let held = self.held.iter().map(|(r, n)| (r.name(), *n)).collect();
         writeln!(f, "  skipped: {}", list(skipped))?;
         writeln!(f, "  held: {}", list(held))
+    }
+}
+
+/// `… and 12 more (report --json or --html lists them all)` when a table was cut.
+fn more(f: &mut fmt::Formatter<'_>, rows: usize) -> fmt::Result {
+    match rows.checked_sub(GAPS_SHOWN) {
+        Some(hidden) if hidden > 0 => writeln!(
+            f,
+            "    … and {hidden} more (report --json or --html lists them all)"
+        ),
+        _ => Ok(()),
     }
 }
 
