@@ -306,3 +306,33 @@ async fn the_html_page_escapes_what_the_csv_wrote() {
     }
     assert_eq!(html.matches("<svg").count(), 6, "six charts");
 }
+
+/// The demo ends with its report: it prints the page's path last, and the page is there with
+/// its six charts after the demo's own folder is gone.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_demo_ends_by_writing_its_report_page() {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_outdial"))
+        .args(["demo", "--quiet"])
+        .env_remove("RUST_LOG")
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let last = stdout.lines().last().unwrap_or_default();
+    let page = std::path::PathBuf::from(
+        last.strip_prefix("report: ")
+            .unwrap_or_else(|| panic!("the demo ends with its page: {stdout}")),
+    );
+    let html = std::fs::read_to_string(&page).expect("the page is written");
+    std::fs::remove_file(&page).unwrap();
+    assert!(!page.with_extension("").exists(), "the demo's folder is removed");
+    assert_eq!(html.matches("<svg").count(), 6);
+    assert!(html.contains("Campaign demo-renewals"));
+}
