@@ -298,6 +298,22 @@ impl SkipReason {
 }
 
 impl HeldReason {
+    /// Why `entry` waits for a moment still ahead, or `None` when it does not wait.
+    fn of(
+        entry: &Entry,
+        campaign: &Campaign,
+        hours: &CallingHours,
+        now: Timestamp,
+    ) -> Option<HeldReason> {
+        if !entry.is_waiting() || entry.due_at.is_none_or(|due| due <= now) {
+            return None;
+        }
+        match CalleeZones::of_contact(&entry.contact, &campaign.window) {
+            Ok(zones) if !hours.is_open(&zones, now) => Some(HeldReason::Window),
+            _ => Some(HeldReason::Redial),
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             HeldReason::Window => "outside calling hours",
@@ -311,6 +327,13 @@ impl HeldReason {
 struct Coverage {
     contacts: u64,
     reached: u64,
+}
+
+impl Coverage {
+    fn count(&mut self, reached: bool) {
+        self.contacts += 1;
+        self.reached += u64::from(reached);
+    }
 }
 
 /// One caller ID's counts while the attempts are read.
@@ -380,15 +403,11 @@ impl Figures {
             let entry = entry?;
             let reached = self.funnel.count(&entry);
             let locale = Locale::of_contact(&entry.contact);
-            for coverage in [
-                locale.area_code.map(|code| areas.entry(code).or_default()),
-                locale.region.map(|r| states.entry(r.0).or_default()),
-            ]
-            .into_iter()
-            .flatten()
-            {
-                coverage.contacts += 1;
-                coverage.reached += u64::from(reached);
+            if let Some(code) = locale.area_code {
+                areas.entry(code).or_default().count(reached);
+            }
+            if let Some(region) = locale.region {
+                states.entry(region.0).or_default().count(reached);
             }
             match &entry.state {
                 State::Skipped { reason } => {
@@ -399,13 +418,11 @@ impl Figures {
                     self.example(entry.contact.line, &entry.contact.name, reason);
                 }
                 State::Uncertain { .. } => self.api.uncertain += 1,
-                _ if entry.is_waiting() && entry.due_at.is_some_and(|due| due > now) => {
-                    let zones = CalleeZones::of_contact(&entry.contact, &campaign.window);
-                    let closed = zones.is_ok_and(|zones| !hours.is_open(&zones, now));
-                    let reason = [HeldReason::Redial, HeldReason::Window][usize::from(closed)];
-                    *self.held.entry(reason).or_default() += 1;
+                _ => {
+                    if let Some(reason) = HeldReason::of(&entry, campaign, &hours, now) {
+                        *self.held.entry(reason).or_default() += 1;
+                    }
                 }
-                _ => {}
             }
         }
         self.funnel.finish();

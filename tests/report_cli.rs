@@ -332,7 +332,10 @@ async fn the_demo_ends_by_writing_its_report_page() {
     );
     let html = std::fs::read_to_string(&page).expect("the page is written");
     std::fs::remove_file(&page).unwrap();
-    assert!(!page.with_extension("").exists(), "the demo's folder is removed");
+    assert!(
+        !page.with_extension("").exists(),
+        "the demo's folder is removed"
+    );
     assert_eq!(html.matches("<svg").count(), 6);
     assert!(html.contains("Campaign demo-renewals"));
 }
