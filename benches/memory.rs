@@ -110,7 +110,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         disk as f64 / contacts as f64
     );
     let mut peaks = vec![("run", peak)];
-    for command in ["status", "export"] {
+    for command in ["status", "export", "report"] {
         let child = outdial(&sandbox, &[command, file.to_str().unwrap()])
             .stdout(Stdio::null())
             .spawn()?;

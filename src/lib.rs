@@ -28,6 +28,7 @@
 //! - [`sorted`]: integer pairs sorted in bounded memory (external sort), for `plan` and `export`.
 //! - [`plan`]: the choices a run would make, without calling anyone.
 //! - [`report`]: what status and summaries print, from the journal.
+//! - [`figures`]: `outdial report`'s figures and its HTML page (plotters, maud).
 //! - [`progress`]: live progress: bars on a terminal (indicatif), plain lines otherwise.
 //! - [`repair`]: a journal checked against, or rebuilt from, the vendor's call records.
 //! - [`sandbox`]: a local, stateful simulator of the vendor APIs (axum).
@@ -45,6 +46,7 @@ pub mod contacts;
 pub mod dialer;
 pub mod error;
 pub mod export;
+pub mod figures;
 pub mod follow;
 pub mod history;
 pub mod journal;

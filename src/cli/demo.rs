@@ -56,6 +56,12 @@ pub async fn run(global: &Global) -> Result<u8, Error> {
     .await?;
     let code = run::conclude(&campaign, &finish, stops.first());
     output::line(sandbox_verdict(&sandbox, &finish).await);
+    // Beside the demo's folder, which is removed when the demo ends.
+    let page = workdir.0.with_extension("html");
+    match super::report::write_html(&campaign, &page).await {
+        Ok(()) => output::line(format_args!("report: {}", page.display())),
+        Err(e) => output::warn(format_args!("the demo's report page failed: {e}")),
+    }
     sandbox.stop().await;
     Ok(code)
 }

@@ -11,6 +11,7 @@ mod output;
 mod plan;
 mod pool;
 mod repair;
+mod report;
 mod run;
 mod sandbox;
 mod status;
@@ -87,6 +88,12 @@ pub enum Command {
   outdial status spring.toml
   outdial status spring.toml --json | jq .tally.states")]
     Status(status::StatusArgs),
+    /// Figures people look at: funnel, answer hours, caller IDs, local presence, gaps, pacing
+    #[command(after_help = "Examples:
+  outdial report spring.toml
+  outdial report spring.toml --html spring-report.html   # one page, works offline
+  outdial report spring.toml --json | jq .funnel")]
+    Report(report::ReportArgs),
     /// What a run would do, calling nobody: load per number, coverage gaps, windows
     #[command(after_help = "Examples:
   outdial plan spring.toml
@@ -150,6 +157,7 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
         Command::Resume(args) => run::run(args, &cli.global, run::Journaling::ResumeOnly).await,
         Command::Status(args) => status::run(args, &cli.global).await,
         Command::Export(args) => export::run(args, &cli.global).await,
+        Command::Report(args) => report::run(args, &cli.global).await,
         Command::Plan(args) => plan::run(args, &cli.global).await,
         Command::Repair(args) => repair::run(args, &cli.global).await,
         Command::Sandbox(args) => sandbox::run(args).await,
