@@ -186,6 +186,8 @@ async fn each_figure_follows_from_what_the_journal_holds() {
                 line,
                 written: "x".into(),
                 reason: reason.into(),
+                name: String::new(),
+                custom_variables: Vec::new(),
             })
             .unwrap();
     }
