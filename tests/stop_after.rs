@@ -90,14 +90,15 @@ async fn max_runtime_ends_a_run_waiting_for_its_window() {
     assert_eq!(again.status.code(), Some(75));
     assert!(scenario.sandbox.received().await.is_empty());
     let export = scenario.outdial(&["export", file]).output().await.unwrap();
-    let export = String::from_utf8_lossy(&export.stdout);
-    let states: Vec<&str> = export
-        .lines()
-        .skip(1)
-        .map(|row| row.split(',').nth(3).unwrap())
+    let mut rows = csv::Reader::from_reader(export.stdout.as_slice());
+    let state = rows.headers().unwrap().iter().position(|h| h == "state");
+    let state = state.expect("the export has a state column");
+    let states: Vec<String> = rows
+        .records()
+        .map(|row| row.unwrap()[state].to_owned())
         .collect();
-    assert!(!states.is_empty(), "{export}");
-    assert!(states.iter().all(|s| *s == "pending"), "{export}");
+    assert!(!states.is_empty(), "{states:?}");
+    assert!(states.iter().all(|s| s == "pending"), "{states:?}");
 }
 
 /// `--until` with an RFC 3339 instant two seconds ahead stops the same way, mid-campaign: the
