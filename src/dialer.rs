@@ -443,6 +443,7 @@ impl<'a> Dialer<'a> {
             latest.extend(starts.first().map(|at| (caller, *at)));
         }
         self.rules.restore(latest);
+        self.restore_health()?;
         tracing::info!(
             open,
             ms = started.elapsed().as_millis(),
@@ -876,6 +877,7 @@ impl<'a> Dialer<'a> {
         };
         let before = entry.clone();
         let now = self.clock.now();
+        let ended = result.is_ok();
         match result {
             Ok(call)
                 if call.is_unanswered()
@@ -891,7 +893,60 @@ impl<'a> Dialer<'a> {
                 entry.not_followed(e.to_string(), now);
             }
         }
-        self.record(&before, &entry)
+        self.record(&before, &entry)?;
+        match (&entry.caller_id, ended) {
+            (Some(caller), true) => self.judge_health(caller),
+            _ => Ok(()),
+        }
+    }
+
+    /// After a call from `caller` ended: number health reads that number's latest calls (so the
+    /// cost is bounded by its window, not the campaign) and judges the pool; each number it
+    /// rests is journalled and said.
+    fn judge_health(&mut self, caller: &Phone) -> Result<(), Error> {
+        if !self.campaign.health.enabled {
+            return Ok(());
+        }
+        let latest = self.journal.latest_attempts(caller, self.health_reads())?;
+        self.rules.observe(caller, &latest);
+        self.judge_pool()
+    }
+
+    /// Number health judges the pool now; each number it rests is journalled and said.
+    fn judge_pool(&mut self) -> Result<(), Error> {
+        for rest in self.rules.judge(self.clock.now()) {
+            self.journal.record_rest(&rest)?;
+            self.progress.note(&format!(
+                "caller ID {} rested until {}: {}",
+                rest.number,
+                rest.until.strftime("%Y-%m-%d %H:%M:%S UTC"),
+                rest.why
+            ));
+        }
+        Ok(())
+    }
+
+    /// Attempts read per number for its health window: the window, and the calls still live
+    /// among the latest (they have no end yet, so do not count).
+    fn health_reads(&self) -> usize {
+        let window = self.campaign.health.window_calls.get();
+        (window + self.campaign.pacing.max_live_calls.get()) as usize
+    }
+
+    /// Number health as earlier runs left it: the rests they decided and each number's window.
+    fn restore_health(&mut self) -> Result<(), Error> {
+        if !self.campaign.health.enabled {
+            return Ok(());
+        }
+        for rest in self.journal.rests() {
+            self.rules.restore_rest(rest?);
+        }
+        let reads = self.health_reads();
+        for caller in self.rules.numbers() {
+            let latest = self.journal.latest_attempts(&caller, reads)?;
+            self.rules.observe(&caller, &latest);
+        }
+        self.judge_pool()
     }
 
     /// Writes an entry and moves the tally along with it.
