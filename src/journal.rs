@@ -691,6 +691,27 @@ impl Journal {
             .map(|item| self.attempt_of(item))
     }
 
+    /// Every caller ID the history holds, in key order: one seek per number, never a read of
+    /// every attempt.
+    pub fn callers(&self) -> Result<Vec<Phone>, JournalError> {
+        let mut callers = Vec::new();
+        let mut from = ATTEMPT.to_vec();
+        while let Some(item) = self.contacts.range(from..).next() {
+            let (key, _) = item.map_err(|e| self.storage(e))?;
+            let Some(rest) = key.strip_prefix(ATTEMPT) else {
+                break;
+            };
+            let slash = rest.iter().position(|&b| b == b'/');
+            let caller = slash
+                .map(|at| &rest[..at])
+                .ok_or_else(|| self.corrupt(&key, "an attempt's key is damaged"))?;
+            callers.push(self.phone_of(caller)?);
+            // `0` is the byte after `/`: the first key past this caller's attempts.
+            from = [ATTEMPT, caller, b"0"].concat();
+        }
+        Ok(callers)
+    }
+
     fn attempt_of(
         &self,
         item: sled::Result<(sled::IVec, sled::IVec)>,
