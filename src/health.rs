@@ -227,11 +227,13 @@ impl Health {
         }
     }
 
-    /// The figures of every number's window but `number`'s, together.
+    /// The figures of every other number's window, together: the pool a number is judged
+    /// against. Resting numbers are left out, so a burnt number does not drag the baseline
+    /// down and hide the next one.
     pub fn pool_figures(&self, number: &Phone, now: Timestamp) -> Figures {
         self.numbers
             .iter()
-            .filter(|(phone, _)| *phone != number)
+            .filter(|(phone, _)| *phone != number && self.resting(phone, now).is_none())
             .map(|(_, known)| Figures::of(self.window(known, now)))
             .fold(Figures::of([].iter()), Figures::plus)
     }
@@ -336,11 +338,16 @@ impl Health {
     }
 
     /// A number's window at `now`: its ended attempts within `window_days`, sent after its
-    /// latest rest ended.
+    /// latest rest ended. While it rests, the calls it rests for.
     fn window<'a>(&self, known: &'a Number, now: Timestamp) -> impl Iterator<Item = &'a Call> {
         let days = SignedDuration::from_hours(24 * i64::from(self.policy.window_days.get()));
         let oldest = now.checked_sub(days).unwrap_or(Timestamp::MIN);
-        let since = known.rest.as_ref().map_or(oldest, |r| r.until.max(oldest));
+        let ended_rest = known
+            .rest
+            .as_ref()
+            .map(|r| r.until)
+            .filter(|&until| until <= now);
+        let since = ended_rest.map_or(oldest, |until| until.max(oldest));
         known.calls.iter().filter(move |c| c.sent_at >= since)
     }
 }
