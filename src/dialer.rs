@@ -24,11 +24,13 @@ use crate::clock::Clock;
 use crate::contacts::{ContactsError, ReadMark, Row};
 use crate::error::Error;
 use crate::follow::Follower;
+use crate::history::Attempt;
 use crate::journal::{Entry, Journal, SkippedRow, State};
 use crate::pacing::{Pacer, Slot};
 use crate::phone::Phone;
 use crate::progress::{Display, Progress};
 use crate::report::{Phase, Report, RunFigures, Tally};
+use crate::rotation::Match;
 use crate::rules::{Listing, REMOVED, Rules, Verdict, WindowCheck};
 use crate::suppression::{self, DoNotCall, Unreadable};
 use crate::survey::Reading;
@@ -877,7 +879,7 @@ impl<'a> Dialer<'a> {
         };
         let before = entry.clone();
         let now = self.clock.now();
-        let ended = result.is_ok();
+        let ended = result.as_ref().ok().cloned();
         match result {
             Ok(call)
                 if call.is_unanswered()
@@ -894,21 +896,31 @@ impl<'a> Dialer<'a> {
             }
         }
         self.record(&before, &entry)?;
-        match (&entry.caller_id, ended) {
-            (Some(caller), true) => self.judge_health(caller),
-            _ => Ok(()),
+        match ended {
+            Some(call) => self.judge_health(&before, call),
+            None => Ok(()),
         }
     }
 
-    /// After a call from `caller` ended: number health reads that number's latest calls (so the
-    /// cost is bounded by its window, not the campaign) and judges the pool; each number it
-    /// rests is journalled and said.
-    fn judge_health(&mut self, caller: &Phone) -> Result<(), Error> {
+    /// After the call of `dialled` ended as `call`: the attempt joins its number's health window
+    /// (the window is kept in memory, so a call's end costs the window, not a journal read) and
+    /// the pool is judged; each number rested is journalled and said.
+    fn judge_health(&mut self, dialled: &Entry, call: CallState) -> Result<(), Error> {
+        let (Some(caller), Some(sent_at)) = (&dialled.caller_id, dialled.dialed_at) else {
+            return Ok(());
+        };
         if !self.campaign.health.enabled {
             return Ok(());
         }
-        let latest = self.journal.latest_attempts(caller, self.health_reads())?;
-        self.rules.observe(caller, &latest);
+        self.rules.call_ended(&Attempt {
+            callee: dialled.phone().clone(),
+            number: dialled.attempts,
+            caller_id: caller.clone(),
+            tier: dialled.local_match.unwrap_or(Match::Other),
+            sent_at,
+            local: None,
+            end: Some(call),
+        });
         self.judge_pool()
     }
 

@@ -39,6 +39,18 @@ struct Call {
     short: bool,
 }
 
+impl Call {
+    /// What health keeps of `attempt`, once it has ended.
+    fn of(attempt: &Attempt, short_call_seconds: u64) -> Option<Call> {
+        attempt.end.as_ref()?;
+        Some(Call {
+            sent_at: attempt.sent_at,
+            connected: attempt.connected(),
+            short: attempt.is_short(short_call_seconds),
+        })
+    }
+}
+
 /// A count of calls and how many of them had a property, with its rate and 95% interval.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Rate {
@@ -208,15 +220,26 @@ impl Health {
         if let Some(known) = self.numbers.get_mut(number) {
             known.calls = latest
                 .iter()
-                .filter(|a| a.end.is_some())
+                .filter_map(|a| Call::of(a, seconds))
                 .take(window)
-                .map(|a| Call {
-                    sent_at: a.sent_at,
-                    connected: a.connected(),
-                    short: a.is_short(seconds),
-                })
                 .collect();
         }
+    }
+
+    /// One more ended attempt (as each call ends in a run): kept in its number's window in the
+    /// order the calls were sent, so a call's end costs the window, never a read of the journal.
+    pub fn ended(&mut self, attempt: &Attempt) {
+        let seconds = self.policy.short_call_seconds;
+        let window = self.policy.window_calls.get() as usize;
+        let Some(known) = self.numbers.get_mut(&attempt.caller_id) else {
+            return;
+        };
+        let Some(call) = Call::of(attempt, seconds) else {
+            return;
+        };
+        let at = known.calls.partition_point(|c| c.sent_at > call.sent_at);
+        known.calls.insert(at, call);
+        known.calls.truncate(window);
     }
 
     /// The figures of `number`'s window at `now`.

@@ -183,6 +183,11 @@ impl Rules {
         self.health.observe(caller, latest);
     }
 
+    /// An attempt has ended: it joins its number's health window.
+    pub fn call_ended(&mut self, attempt: &Attempt) {
+        self.health.ended(attempt);
+    }
+
     /// Number health judges every number at `at`; the new rests, already in force, are returned
     /// to be journalled.
     pub fn judge(&mut self, at: Timestamp) -> Vec<Rest> {

@@ -193,6 +193,39 @@ proptest! {
         prop_assert_eq!(first, second);
     }
 
+    /// The window a run keeps call by call, as calls end in any order, is the window read back
+    /// from the journal: both judge the same, and give the same figures.
+    #[test]
+    fn the_window_kept_call_by_call_is_the_one_read_back(
+        histories in pool_histories(),
+        min_calls in 5u32..=20,
+        seed in any::<u64>(),
+    ) {
+        let order: Vec<usize> = (0..histories.len()).collect();
+        let read_back = health_of(policy(min_calls, 0.5), &histories, &order);
+        let pool: Vec<Phone> = order.iter().map(|&i| caller(i)).collect();
+        let mut kept = Health::new(policy(min_calls, 0.5), &pool);
+        let mut ends: Vec<Attempt> = order
+            .iter()
+            .flat_map(|&i| history(&caller(i), &histories[i], start()))
+            .collect();
+        let mut state = seed | 1;
+        for i in (1..ends.len()).rev() {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            ends.swap(i, (state % (i as u64 + 1)) as usize);
+        }
+        for attempt in &ends {
+            kept.ended(attempt);
+        }
+        let at = start() + SignedDuration::from_hours(2);
+        for number in &pool {
+            prop_assert_eq!(kept.figures(number, at), read_back.figures(number, at));
+        }
+        prop_assert_eq!(kept.clone().judge(at), read_back.clone().judge(at));
+    }
+
     /// Among 3–11 good numbers, one that connects far less (or has mostly short calls) is
     /// rested until exactly `rest_days` later, is not chosen back a second before, comes back
     /// by itself then, and starts afresh: it is not judged on the calls before its rest.
