@@ -10,11 +10,13 @@
 mod common;
 
 use std::collections::HashMap;
+use std::future::{Future, pending};
 use std::time::Duration;
 
 use common::{ALWAYS_OPEN, Notes, agent_with, campaign_text, csv_of, numbers_in, phone};
 use jiff::Timestamp;
 use outdial::campaign::{ApiKey, Campaign, Overrides};
+use outdial::clock::Clock;
 use outdial::dialer;
 use outdial::health::Rest;
 use outdial::journal::Journal;
@@ -45,6 +47,11 @@ async fn sandbox(outcome: Outcome) -> Sandbox {
 
 /// The campaign over `pool`, round-robin, one attempt per contact, with small `[health]` keys.
 fn write_campaign(dir: &TempDir, pool: &[&str], enabled: bool) {
+    write_campaign_with(dir, pool, enabled, "max_attempts = 1");
+}
+
+/// [`write_campaign`] with `retry` as the `[retry]` keys.
+fn write_campaign_with(dir: &TempDir, pool: &[&str], enabled: bool, retry: &str) {
     let numbers: Vec<String> = pool.iter().map(|n| format!("\"{n}\"")).collect();
     let tables = format!(
         r#"[pacing]
@@ -58,7 +65,7 @@ numbers = [{}]
 
 {ALWAYS_OPEN}
 [retry]
-max_attempts = 1
+{retry}
 reconcile_grace_seconds = 1
 
 [health]
@@ -82,6 +89,22 @@ fn campaign(dir: &TempDir, sandbox: &Sandbox) -> Campaign {
 
 /// Runs the campaign over `contacts` against `sandbox` to its end, keeping what it says.
 async fn run(dir: &TempDir, sandbox: &Sandbox, contacts: &[String]) -> Notes {
+    let notes = Notes::default();
+    let ending = run_until(dir, sandbox, contacts, &notes, Clock::System, pending()).await;
+    assert!(matches!(ending, dialer::Ending::Complete), "{ending:?}");
+    notes
+}
+
+/// Runs the campaign over `contacts` against `sandbox`, reading `clock`, until it ends or
+/// `shutdown` resolves, telling `notes` what it says.
+async fn run_until(
+    dir: &TempDir,
+    sandbox: &Sandbox,
+    contacts: &[String],
+    notes: &Notes,
+    clock: Clock,
+    shutdown: impl Future<Output = ()>,
+) -> dialer::Ending {
     std::fs::write(dir.path().join("contacts.csv"), csv_of(contacts)).unwrap();
     let campaign = campaign(dir, sandbox);
     let journal = common::open_journal(&campaign).await;
@@ -91,15 +114,14 @@ async fn run(dir: &TempDir, sandbox: &Sandbox, contacts: &[String]) -> Notes {
     let api = outdial::api::Synthflow::new(&campaign.api.base_url, ApiKey::new("test-key"))
         .expect("a valid URL");
     let pool = dialer::resolve_pool(&campaign, &api).await.expect("a pool");
-    let notes = Notes::default();
-    let finish = dialer::Dialer::new(&campaign, api, &journal, &pool, &notes)
+    let finish = dialer::Dialer::new(&campaign, api, &journal, &pool, notes)
         .expect("the dialer starts")
-        .run(std::future::pending())
+        .with_clock(clock)
+        .run(shutdown)
         .await
         .expect("the run succeeds");
-    assert!(matches!(finish.ending, dialer::Ending::Complete));
     journal.close().await;
-    notes
+    finish.ending
 }
 
 /// What the journal holds: the rests decided, and each attempt's caller ID and moment.
@@ -268,4 +290,74 @@ async fn a_failing_number_rests_and_is_never_chosen_while_it_rests() {
         count(&off) > count(&after),
         "health off still rested {BURNT}"
     );
+}
+
+/// A redial is sticky to its number, unless that number rests: a resumed run rests a number at
+/// once from the history earlier runs left, and the redials waiting for it go out from the rest
+/// of the pool.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sticky_redial_moves_off_a_resting_number() {
+    let dir = TempDir::new().unwrap();
+    let unanswered = sandbox(Outcome::NoAnswer).await;
+    let answering = sandbox(Outcome::Completed).await;
+    let mut all = vec![BURNT];
+    all.extend(GOOD);
+    let waiting = numbers_in(503, 0, 12);
+    let retry = "max_attempts = 2\nredial_after_minutes = 60";
+
+    // Run 1: twelve unanswered calls from the burnt number alone; each contact waits an hour
+    // for its redial, sticky to that number. The run is stopped once it says it waits.
+    write_campaign_with(&dir, &[BURNT], true, retry);
+    let notes = Notes::default();
+    let waits = notes.said("nobody to call now");
+    run_until(&dir, &unanswered, &waiting, &notes, Clock::System, waits).await;
+
+    // Run 2: the rest of the pool makes thirty calls that all complete; the redials still wait.
+    write_campaign_with(&dir, &GOOD, true, retry);
+    let mut contacts = waiting.clone();
+    contacts.extend(numbers_in(503, 100, 30));
+    let notes = Notes::default();
+    let waits = notes.said("nobody to call now");
+    run_until(&dir, &answering, &contacts, &notes, Clock::System, waits).await;
+    let (rests, _) = journalled(&dir, &answering).await;
+    assert!(rests.is_empty(), "{rests:?}");
+
+    // Run 3, two hours on: the whole pool; the redials are due, and the burnt number rests as
+    // the run starts, so each goes out from another number.
+    write_campaign_with(&dir, &all, true, retry);
+    let later = Clock::starting_at(Timestamp::now() + jiff::SignedDuration::from_hours(2));
+    let notes = Notes::default();
+    let ending = run_until(&dir, &answering, &contacts, &notes, later, pending()).await;
+    assert!(matches!(ending, dialer::Ending::Complete), "{ending:?}");
+    let (rests, _) = journalled(&dir, &answering).await;
+    assert_eq!(rests.len(), 1, "{rests:?}");
+    assert_eq!(rests[0].number, phone(BURNT));
+    let redials: Vec<_> = answering
+        .received()
+        .await
+        .into_iter()
+        .filter(|c| c.call_id.is_some() && waiting.contains(c.phone.as_ref().unwrap()))
+        .collect();
+    assert_eq!(
+        redials.len(),
+        waiting.len(),
+        "each waiting contact redialled once"
+    );
+    for call in &redials {
+        assert_ne!(call.from_phone_number.as_deref(), Some(BURNT), "{call:?}");
+    }
+    let entries: Vec<_> = {
+        let campaign = campaign(&dir, &answering);
+        let journal = common::open_journal(&campaign).await;
+        let entries = journal.entries().map(|e| e.expect("readable")).collect();
+        journal.close().await;
+        entries
+    };
+    for entry in entries
+        .iter()
+        .filter(|e| waiting.contains(&e.phone().to_string()))
+    {
+        assert_eq!(entry.attempts, 2, "{entry:?}");
+        assert_ne!(entry.caller_id, Some(phone(BURNT)), "{entry:?}");
+    }
 }
