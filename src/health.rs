@@ -176,12 +176,26 @@ impl Figures {
         }
     }
 
+    fn none() -> Figures {
+        Figures::of([].iter())
+    }
+
     fn plus(self, other: Figures) -> Figures {
         let attempts = self.attempts + other.attempts;
         Figures {
             attempts,
             connection: Rate::of(self.connection.of + other.connection.of, attempts),
             short_calls: Rate::of(self.short_calls.of + other.short_calls.of, attempts),
+        }
+    }
+
+    /// `self` without `part`, which it contains.
+    fn minus(self, part: Figures) -> Figures {
+        let attempts = self.attempts - part.attempts;
+        Figures {
+            attempts,
+            connection: Rate::of(self.connection.of - part.connection.of, attempts),
+            short_calls: Rate::of(self.short_calls.of - part.short_calls.of, attempts),
         }
     }
 }
@@ -246,7 +260,7 @@ impl Health {
     pub fn figures(&self, number: &Phone, now: Timestamp) -> Figures {
         match self.numbers.get(number) {
             Some(known) => Figures::of(self.window(known, now)),
-            None => Figures::of([].iter()),
+            None => Figures::none(),
         }
     }
 
@@ -258,7 +272,7 @@ impl Health {
             .iter()
             .filter(|(phone, _)| *phone != number && self.resting(phone, now).is_none())
             .map(|(_, known)| Figures::of(self.window(known, now)))
-            .fold(Figures::of([].iter()), Figures::plus)
+            .fold(Figures::none(), Figures::plus)
     }
 
     /// The rest `number` is in at `now`, if any; none while `health.enabled` is false, whatever
@@ -287,7 +301,8 @@ impl Health {
         if let Some(rest) = self.resting(number, now) {
             return Standing::Resting(Box::new(rest.clone()));
         }
-        match self.test(number, now) {
+        let figures = self.figures(number, now);
+        match self.test(number, figures, self.pool_figures(number, now)) {
             None => Standing::Unjudged,
             Some(judged) if judged.z() > CRITICAL_Z => Standing::Worse { z: judged.z() },
             Some(_) => Standing::Healthy,
@@ -300,11 +315,20 @@ impl Health {
         if !self.policy.enabled {
             return Vec::new();
         }
-        let mut worse: Vec<Judged> = self
+        // Each window is counted once, and each number's pool is the total less its own: a
+        // call's end costs the pool's windows, not the pool's size times them.
+        let active: Vec<(&Phone, Figures)> = self
             .numbers
-            .keys()
-            .filter(|n| self.resting(n, now).is_none())
-            .filter_map(|n| self.test(n, now))
+            .iter()
+            .filter(|(n, _)| self.resting(n, now).is_none())
+            .map(|(n, known)| (n, Figures::of(self.window(known, now))))
+            .collect();
+        let total = active
+            .iter()
+            .fold(Figures::none(), |sum, (_, own)| sum.plus(*own));
+        let mut worse: Vec<Judged> = active
+            .iter()
+            .filter_map(|(n, own)| self.test(n, *own, total.minus(*own)))
             .filter(|judged| judged.z() > CRITICAL_Z)
             .collect();
         // Worst first; ties by number, so the same history gives the same decisions.
@@ -343,11 +367,9 @@ impl Health {
         SignedDuration::from_hours(24 * i64::from(self.policy.rest_days.get()))
     }
 
-    /// `number` against the rest of the pool, when both have `min_calls` in their windows.
-    fn test(&self, number: &Phone, now: Timestamp) -> Option<Judged> {
+    /// `number`'s window against the rest of the pool's, when both hold `min_calls`.
+    fn test(&self, number: &Phone, figures: Figures, pool: Figures) -> Option<Judged> {
         let min = self.policy.min_calls.get();
-        let figures = self.figures(number, now);
-        let pool = self.pool_figures(number, now);
         if figures.attempts < min || pool.attempts < min {
             return None;
         }

@@ -1,8 +1,8 @@
 //! The rules checked before every dial, in one home: do-not-call lists, whether this run's
 //! contacts file still lists the contact, the callee's calling window, and a caller ID under its
-//! caps and not resting (rotation, number health). `run` asks [`Rules::verdict`] at the moment of dialling; `plan` asks the
-//! same checks of every contact. So plan and run agree by construction: neither re-implements a
-//! rule.
+//! caps and not resting (rotation, number health). `run` asks [`Rules::verdict`] at the moment
+//! of dialling; `plan` asks the same checks of every contact. So plan and run agree by
+//! construction: neither re-implements a rule.
 //!
 //! The checks are in the order a person would give them: a number on a do-not-call list is never
 //! called, whatever else holds; one the contacts file no longer lists is not called either; then
@@ -197,11 +197,6 @@ impl Rules {
     /// A rest an earlier run decided, back in force until it ends.
     pub fn restore_rest(&mut self, rest: Rest) {
         self.health.restore(rest);
-    }
-
-    /// Number health as the rules keep it.
-    pub fn health(&self) -> &Health {
-        &self.health
     }
 
     /// How a person should read an opening (see [`CallingHours::describe_opening`]).
