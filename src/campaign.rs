@@ -34,6 +34,8 @@ pub struct Campaign {
     pub window: Window,
     pub retry: RetryPolicy,
     pub suppress: Suppress,
+    /// Number health: when a caller ID is rested (`[health]`, see [`crate::health`]).
+    pub health: Health,
     /// `.outdial/<name>/` beside the campaign file, wherever the path it was given by leads.
     pub journal_dir: PathBuf,
 }
@@ -186,6 +188,49 @@ const UNREADABLE_LIMIT_SECONDS: u32 = 300;
 /// Longest `suppress.unreadable_limit_seconds`: a run that holds everyone for more than a day
 /// is stuck, not waiting.
 const MAX_UNREADABLE_LIMIT_SECONDS: u32 = 86_400;
+
+/// `[health]`: how each caller ID's recent calls are judged against the rest of the pool, and
+/// how long a number found significantly worse rests (see [`crate::health`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Health {
+    /// `false` turns number health off: nobody is judged, nobody rests.
+    pub enabled: bool,
+    /// At most this many of a number's latest ended calls are judged.
+    pub window_calls: NonZeroU32,
+    /// Only calls sent within this many days are judged.
+    pub window_days: NonZeroU32,
+    /// A number is not judged before this many ended calls in its window.
+    pub min_calls: NonZeroU32,
+    /// How long a rested number stays out of rotation.
+    pub rest_days: NonZeroU32,
+    /// The share of the pool that may rest at once, from 0 to 1 (rounded down to whole numbers).
+    pub max_resting_share: f64,
+    /// A connected call the callee ended within this many seconds is a short call.
+    pub short_call_seconds: u64,
+}
+
+impl Default for Health {
+    /// The defaults: the latest 150 calls within 21 days, judged from 50, rested 14 days,
+    /// never more than a quarter of the pool at once.
+    fn default() -> Self {
+        Health {
+            enabled: true,
+            window_calls: NonZeroU32::new(150).expect("positive"),
+            window_days: NonZeroU32::new(21).expect("positive"),
+            min_calls: NonZeroU32::new(50).expect("positive"),
+            rest_days: NonZeroU32::new(14).expect("positive"),
+            max_resting_share: 0.25,
+            short_call_seconds: crate::history::SHORT_CALL_SECONDS,
+        }
+    }
+}
+
+/// Longest `health.window_calls`: the window is read again after every call of its number.
+const MAX_WINDOW_CALLS: u32 = 10_000;
+/// Longest `health.window_days` and `health.rest_days`: a year.
+const MAX_HEALTH_DAYS: u32 = 365;
+/// Longest `health.short_call_seconds`: ten minutes is a conversation, not a hang-up.
+const MAX_SHORT_CALL_SECONDS: u64 = 600;
 
 /// What the command line and environment override (`--api-base`, `OUTDIAL_API_BASE`).
 #[derive(Debug, Clone, Default)]
@@ -436,6 +481,8 @@ struct RawCampaign {
     retry: RawRetry,
     #[serde(default)]
     suppress: RawSuppress,
+    #[serde(default)]
+    health: RawHealth,
 }
 
 #[derive(Deserialize, Default)]
@@ -496,6 +543,18 @@ struct RawSuppress {
     unreadable_limit_seconds: Option<Spanned<i64>>,
 }
 
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawHealth {
+    enabled: Option<bool>,
+    window_calls: Option<Spanned<i64>>,
+    window_days: Option<Spanned<i64>>,
+    min_calls: Option<Spanned<i64>>,
+    rest_days: Option<Spanned<i64>>,
+    max_resting_share: Option<Spanned<f64>>,
+    short_call_seconds: Option<Spanned<i64>>,
+}
+
 /// The directory the campaign file really lives in, through symlinks and relative paths: its
 /// journal, lock, contacts and lists are found from there, so that every path to the same file
 /// is the same campaign. A file that cannot be resolved (text checked without a file) is taken
@@ -553,6 +612,60 @@ impl Checker<'_> {
                 .unwrap_or_default(),
             retry: self.retry(raw.retry)?,
             suppress: self.suppress(raw.suppress, &dir)?,
+            health: self.health(raw.health)?,
+        })
+    }
+
+    fn health(&self, raw: RawHealth) -> Result<Health, ConfigError> {
+        let default = Health::default();
+        let window_calls = self.count(
+            raw.window_calls,
+            "health.window_calls",
+            default.window_calls.get(),
+            MAX_WINDOW_CALLS,
+        )?;
+        let min_calls = self.count(
+            raw.min_calls,
+            "health.min_calls",
+            default.min_calls.get(),
+            MAX_WINDOW_CALLS,
+        )?;
+        if min_calls > window_calls {
+            return Err(self.setting(
+                "health.min_calls",
+                format!("({min_calls}) must not be above health.window_calls ({window_calls}), or no number could ever be judged: lower it or widen the window"),
+            ));
+        }
+        let days = |value, key, default: NonZeroU32| {
+            self.count(value, key, default.get(), MAX_HEALTH_DAYS)
+        };
+        let max_resting_share = match raw.max_resting_share {
+            Some(share) => self.parse_with(&share, "health.max_resting_share", |s| {
+                (0.0..=1.0).contains(s).then_some(*s).ok_or_else(|| {
+                    format!("must be a share of the pool from 0 to 1, e.g. 0.25, not {s}")
+                })
+            })?,
+            None => default.max_resting_share,
+        };
+        let short_call_seconds = match raw.short_call_seconds {
+            Some(seconds) => self.parse_with(&seconds, "health.short_call_seconds", |n| {
+                u64::try_from(*n)
+                    .ok()
+                    .filter(|n| (1..=MAX_SHORT_CALL_SECONDS).contains(n))
+                    .ok_or_else(|| {
+                        format!("must be a whole number of seconds from 1 to {MAX_SHORT_CALL_SECONDS}, not {n}")
+                    })
+            })?,
+            None => default.short_call_seconds,
+        };
+        Ok(Health {
+            enabled: raw.enabled.unwrap_or(default.enabled),
+            window_calls,
+            window_days: days(raw.window_days, "health.window_days", default.window_days)?,
+            min_calls,
+            rest_days: days(raw.rest_days, "health.rest_days", default.rest_days)?,
+            max_resting_share,
+            short_call_seconds,
         })
     }
 

@@ -24,12 +24,13 @@ use crate::clock::Clock;
 use crate::contacts::{ContactsError, ReadMark, Row};
 use crate::error::Error;
 use crate::follow::Follower;
-use crate::history::Reach;
+use crate::history::{Attempt, Reach};
 use crate::journal::{Entry, Journal, SkippedRow, State};
 use crate::pacing::{Pacer, Slot};
 use crate::phone::Phone;
 use crate::progress::{Display, Progress};
 use crate::report::{Phase, Report, RunFigures, Tally};
+use crate::rotation::Match;
 use crate::rules::{Listing, REMOVED, Rules, Verdict, WindowCheck};
 use crate::suppression::{self, DoNotCall, Unreadable};
 use crate::survey::Reading;
@@ -445,6 +446,7 @@ impl<'a> Dialer<'a> {
             latest.extend(starts.first().map(|at| (caller, *at)));
         }
         self.rules.restore(latest);
+        self.restore_health()?;
         tracing::info!(
             open,
             ms = started.elapsed().as_millis(),
@@ -896,6 +898,7 @@ impl<'a> Dialer<'a> {
         {
             self.rules.learn(caller, reach.connected());
         }
+        let ended = result.as_ref().ok().cloned();
         match result {
             Ok(call)
                 if call.is_unanswered()
@@ -911,7 +914,70 @@ impl<'a> Dialer<'a> {
                 entry.not_followed(e.to_string(), now);
             }
         }
-        self.record(&before, &entry)
+        self.record(&before, &entry)?;
+        match ended {
+            Some(call) => self.judge_health(&before, call),
+            None => Ok(()),
+        }
+    }
+
+    /// After the call of `dialled` ended as `call`: the attempt joins its number's health window
+    /// (the window is kept in memory, so a call's end costs the window, not a journal read) and
+    /// the pool is judged; each number rested is journalled and said.
+    fn judge_health(&mut self, dialled: &Entry, call: CallState) -> Result<(), Error> {
+        let (Some(caller), Some(sent_at)) = (&dialled.caller_id, dialled.dialed_at) else {
+            return Ok(());
+        };
+        if !self.campaign.health.enabled {
+            return Ok(());
+        }
+        self.rules.call_ended(&Attempt {
+            callee: dialled.phone().clone(),
+            number: dialled.attempts,
+            caller_id: caller.clone(),
+            tier: dialled.local_match.unwrap_or(Match::Other),
+            sent_at,
+            local: dialled.dialed_local,
+            end: Some(call),
+        });
+        self.judge_pool()
+    }
+
+    /// Number health judges the pool now; each number it rests is journalled and said.
+    fn judge_pool(&mut self) -> Result<(), Error> {
+        for rest in self.rules.judge(self.clock.now()) {
+            self.journal.record_rest(&rest)?;
+            self.progress.note(&format!(
+                "caller ID {} rested until {}: {}",
+                rest.number,
+                rest.until.strftime("%Y-%m-%d %H:%M:%S UTC"),
+                rest.why
+            ));
+        }
+        Ok(())
+    }
+
+    /// Attempts read per number for its health window: the window, and the calls still live
+    /// among the latest (they have no end yet, so do not count).
+    fn health_reads(&self) -> usize {
+        let window = self.campaign.health.window_calls.get();
+        (window + self.campaign.pacing.max_live_calls.get()) as usize
+    }
+
+    /// Number health as earlier runs left it: the rests they decided and each number's window.
+    fn restore_health(&mut self) -> Result<(), Error> {
+        if !self.campaign.health.enabled {
+            return Ok(());
+        }
+        for rest in self.journal.rests() {
+            self.rules.restore_rest(rest?);
+        }
+        let reads = self.health_reads();
+        for caller in self.rules.numbers() {
+            let latest = self.journal.latest_attempts(&caller, reads)?;
+            self.rules.observe(&caller, &latest);
+        }
+        self.judge_pool()
     }
 
     /// Writes an entry and moves the tally along with it.

@@ -21,6 +21,7 @@ use tokio::task::JoinHandle;
 
 use crate::api::CallState;
 use crate::contacts::{Contact, CustomVariable, Rejected};
+use crate::health::Rest;
 use crate::history::{Attempt, LocalMoment};
 use crate::phone::Phone;
 use crate::report::{Counter, Tally};
@@ -81,6 +82,9 @@ pub struct Journal {
     /// Small records any part of the run keeps across runs (where the CSV was read up to, …),
     /// by name: see [`Journal::meta_get`].
     meta: sled::Tree,
+    /// Number health's decisions, keyed by when each was made then the number (see
+    /// [`time_key`]), as JSON: a resume takes the rests back, and `pool health` says why.
+    health: sled::Tree,
     /// Group commit: callers queue here; one flush answers everyone queued before it started.
     flush_requests: mpsc::UnboundedSender<oneshot::Sender<Result<(), String>>>,
     /// The group-commit task, joined by [`Journal::close`]: it holds the database, and with it
@@ -536,6 +540,7 @@ impl Journal {
         let rows = db.open_tree("rows").map_err(storage)?;
         let due = db.open_tree("due").map_err(storage)?;
         let meta = db.open_tree("meta").map_err(storage)?;
+        let health = db.open_tree("health").map_err(storage)?;
         let flushes = Arc::new(AtomicU64::new(0));
         let (flush_requests, flusher) = spawn_group_commit(committer.clone(), flushes.clone());
         tracing::info!(ms = started.elapsed().as_millis(), "journal opened");
@@ -547,6 +552,7 @@ impl Journal {
             due,
             starts,
             meta,
+            health,
             flush_requests,
             flusher,
             committer,
@@ -714,6 +720,27 @@ impl Journal {
             .map(|item| self.attempt_of(item))
     }
 
+    /// Every caller ID the history holds, in key order: one seek per number, never a read of
+    /// every attempt.
+    pub fn callers(&self) -> Result<Vec<Phone>, JournalError> {
+        let mut callers = Vec::new();
+        let mut from = ATTEMPT.to_vec();
+        while let Some(item) = self.contacts.range(from..).next() {
+            let (key, _) = item.map_err(|e| self.storage(e))?;
+            let Some(rest) = key.strip_prefix(ATTEMPT) else {
+                break;
+            };
+            let slash = rest.iter().position(|&b| b == b'/');
+            let caller = slash
+                .map(|at| &rest[..at])
+                .ok_or_else(|| self.corrupt(&key, "an attempt's key is damaged"))?;
+            callers.push(self.phone_of(caller)?);
+            // `0` is the byte after `/`: the first key past this caller's attempts.
+            from = [ATTEMPT, caller, b"0"].concat();
+        }
+        Ok(callers)
+    }
+
     fn attempt_of(
         &self,
         item: sled::Result<(sled::IVec, sled::IVec)>,
@@ -740,6 +767,23 @@ impl Journal {
     pub fn meta_put(&self, key: &str, value: &[u8]) -> Result<(), JournalError> {
         self.meta.insert(key, value).map_err(|e| self.storage(e))?;
         Ok(())
+    }
+
+    /// Keeps a decision to rest a number (durable with the next flush, like every write).
+    pub fn record_rest(&self, rest: &Rest) -> Result<(), JournalError> {
+        let bytes = serde_json::to_vec(rest).expect("a rest always serialises");
+        self.health
+            .insert(time_key(rest.at, &rest.number), bytes)
+            .map_err(|e| self.storage(e))?;
+        Ok(())
+    }
+
+    /// Every rest decided, oldest first.
+    pub fn rests(&self) -> impl Iterator<Item = Result<Rest, JournalError>> + '_ {
+        self.health.iter().map(|item| {
+            let (key, value) = item.map_err(|e| self.storage(e))?;
+            serde_json::from_slice(&value).map_err(|e| self.corrupt(&key, e))
+        })
     }
 
     /// Records that a call from `caller` starts at `at` (durable with the next flush, like the

@@ -23,6 +23,8 @@
 //! - [`call`]: the life of one call as its own task: create or find it, follow it to its end.
 //! - [`follow`]: every live call followed in bulk, one paged list per sweep, on a reads budget.
 //! - [`history`]: every attempt and what it reached: connected, contact, short call, failed.
+//! - [`health`]: number health: which caller IDs connect significantly worse than the pool,
+//!   and rest (pure: the dialer journals and enforces its decisions).
 //! - [`dialer`]: the pipeline itself, tying the stages together for `run`.
 //! - [`export`]: the journal as CSV or a workbook, one row per contact, in the file's order.
 //! - [`sorted`]: integer pairs sorted in bounded memory (external sort), for `plan` and `export`.
@@ -48,6 +50,7 @@ pub mod error;
 pub mod export;
 pub mod figures;
 pub mod follow;
+pub mod health;
 pub mod history;
 pub mod journal;
 pub mod pacing;

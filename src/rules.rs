@@ -1,8 +1,8 @@
 //! The rules checked before every dial, in one home: do-not-call lists, whether this run's
 //! contacts file still lists the contact, the callee's calling window, and a caller ID under its
-//! caps (rotation). `run` asks [`Rules::verdict`] at the moment of dialling; `plan` asks the
-//! same checks of every contact. So plan and run agree by construction: neither re-implements a
-//! rule.
+//! caps and not resting (rotation, number health). `run` asks [`Rules::verdict`] at the moment
+//! of dialling; `plan` asks the same checks of every contact. So plan and run agree by
+//! construction: neither re-implements a rule.
 //!
 //! The checks are in the order a person would give them: a number on a do-not-call list is never
 //! called, whatever else holds; one the contacts file no longer lists is not called either; then
@@ -13,6 +13,8 @@ use jiff::Timestamp;
 use crate::campaign::{Campaign, Window};
 use crate::caps::Caps;
 use crate::contacts::Contact;
+use crate::health::{Health, Rest};
+use crate::history::Attempt;
 use crate::journal::Entry;
 use crate::phone::Phone;
 use crate::rotation::{Callee, Choice, Locale, Rotation};
@@ -25,6 +27,8 @@ pub struct Rules {
     hours: CallingHours,
     caps: Caps,
     rotation: Rotation,
+    /// Number health: a resting number is not chosen, as one at its caps is not.
+    health: Health,
     /// The calling window as configured: where a callee's zones come from when neither the CSV
     /// nor the area code places them (`window.unknown_zone`, `window.timezone`).
     window: Window,
@@ -96,6 +100,7 @@ impl Rules {
                 campaign.rotation.min_gap_per_number,
             ),
             rotation: Rotation::of_policy(&campaign.rotation, pool, seed_of(&campaign.name)),
+            health: Health::new(campaign.health, pool),
             window: campaign.window.clone(),
         }
     }
@@ -164,20 +169,44 @@ impl Rules {
         }
     }
 
-    /// A caller ID for `callee` under its caps at `at`, as the rotation orders the pool.
+    /// A caller ID for `callee` under its caps and not resting at `at`, as the rotation orders
+    /// the pool. A sticky redial whose number rests moves to another.
     pub fn caller_id(&mut self, callee: &Callee, at: Timestamp) -> CallerCheck {
-        let caps = &self.caps;
-        let allowed = |number: &Phone| caps.allows(number, at);
+        let (caps, health) = (&self.caps, &self.health);
+        let free_at = |number: &Phone| {
+            let rested = health.resting(number, at).map_or(at, |rest| rest.until);
+            caps.next_allowed(number, at).max(rested)
+        };
         let used_today = |number: &Phone| caps.used_on(number, at);
-        if let Some(choice) = self.rotation.choose_loaded(callee, allowed, used_today) {
+        if let Some(choice) =
+            self.rotation
+                .choose_loaded(callee, |number| free_at(number) == at, used_today)
+        {
             return CallerCheck::Free(choice);
         }
-        let free_again = self
-            .rotation
-            .active()
-            .map(|number| caps.next_allowed(number, at))
-            .min();
+        let free_again = self.rotation.active().map(free_at).min();
         free_again.map_or(CallerCheck::PoolExhausted, CallerCheck::FreeAt)
+    }
+
+    /// `caller`'s latest attempts, newest first, replace what number health knew of it.
+    pub fn observe(&mut self, caller: &Phone, latest: &[Attempt]) {
+        self.health.observe(caller, latest);
+    }
+
+    /// An attempt has ended: it joins its number's health window.
+    pub fn call_ended(&mut self, attempt: &Attempt) {
+        self.health.ended(attempt);
+    }
+
+    /// Number health judges every number at `at`; the new rests, already in force, are returned
+    /// to be journalled.
+    pub fn judge(&mut self, at: Timestamp) -> Vec<Rest> {
+        self.health.judge(at)
+    }
+
+    /// A rest an earlier run decided, back in force until it ends.
+    pub fn restore_rest(&mut self, rest: Rest) {
+        self.health.restore(rest);
     }
 
     /// How a person should read an opening (see [`CallingHours::describe_opening`]).

@@ -1,7 +1,10 @@
 //! `outdial pool list|attach|detach`: the caller-ID pool of a Synthflow agent, with the region
-//! and time zones each number's area code implies (what local-presence rotation will use).
+//! and time zones each number's area code implies (what local-presence rotation will use);
+//! `pool fill-gaps` buys numbers for a campaign's gaps; `pool health` shows how each number of
+//! a campaign fares (number health).
 
 mod fill_gaps;
+mod health;
 
 use clap::{Args, Subcommand};
 use serde::Serialize;
@@ -38,6 +41,8 @@ enum PoolCommand {
     Detach(DetachArgs),
     /// Buy local numbers for a campaign's largest coverage gaps and attach them, in one step
     FillGaps(fill_gaps::FillGapsArgs),
+    /// Each number's recent calls, connection rate, calls today, and whether it rests and why
+    Health(health::HealthArgs),
 }
 
 #[derive(Debug, Args)]
@@ -104,6 +109,7 @@ pub async fn run(args: PoolArgs, global: &Global) -> Result<u8, Error> {
         PoolCommand::Attach(args) => attach(args, global).await,
         PoolCommand::Detach(args) => detach(args, global).await,
         PoolCommand::FillGaps(args) => fill_gaps::run(args, global).await,
+        PoolCommand::Health(args) => health::run(args, global),
     }
 }
 
