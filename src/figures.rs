@@ -50,6 +50,8 @@ pub struct Figures {
     pub heat_map: Vec<HeatCell>,
     pub callers: Vec<CallerFigures>,
     pub tiers: Vec<TierFigures>,
+    /// `[rotation] arms`, in the campaign's order; empty without arms.
+    pub arms: Vec<ArmFigures>,
     pub area_codes: Vec<AreaFigures>,
     pub states: Vec<StateFigures>,
     pub calls_over_time: Timeline,
@@ -132,14 +134,33 @@ pub struct CallerFigures {
     /// `rotation.max_calls_per_number_per_day`, or `null` for no cap.
     pub cap: Option<u32>,
     pub health: Health,
+    /// While it rests: until when, and number health's reason; `null` otherwise.
+    pub resting_until: Option<Timestamp>,
+    pub rest_why: Option<String>,
 }
 
-/// A number's health as the journal can tell it. The number-health work (issue 10) adds resting
-/// numbers; [`Health::of`] is the one place that decides.
+/// A number's health as the journal tells it: resting while a rest number health journalled
+/// has not ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Health {
     Active,
+    Resting,
+}
+
+/// One A/B arm of `[rotation] arms`: its contacts (split by a hash of the phone), those its
+/// calls reached, and its attempts' connection rate.
+#[derive(Debug, Clone, Serialize)]
+pub struct ArmFigures {
+    pub strategy: String,
+    pub contacts: u64,
+    /// Contacts whose latest call reached a person.
+    pub reached: Rate,
+    pub connection: Rate,
+    /// One-sided two-proportion z of this arm's connection rate above the first arm's (0 for
+    /// the first), and whether it passes 1.96 either way (p < 0.05, two-sided).
+    pub z_against_first: f64,
+    pub significant: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -225,37 +246,24 @@ pub struct ApiFigures {
 }
 
 impl Rate {
-    /// `hits` of `trials` with the 95% Wilson score interval (z = 1.96), which stays inside
-    /// 0–1 and is honest for small samples, unlike the normal approximation.
+    /// `hits` of `trials` with its 95% Wilson score interval ([`crate::stats::wilson`]).
     pub fn wilson(hits: u64, trials: u64) -> Rate {
-        if trials == 0 {
-            return Rate::default();
-        }
-        let (n, p, z) = (trials as f64, hits as f64 / trials as f64, 1.96_f64);
-        let centre = p + z * z / (2.0 * n);
-        let spread = z * (p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt();
-        let denominator = 1.0 + z * z / n;
+        let interval = crate::stats::wilson(hits, trials);
         Rate {
             hits,
             trials,
-            rate: Some(p),
-            low: Some(((centre - spread) / denominator).max(0.0)),
-            high: Some(((centre + spread) / denominator).min(1.0)),
+            rate: (trials > 0).then(|| hits as f64 / trials as f64),
+            low: interval.map(|(low, _)| low),
+            high: interval.map(|(_, high)| high),
         }
     }
 }
 
 impl Health {
-    /// The state of `caller` as the journal tells it today. The journal keeps no rest
-    /// decisions yet, and a caller ID the API refused is retired for the run only, so every
-    /// number reads active; number health (issue 10) extends this one function.
-    pub fn of(_caller: &Phone, _journal: &Journal) -> Health {
-        Health::Active
-    }
-
     pub fn name(self) -> &'static str {
         match self {
             Health::Active => "active",
+            Health::Resting => "resting",
         }
     }
 }
@@ -356,6 +364,7 @@ impl Figures {
         let mut figures = Figures::empty(campaign, journal.began(), source, now);
         let pool = figures.read_attempts(campaign, journal, now)?;
         figures.read_entries(campaign, journal, &pool, now)?;
+        ArmFigures::compare(&mut figures.arms);
         for row in journal.skipped_rows() {
             let row = row?;
             *figures.skipped.entry(SkipReason::of_row(&row)).or_default() += 1;
@@ -373,6 +382,12 @@ impl Figures {
             heat_map: Vec::new(),
             callers: Vec::new(),
             tiers: Vec::new(),
+            arms: campaign
+                .rotation
+                .arms
+                .iter()
+                .map(|strategy| ArmFigures::new(strategy.name()))
+                .collect(),
             area_codes: Vec::new(),
             states: Vec::new(),
             calls_over_time: Timeline::new(campaign, began, now),
@@ -402,6 +417,10 @@ impl Figures {
         for entry in journal.entries() {
             let entry = entry?;
             let reached = self.funnel.count(&entry);
+            if let Some(arm) = arm(&mut self.arms, entry.phone()) {
+                arm.contacts += 1;
+                arm.reached.hits += u64::from(reached);
+            }
             let locale = Locale::of_contact(&entry.contact);
             if let Some(code) = locale.area_code {
                 areas.entry(code).or_default().count(reached);
@@ -504,6 +523,10 @@ impl Figures {
             }
             self.calls_over_time.count(attempt.sent_at);
             self.count_end(&attempt);
+            if let Some(arm) = arm(&mut self.arms, &attempt.callee) {
+                arm.connection.trials += 1;
+                arm.connection.hits += u64::from(connected);
+            }
         }
         self.heat_map = heat_cells(&grid);
         self.tiers = tiers
@@ -518,9 +541,21 @@ impl Figures {
             .max_calls_per_number_per_day
             .map(|c| c.get());
         let pool = callers.keys().cloned().collect();
+        let mut rests = BTreeMap::new();
+        for rest in journal.rests() {
+            let rest = rest?;
+            rests.insert(rest.number.clone(), rest);
+        }
+        let resting = |caller: &Phone| rests.get(caller).filter(|rest| rest.until > now);
         self.callers = callers
             .into_iter()
             .map(|(caller, c)| CallerFigures {
+                health: match resting(&caller) {
+                    Some(_) => Health::Resting,
+                    None => Health::Active,
+                },
+                resting_until: resting(&caller).map(|rest| rest.until),
+                rest_why: resting(&caller).map(|rest| rest.why.clone()),
                 caller_id: caller.as_str().to_owned(),
                 attempts: c.attempts,
                 connection: Rate::wilson(c.connected, c.attempts),
@@ -528,7 +563,6 @@ impl Figures {
                 short_call_rate: (c.connected > 0).then(|| c.short as f64 / c.connected as f64),
                 calls_today: c.today,
                 cap,
-                health: Health::of(&caller, journal),
             })
             .collect();
         Ok(pool)
@@ -582,6 +616,41 @@ impl Funnel {
 
 /// A person's call that ran its course: longer than a short call (the hang-up of someone who
 /// took the number for spam), so the agent had its conversation.
+/// The A/B arm `callee` is in, when the campaign has arms.
+fn arm<'a>(arms: &'a mut [ArmFigures], callee: &Phone) -> Option<&'a mut ArmFigures> {
+    let index = crate::rotation::arm_of(callee, arms.len());
+    arms.get_mut(index)
+}
+
+impl ArmFigures {
+    fn new(strategy: &str) -> ArmFigures {
+        ArmFigures {
+            strategy: strategy.to_owned(),
+            contacts: 0,
+            reached: Rate::default(),
+            connection: Rate::default(),
+            z_against_first: 0.0,
+            significant: false,
+        }
+    }
+
+    /// Turns the counts into rates with intervals, and tests each arm against the first.
+    fn compare(arms: &mut [ArmFigures]) {
+        for arm in arms.iter_mut() {
+            arm.reached = Rate::wilson(arm.reached.hits, arm.contacts);
+            arm.connection = Rate::wilson(arm.connection.hits, arm.connection.trials);
+        }
+        let Some(first) = arms.first().map(|arm| arm.connection) else {
+            return;
+        };
+        for arm in arms.iter_mut().skip(1) {
+            let counts = |rate: &Rate| (rate.hits, rate.trials);
+            arm.z_against_first = crate::stats::z_above(counts(&arm.connection), counts(&first));
+            arm.significant = arm.z_against_first.abs() > crate::stats::Z_95;
+        }
+    }
+}
+
 fn completed(end: &CallState) -> bool {
     end.duration.is_some_and(|s| s > SHORT_CALL_SECONDS)
 }
@@ -699,6 +768,7 @@ impl fmt::Display for Figures {
         )?;
         self.fmt_callers(f)?;
         self.fmt_tiers(f)?;
+        self.fmt_arms(f)?;
         self.fmt_best_hours(f)?;
         self.fmt_gaps(f)?;
         self.fmt_reasons(f)?;
@@ -762,6 +832,38 @@ impl Figures {
             "does local presence pay? connection rate per tier:",
             &table,
         )
+    }
+
+    /// The A/B arms side by side, each tested against the first.
+    fn fmt_arms(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.arms.is_empty() {
+            return Ok(());
+        }
+        let mut table = Table::new(&[
+            "ARM",
+            "CONTACTS",
+            "REACHED (95% CI)",
+            "CONNECTED (95% CI)",
+            "AGAINST THE FIRST",
+        ]);
+        for column in 1..=3 {
+            table.align_right(column);
+        }
+        for (index, arm) in self.arms.iter().enumerate() {
+            let verdict = match (index, arm.significant) {
+                (0, _) => "—".to_owned(),
+                (_, true) => format!("z = {:+.2}, significant (p < 0.05)", arm.z_against_first),
+                (_, false) => format!("z = {:+.2}, not significant", arm.z_against_first),
+            };
+            table.push(vec![
+                arm.strategy.clone(),
+                arm.contacts.to_string(),
+                percent_with_interval(&arm.reached),
+                percent_with_interval(&arm.connection),
+                verdict,
+            ]);
+        }
+        indented(f, "A/B arms ([rotation] arms):", &table)
     }
 
     /// The three callee-local hours that answered best, ranked by the low end of their 95%

@@ -29,7 +29,6 @@ use crate::phone::Phone;
 /// quantile (level 0.001).
 pub const CRITICAL_Z: f64 = 3.090;
 /// z of a two-sided 95% interval.
-const Z_95: f64 = 1.960;
 
 /// What health keeps of one ended attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,43 +120,27 @@ struct Number {
 }
 
 impl Rate {
+    /// `of` out of `calls`, with its 95% Wilson interval (0–1 for no calls).
     pub fn of(of: u32, calls: u32) -> Rate {
-        if calls == 0 {
-            return Rate {
-                of,
-                calls,
-                rate: 0.0,
-                low: 0.0,
-                high: 1.0,
-            };
-        }
-        let n = f64::from(calls);
-        let p = f64::from(of) / n;
-        let z2 = Z_95 * Z_95;
-        let centre = (p + z2 / (2.0 * n)) / (1.0 + z2 / n);
-        let half = Z_95 / (1.0 + z2 / n) * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
+        let (low, high) =
+            crate::stats::wilson(u64::from(of), u64::from(calls)).unwrap_or((0.0, 1.0));
         Rate {
             of,
             calls,
-            rate: p,
-            low: (centre - half).max(0.0),
-            high: (centre + half).min(1.0),
+            rate: if calls == 0 {
+                0.0
+            } else {
+                f64::from(of) / f64::from(calls)
+            },
+            low,
+            high,
         }
     }
 
-    /// One-sided two-proportion z of `self` being above `other`; 0 when the pooled rate is 0 or
-    /// 1 (no variance: nothing can be told apart) or either side has no calls.
+    /// One-sided two-proportion z of `self` being above `other` ([`crate::stats::z_above`]).
     pub fn z_above(&self, other: &Rate) -> f64 {
-        let (n1, n2) = (f64::from(self.calls), f64::from(other.calls));
-        if n1 == 0.0 || n2 == 0.0 {
-            return 0.0;
-        }
-        let pooled = f64::from(self.of + other.of) / (n1 + n2);
-        let spread = (pooled * (1.0 - pooled) * (1.0 / n1 + 1.0 / n2)).sqrt();
-        if spread == 0.0 {
-            return 0.0;
-        }
-        (self.rate - other.rate) / spread
+        let trials = |r: &Rate| (u64::from(r.of), u64::from(r.calls));
+        crate::stats::z_above(trials(self), trials(other))
     }
 }
 

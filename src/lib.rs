@@ -27,6 +27,7 @@
 //!   and rest (pure: the dialer journals and enforces its decisions).
 //! - [`dialer`]: the pipeline itself, tying the stages together for `run`.
 //! - [`export`]: the journal as CSV or a workbook, one row per contact, in the file's order.
+//! - [`stats`]: Wilson intervals and the two-proportion z, for health, the report and arms.
 //! - [`sorted`]: integer pairs sorted in bounded memory (external sort), for `plan` and `export`.
 //! - [`plan`]: the choices a run would make, without calling anyone.
 //! - [`report`]: what status and summaries print, from the journal.
@@ -63,6 +64,7 @@ pub mod rotation;
 pub mod rules;
 pub mod sandbox;
 pub mod sorted;
+pub mod stats;
 pub mod suppression;
 pub mod survey;
 pub mod table;

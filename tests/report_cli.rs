@@ -339,3 +339,72 @@ async fn the_demo_ends_by_writing_its_report_page() {
     assert_eq!(html.matches("<svg").count(), 6);
     assert!(html.contains("Campaign demo-renewals"));
 }
+
+/// `[rotation] arms = ["region", "round-robin"]`: each contact stays in the arm a hash of its
+/// phone gives it, and the report's arms agree with the sandbox's record: every contact counted
+/// in one arm, each arm's attempts and connections those of its own contacts' calls (an answered
+/// call connects; the sandbox says which), with 95% intervals and a z against the first arm. In
+/// the region arm, a 212 callee is called from the 212 number; round-robin does not look.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_report_compares_a_b_arms_from_the_sandbox_record() {
+    let config = SandboxConfig {
+        agents: agent_with(&POOL),
+        seed: 12,
+        call_duration: Duration::ZERO.into(),
+        outcomes: "completed=60,no-answer=40".parse().expect("a valid mix"),
+        ..SandboxConfig::default()
+    };
+    let campaign = campaign_text(&format!(
+        "[pacing]\ncalls_per_second = 100\nmax_live_calls = 8\nreads_per_second = 50\n\n\
+         [rotation]\narms = [\"region\", \"round-robin\"]\n\n\
+         [retry]\nmax_attempts = 1\n\n{ALWAYS_OPEN}"
+    ));
+    let phones = numbers_in(212, 0, 60);
+    let scenario = Scenario::start_with(config, &campaign, &common::csv_of(&phones)).await;
+    scenario.run().await;
+    let report = report_json(&scenario, &[]).await;
+
+    let arms = report["arms"].as_array().expect("arms are listed");
+    assert_eq!(arms.len(), 2);
+    assert_eq!(arms[0]["strategy"], "region");
+    assert_eq!(arms[1]["strategy"], "round-robin");
+    let mut expected = [(0u64, 0u64, 0u64); 2];
+    let ends = vendor_ends(&scenario).await;
+    for call in scenario.sandbox.received().await {
+        let (Some(_), Some(to)) = (call.call_id, call.phone) else {
+            continue;
+        };
+        let arm = outdial::rotation::arm_of(&common::phone(&to), 2);
+        let state = &ends[&to];
+        expected[arm].0 += 1;
+        expected[arm].1 += u64::from(Reach::of(state).connected());
+        if arm == 0 {
+            assert_eq!(
+                call.from_phone_number.as_deref(),
+                Some(POOL[0]),
+                "region is local"
+            );
+        }
+    }
+    for phone in &phones {
+        expected[outdial::rotation::arm_of(&common::phone(phone), 2)].2 += 1;
+    }
+    for (arm, (attempts, connected, contacts)) in arms.iter().zip(expected) {
+        assert_eq!(arm["contacts"], contacts);
+        assert_eq!(arm["connection"]["trials"], attempts);
+        assert_eq!(arm["connection"]["hits"], connected);
+        assert!(arm["connection"]["low"].as_f64() <= arm["connection"]["rate"].as_f64());
+    }
+    assert!(
+        expected.iter().all(|(_, _, contacts)| *contacts > 10),
+        "{expected:?}"
+    );
+    assert_eq!(arms[0]["z_against_first"], 0.0);
+    assert!(arms[1]["z_against_first"].is_number());
+    let text = scenario
+        .outdial(&["report", scenario.campaign_file().to_str().unwrap()])
+        .output()
+        .await
+        .unwrap();
+    assert!(String::from_utf8_lossy(&text.stdout).contains("A/B arms"));
+}

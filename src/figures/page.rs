@@ -53,6 +53,7 @@ pub fn render(figures: &Figures) -> Result<String, ChartError> {
                 @for chart in &charts { (figure(chart)) }
                 (callers(figures))
                 (tiers(figures))
+                (arms(figures))
                 (coverage(figures))
                 (reasons(figures))
             }
@@ -104,7 +105,10 @@ fn callers(figures: &Figures) -> Markup {
                 td.n { (percent_with_interval(&c.connection)) }
                 td.n { (percent(c.short_call_rate)) }
                 td.n { (c.calls_today) " / " (c.cap.map_or("–".to_owned(), |cap| cap.to_string())) }
-                td { (c.health.name()) }
+                td {
+                    (c.health.name())
+                    @if let Some(until) = c.resting_until { " until " (until.strftime("%Y-%m-%d %H:%M UTC")) }
+                }
             } } }
         } }
     }
@@ -124,6 +128,30 @@ fn tiers(figures: &Figures) -> Markup {
                 td { (tier) } td.n { (rate.trials) } td.n { (percent_with_interval(rate)) }
             } } }
         } }
+    }
+}
+
+fn arms(figures: &Figures) -> Markup {
+    html! {
+        @if !figures.arms.is_empty() {
+            h2 { "A/B arms" }
+            div.scroll { table {
+                thead { tr {
+                    th { "Arm" } th { "Contacts" } th { "Reached (95% interval)" }
+                    th { "Connected (95% interval)" } th { "Against the first arm" }
+                } }
+                tbody { @for (index, arm) in figures.arms.iter().enumerate() { tr {
+                    td { (arm.strategy) }
+                    td.n { (arm.contacts) }
+                    td.n { (percent_with_interval(&arm.reached)) }
+                    td.n { (percent_with_interval(&arm.connection)) }
+                    td { @if index == 0 { "—" } @else {
+                        (format!("z = {:+.2}, ", arm.z_against_first))
+                        (if arm.significant { "significant (p < 0.05)" } else { "not significant" })
+                    } }
+                } } }
+            } }
+        }
     }
 }
 
