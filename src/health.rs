@@ -28,7 +28,6 @@ use crate::phone::Phone;
 /// One-sided z beyond which a number is significantly worse: the standard normal's 0.999
 /// quantile (level 0.001).
 pub const CRITICAL_Z: f64 = 3.090;
-/// z of a two-sided 95% interval.
 
 /// What health keeps of one ended attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
