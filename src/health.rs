@@ -38,8 +38,13 @@ struct Call {
 }
 
 impl Call {
-    /// What health keeps of `attempt`, once it has ended.
+    /// What health keeps of `attempt`, once it has ended. Only first attempts count: a redial
+    /// goes to someone who did not answer before, and stays on the same number (sticky), so a
+    /// number whose callees happen to be hard to reach would otherwise look as if it burnt.
     fn of(attempt: &Attempt, short_call_seconds: u64) -> Option<Call> {
+        if attempt.number > 1 {
+            return None;
+        }
         attempt.end.as_ref()?;
         Some(Call {
             sent_at: attempt.sent_at,

@@ -10,7 +10,9 @@ use super::{Global, output};
 use crate::campaign::{ApiKey, Campaign, Overrides};
 use crate::dialer::Finish;
 use crate::error::Error;
+use crate::journal::Journal;
 use crate::progress::Display;
+use crate::sandbox::answers::{AnswerSettings, Factor, Labelling, TierLift};
 use crate::sandbox::{Latency, Sandbox, SandboxConfig, TimeScale};
 
 const CAMPAIGN: &str = include_str!("../../campaigns/demo/demo.toml");
@@ -26,9 +28,9 @@ pub async fn run(global: &Global) -> Result<u8, Error> {
         // Calls of 30–90 simulated seconds at 60× speed, a realistic share of them unanswered.
         call_duration: "30..90".parse().expect("a valid call length"),
         time_scale: TimeScale::new(60.0).expect("a valid time scale"),
-        outcomes: "completed=70,no-answer=15,busy=5,left_voicemail=10"
-            .parse()
-            .expect("a valid mix"),
+        answers: Some(demo_answers()),
+        // A Tuesday, 12:30 in New York: people answer by their own hour (the model's curve).
+        clock_start: Some("2026-12-01T17:30:00Z".parse().expect("a valid instant")),
         ..SandboxConfig::default()
     };
     let sandbox = Sandbox::start(config).await.map_err(|source| Error::Io {
@@ -41,7 +43,7 @@ pub async fn run(global: &Global) -> Result<u8, Error> {
     };
     let campaign = Campaign::load(&workdir.0.join("demo.toml"), &overrides)?;
     output::line(format_args!(
-        "outdial demo: campaign {} against the sandbox at {}\n  (latency 20–120 ms; calls of 30–90 s played at 60x; 30% unanswered, busy or voicemail, redialled)\n",
+        "outdial demo: campaign {} against the sandbox at {}\n  (latency 20–120 ms; calls of 30–90 s played at 60x; people answer by their local hour, the unanswered are redialled;\n   carriers label a caller ID past 120 calls a day, and number health should rest it)\n",
         campaign.name,
         sandbox.synthflow_base()
     ));
@@ -56,6 +58,7 @@ pub async fn run(global: &Global) -> Result<u8, Error> {
     .await?;
     let code = run::conclude(&campaign, &finish, stops.first());
     output::line(sandbox_verdict(&sandbox, &finish).await);
+    output::line(health_verdict(&campaign, &sandbox).await);
     // Beside the demo's folder, which is removed when the demo ends.
     let page = workdir.0.with_extension("html");
     match super::report::write_html(&campaign, &page).await {
@@ -64,6 +67,69 @@ pub async fn run(global: &Global) -> Result<u8, Error> {
     }
     sandbox.stop().await;
     Ok(code)
+}
+
+/// How the demo's callees answer: the sandbox's answer model, people answering well (every
+/// tier lifted 2×), and carriers labelling a caller ID after 120 calls in a sandbox day. The
+/// demo's contacts lean on New York, so its one New York number is overused and labelled, and
+/// number health rests it.
+fn demo_answers() -> AnswerSettings {
+    let lift = Factor::new(2.0).expect("a valid factor");
+    AnswerSettings {
+        lift: TierLift {
+            area_code: lift,
+            region: lift,
+            time_zone: lift,
+            none: lift,
+        },
+        labelling: Labelling {
+            day_calls: 120,
+            minute_calls: u32::MAX,
+            ..Labelling::default()
+        },
+        ..AnswerSettings::default()
+    }
+}
+
+/// What number health decided, from the journal: each rest, when, until when, and why; and
+/// which numbers the sandbox's carriers labelled, the ground truth to hold it against.
+async fn health_verdict(campaign: &Campaign, sandbox: &Sandbox) -> String {
+    let labelled: Vec<String> = sandbox
+        .stats()
+        .labelled
+        .iter()
+        .map(|label| label.number.to_string())
+        .collect();
+    let rests = match Journal::open_existing(&campaign.journal_dir, &campaign.name) {
+        Ok(journal) => {
+            let rests: Vec<_> = journal.rests().filter_map(Result::ok).collect();
+            // Closed, not dropped: the report page opens the journal next.
+            journal.close().await;
+            Ok(rests)
+        }
+        Err(e) => Err(e),
+    };
+    let mut lines = vec![format!(
+        "carriers labelled (sandbox): {}",
+        match labelled.is_empty() {
+            true => "none".to_owned(),
+            false => labelled.join(", "),
+        }
+    )];
+    match rests {
+        Ok(rests) if rests.is_empty() => lines.push("number health rested no caller ID".into()),
+        Ok(rests) => lines.extend(rests.iter().map(|rest| {
+            format!(
+                "number health rested {} at {} until {}: {}",
+                rest.number,
+                rest.at.strftime("%H:%M:%S UTC"),
+                rest.until.strftime("%Y-%m-%d"),
+                rest.why
+            )
+        })),
+        Err(e) => lines.push(format!("number health: cannot read the journal: {e}")),
+    }
+    lines.join("\n")
 }
 
 /// The sandbox's own record is the judge: every call it created must be an attempt the journal
