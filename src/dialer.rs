@@ -25,7 +25,7 @@ use crate::contacts::{ContactsError, ReadMark, Row};
 use crate::error::Error;
 use crate::follow::Follower;
 use crate::history::{Attempt, Reach};
-use crate::journal::{Entry, Journal, SkippedRow, State};
+use crate::journal::{Entry, Journal, Refusal, SkippedRow, State};
 use crate::pacing::{Pacer, Slot};
 use crate::phone::Phone;
 use crate::progress::{Display, Progress};
@@ -808,6 +808,12 @@ impl<'a> Dialer<'a> {
                     self.progress.note(&format!(
                         "caller ID {caller} refused by the API and taken out of rotation: {detail}"
                     ));
+                    self.journal.record_refusal(&Refusal {
+                        number: caller.clone(),
+                        run: self.run,
+                        at: now,
+                        detail: detail.clone(),
+                    })?;
                 }
                 entry.undo_attempt(error.to_string(), now);
                 self.again.push_back(entry.clone());

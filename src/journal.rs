@@ -58,6 +58,8 @@ const OWN_FILES: [&str; 6] = [
     witness::FILE,
     witness::SCRATCH,
 ];
+/// Caller IDs the API refused, in the meta tree under this prefix then the number.
+const REFUSED: &[u8] = b"refused/";
 /// sled's copy of the commit number (big-endian u64) that the witness must not exceed.
 const COMMIT_KEY: &str = "commit";
 
@@ -97,6 +99,15 @@ pub struct Journal {
     dir: PathBuf,
     /// Held for the journal's life: the OS lock that keeps a second process out.
     _lock: File,
+}
+
+/// The API refused a caller ID: in which run, when, and what it said.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Refusal {
+    pub number: Phone,
+    pub run: u64,
+    pub at: Timestamp,
+    pub detail: String,
 }
 
 /// Everything the journal knows of one contact.
@@ -754,6 +765,30 @@ impl Journal {
         let (caller, callee) = (self.phone_of(caller)?, self.phone_of(callee)?);
         record::decode_attempt(caller, callee, &value)
             .map_err(|why| self.corrupt(&key, format!("an attempt is damaged: {why}")))
+    }
+
+    /// The latest run's number (0 before any run).
+    pub fn latest_run(&self) -> Result<u64, JournalError> {
+        let runs = self.db.get("runs").map_err(|e| self.storage(e))?;
+        let bytes = runs.and_then(|b| <[u8; 8]>::try_from(b.as_ref()).ok());
+        Ok(bytes.map_or(0, u64::from_be_bytes))
+    }
+
+    /// Keeps that the API refused `refusal.number` as a caller ID (it left the rotation for
+    /// that run), for `pool health`; a later refusal of the same number replaces it.
+    pub fn record_refusal(&self, refusal: &Refusal) -> Result<(), JournalError> {
+        let key = [REFUSED, refusal.number.as_str().as_bytes()].concat();
+        let bytes = serde_json::to_vec(refusal).expect("a refusal always serialises");
+        self.meta.insert(key, bytes).map_err(|e| self.storage(e))?;
+        Ok(())
+    }
+
+    /// Every caller ID the API refused, the latest refusal of each.
+    pub fn refusals(&self) -> impl Iterator<Item = Result<Refusal, JournalError>> + '_ {
+        self.meta.scan_prefix(REFUSED).map(|item| {
+            let (key, value) = item.map_err(|e| self.storage(e))?;
+            serde_json::from_slice(&value).map_err(|e| self.corrupt(&key, e))
+        })
     }
 
     /// The small record kept under `key` by [`Journal::meta_put`], if any.

@@ -182,7 +182,8 @@ async fn a_redial_moves_to_another_number_when_the_first_is_at_its_cap() {
 /// Sticky gives way when the number leaves the pool mid-run: the first call goes out from the
 /// local 212 number; while it rings (1.5 s) that number is detached from the agent, so the
 /// sticky redial is refused as a caller ID; the dialer takes the number out of rotation, says
-/// so, and redials from the other number without counting the refused request as an attempt.
+/// so, and redials from the other number without counting the refused request as an attempt;
+/// `pool health` then shows the number refused by the API, and why.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_redial_moves_to_another_number_when_the_first_is_detached_mid_run() {
     let pool = &["+12125550101", "+14155550102"];
@@ -243,6 +244,35 @@ async fn a_redial_moves_to_another_number_when_the_first_is_detached_mid_run() {
         ("done", "no-answer", "2"),
         "the refused request is not an attempt: {row:?}"
     );
+    // `pool health` says which number the API refused in the latest run, and why.
+    let out = scenario
+        .outdial(&[
+            "pool",
+            "health",
+            scenario.campaign_file().to_str().unwrap(),
+            "--json",
+        ])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let health: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let state_of = |number: &str| {
+        let numbers = health["numbers"].as_array().unwrap();
+        let entry = numbers.iter().find(|n| n["number"] == number).unwrap();
+        (
+            entry["state"].clone(),
+            entry["why"].as_str().unwrap_or("").to_owned(),
+        )
+    };
+    let (state, why) = state_of("+12125550101");
+    assert_eq!(state, "refused", "{health}");
+    assert!(why.contains("refused by the API"), "{why}");
+    assert_eq!(state_of("+14155550102").0, "active");
 }
 
 /// A redial waits `redial_after_minutes`: with 60, the first wave rings out, the run says it

@@ -74,6 +74,8 @@ struct NumberHealth {
 enum State {
     Active,
     Resting,
+    /// The API refused it as a caller ID in the latest run, which then went on without it.
+    Refused,
 }
 
 pub fn run(args: HealthArgs, global: &Global) -> Result<u8, Error> {
@@ -125,12 +127,29 @@ impl PoolHealth {
                 None => from_history.count() as u32,
             });
         }
+        let latest_run = journal.latest_run()?;
+        let mut refused = std::collections::HashMap::new();
+        for refusal in journal.refusals() {
+            let refusal = refusal?;
+            if refusal.run == latest_run {
+                refused.insert(refusal.number.clone(), refusal);
+            }
+        }
         let numbers = pool
             .iter()
             .zip(today)
             .map(|(number, calls_today)| NumberHealth::of(&health, number, now, calls_today))
             .map(|mut n| {
                 n.cap = max_per_day.map(|cap| cap.get());
+                if let Some(refusal) = refused.get(&n.number) {
+                    n.state = State::Refused;
+                    n.why = format!(
+                        "refused by the API as a caller ID at {} (run {}, which went on without it): {}",
+                        refusal.at.strftime("%Y-%m-%d %H:%M UTC"),
+                        refusal.run,
+                        refusal.detail
+                    );
+                }
                 n
             })
             .collect();
@@ -186,6 +205,7 @@ impl PoolHealth {
                 (State::Resting, Some(until)) => {
                     format!("resting until {}", until.strftime("%Y-%m-%d %H:%M UTC"))
                 }
+                (State::Refused, _) => "refused by the API".to_owned(),
                 _ => "active".to_owned(),
             };
             let cap = n.cap.map_or_else(|| "-".to_owned(), |c| c.to_string());
