@@ -77,6 +77,16 @@ async fn a_huge_or_long_retry_after_pauses_without_panic_and_the_run_finishes() 
             "{form:?}: a create was sent during the pause"
         );
         assert_eq!(received[0].status, 429);
+        let requests = finish.report.requests.expect("a run counts its requests");
+        assert_eq!(
+            (
+                requests.creates,
+                requests.rate_limited,
+                requests.calls_created
+            ),
+            (1, 1, 0),
+            "{form:?}: the 429 is counted, as the summary, status and report show"
+        );
         for (phone, entry) in scenario.journal_entries().await {
             assert_eq!(entry.state, State::Pending, "{form:?}: {phone}");
         }

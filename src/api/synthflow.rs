@@ -328,7 +328,11 @@ impl Synthflow {
             .json(request)
             .send()
             .await;
-        let body: Body = self.read(sent).await?;
+        let read = self.read(sent).await;
+        if let Err(ApiError::RateLimited { .. }) = &read {
+            self.sent.add(Sent::RateLimited);
+        }
+        let body: Body = read?;
         self.sent.add(Sent::CallCreated);
         Ok(body.response.call_id)
     }
@@ -363,6 +367,7 @@ impl Synthflow {
         model_id: &str,
         phone: &Phone,
     ) -> Result<Vec<ListedCall>, ApiError> {
+        self.sent.add(Sent::LookUp);
         self.list_calls(model_id, ("lead_phone_number", phone.as_str().to_owned()))
             .await
     }

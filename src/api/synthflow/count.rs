@@ -12,6 +12,8 @@ pub(super) struct Counters {
     calls_created: AtomicU64,
     list_pages: AtomicU64,
     call_gets: AtomicU64,
+    rate_limited: AtomicU64,
+    look_ups: AtomicU64,
 }
 
 /// Which request left.
@@ -25,6 +27,10 @@ pub(super) enum Sent {
     ListPage,
     /// `GET /v2/calls/{id}`.
     CallGet,
+    /// A `POST /v2/calls` answered 429.
+    RateLimited,
+    /// A search of the list for the call of an uncertain create (a reconciliation).
+    LookUp,
 }
 
 impl Counters {
@@ -34,6 +40,8 @@ impl Counters {
             Sent::CallCreated => &self.calls_created,
             Sent::ListPage => &self.list_pages,
             Sent::CallGet => &self.call_gets,
+            Sent::RateLimited => &self.rate_limited,
+            Sent::LookUp => &self.look_ups,
         };
         counter.fetch_add(1, Ordering::Relaxed);
     }
@@ -44,6 +52,8 @@ impl Counters {
             calls_created: self.calls_created.load(Ordering::Relaxed),
             list_pages: self.list_pages.load(Ordering::Relaxed),
             call_gets: self.call_gets.load(Ordering::Relaxed),
+            rate_limited: self.rate_limited.load(Ordering::Relaxed),
+            look_ups: self.look_ups.load(Ordering::Relaxed),
         }
     }
 }
@@ -59,6 +69,12 @@ pub struct Requests {
     pub list_pages: u64,
     /// `GET /v2/calls/{id}`: calls the list did not show, and last looks at overdue calls.
     pub call_gets: u64,
+    /// Of the creates, those answered 429 (too many requests); nothing was created.
+    #[serde(default)]
+    pub rate_limited: u64,
+    /// Reconciliations: searches of the list for the call of a create whose answer was lost.
+    #[serde(default)]
+    pub look_ups: u64,
 }
 
 impl Requests {
@@ -79,11 +95,19 @@ impl std::fmt::Display for Requests {
             calls_created,
             list_pages,
             call_gets,
+            rate_limited,
+            look_ups,
         } = self;
         write!(
             f,
             "{creates} creates, {list_pages} list pages, {call_gets} single gets for {calls_created} calls"
         )?;
+        if *rate_limited > 0 || *look_ups > 0 {
+            write!(
+                f,
+                " ({rate_limited} creates answered 429, {look_ups} reconciliations)"
+            )?;
+        }
         match self.per_call() {
             Some(per_call) => write!(f, ": {per_call:.2} requests per call"),
             None => Ok(()),
