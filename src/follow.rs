@@ -121,7 +121,9 @@ struct Followed {
     next_get: Option<Instant>,
     /// The first 404 in a row for this call.
     not_found_since: Option<Instant>,
-    ended: oneshot::Sender<Ended>,
+    /// Everyone waiting for this call's end: a call can be given twice (a resume's look-up
+    /// and its follow racing), and each task that asked is answered.
+    ended: Vec<oneshot::Sender<Ended>>,
 }
 
 impl Followed {
@@ -149,7 +151,10 @@ impl Sweeper {
     async fn run(mut self, mut registered: mpsc::UnboundedReceiver<Watch>) {
         let mut open = true;
         loop {
-            self.followed.retain(|_, call| !call.ended.is_closed());
+            self.followed.retain(|_, call| {
+                call.ended.retain(|waiting| !waiting.is_closed());
+                !call.ended.is_empty()
+            });
             if !open && self.followed.is_empty() {
                 return;
             }
@@ -166,6 +171,10 @@ impl Sweeper {
 
     fn add(&mut self, watch: Watch) {
         let now = Instant::now();
+        if let Some(followed) = self.followed.get_mut(&watch.call_id) {
+            followed.ended.push(watch.ended);
+            return;
+        }
         let followed = Followed {
             dialed_at: watch.dialed_at,
             since: now,
@@ -173,7 +182,7 @@ impl Sweeper {
             unlisted_since: None,
             next_get: None,
             not_found_since: None,
-            ended: watch.ended,
+            ended: vec![watch.ended],
         };
         self.followed.insert(watch.call_id, followed);
         let wanted = now + self.lengths.wait(self.ages(now));
@@ -244,8 +253,8 @@ impl Sweeper {
     /// stops); anything else is passing, and the next sweep comes after the overdue gap.
     fn sweep_failed(&mut self, error: ApiError) {
         if let ApiError::Account { .. } = error {
-            for (_, call) in self.followed.drain() {
-                let _ = call.ended.send(Err(error.clone()));
+            for waiting in self.followed.drain().flat_map(|(_, call)| call.ended) {
+                let _ = waiting.send(Err(error.clone()));
             }
             return;
         }
@@ -330,8 +339,10 @@ impl Sweeper {
             self.lengths
                 .learn((call.seen_live - call.since + seen_ended) / 2);
         }
-        // The task may have stopped waiting (the run stops): nothing to tell then.
-        let _ = call.ended.send(ended);
+        // A task may have stopped waiting (the run stops): nothing to tell it then.
+        for waiting in call.ended {
+            let _ = waiting.send(ended.clone());
+        }
     }
 
     /// The ages of the calls followed, at `now`.
