@@ -24,7 +24,7 @@ use crate::clock::Clock;
 use crate::contacts::{ContactsError, ReadMark, Row};
 use crate::error::Error;
 use crate::follow::Follower;
-use crate::history::{Attempt, Reach};
+use crate::history::Attempt;
 use crate::journal::{Entry, Journal, Refusal, SkippedRow, State};
 use crate::pacing::{Pacer, Slot};
 use crate::phone::Phone;
@@ -437,12 +437,16 @@ impl<'a> Dialer<'a> {
         // are all the caps can need, and the latest is its place in the rotation's order.
         let per_number = caps::starts_needed(self.campaign.rotation.max_calls_per_number_per_day);
         let mut latest = Vec::new();
+        let rereads = self.attempts_to_reread();
         for caller in self.rules.numbers() {
             let starts = self.journal.latest_starts(&caller, per_number)?;
             for at in &starts {
                 self.rules.record_call(&caller, *at);
             }
-            self.relearn(&caller)?;
+            if rereads > 0 {
+                let latest = self.journal.latest_attempts(&caller, rereads)?;
+                self.rules.observe(&caller, &latest);
+            }
             latest.extend(starts.first().map(|at| (caller, *at)));
         }
         self.rules.restore(latest);
@@ -455,21 +459,21 @@ impl<'a> Dialer<'a> {
         Ok(())
     }
 
-    /// A strategy that learns from outcomes (`weighted`) hears `caller`'s latest ended attempts
-    /// again, oldest first: as many as it remembers, so a resume costs the pool, not the journal.
-    fn relearn(&mut self, caller: &Phone) -> Result<(), Error> {
-        if !self.campaign.rotation.learns() {
-            return Ok(());
-        }
-        let attempts = self
-            .journal
-            .latest_attempts(caller, crate::rotation::REMEMBERED)?;
-        for attempt in attempts.iter().rev() {
-            if let Some(reach) = attempt.reach() {
-                self.rules.learn(caller, reach.connected());
+    /// Attempts read per number on a resume, once, for both number health's window (with the
+    /// calls still live among the latest, which do not count) and a learning strategy's memory.
+    fn attempts_to_reread(&self) -> usize {
+        let health = match self.campaign.health.enabled {
+            true => {
+                let window = self.campaign.health.window_calls.get();
+                (window + self.campaign.pacing.max_live_calls.get()) as usize
             }
-        }
-        Ok(())
+            false => 0,
+        };
+        let learning = match self.campaign.rotation.learns() {
+            true => crate::rotation::REMEMBERED,
+            false => 0,
+        };
+        health.max(learning)
     }
 
     /// Streams the CSV from a blocking thread; the channel's bound keeps memory flat. A resume
@@ -898,12 +902,6 @@ impl<'a> Dialer<'a> {
         };
         let before = entry.clone();
         let now = self.clock.now();
-        let reach = result.as_ref().map(Reach::of).ok();
-        if let (Some(reach), Some(caller)) =
-            (reach.filter(|r| *r != Reach::Unknown), &entry.caller_id)
-        {
-            self.rules.learn(caller, reach.connected());
-        }
         let ended = result.as_ref().ok().cloned();
         match result {
             Ok(call)
@@ -928,15 +926,12 @@ impl<'a> Dialer<'a> {
     }
 
     /// After the call of `dialled` ended as `call`: the attempt joins its number's health window
-    /// (the window is kept in memory, so a call's end costs the window, not a journal read) and
-    /// the pool is judged; each number rested is journalled and said.
+    /// and the rotation's learning (both kept in memory, so a call's end costs no journal read),
+    /// then the pool is judged; each number rested is journalled and said.
     fn judge_health(&mut self, dialled: &Entry, call: CallState) -> Result<(), Error> {
         let (Some(caller), Some(sent_at)) = (&dialled.caller_id, dialled.dialed_at) else {
             return Ok(());
         };
-        if !self.campaign.health.enabled {
-            return Ok(());
-        }
         self.rules.call_ended(&Attempt {
             callee: dialled.phone().clone(),
             number: dialled.attempts,
@@ -946,7 +941,10 @@ impl<'a> Dialer<'a> {
             local: dialled.dialed_local,
             end: Some(call),
         });
-        self.judge_pool()
+        match self.campaign.health.enabled {
+            true => self.judge_pool(),
+            false => Ok(()),
+        }
     }
 
     /// Number health judges the pool now; each number it rests is journalled and said.
@@ -963,13 +961,6 @@ impl<'a> Dialer<'a> {
         Ok(())
     }
 
-    /// Attempts read per number for its health window: the window, and the calls still live
-    /// among the latest (they have no end yet, so do not count).
-    fn health_reads(&self) -> usize {
-        let window = self.campaign.health.window_calls.get();
-        (window + self.campaign.pacing.max_live_calls.get()) as usize
-    }
-
     /// Number health as earlier runs left it: the rests they decided and each number's window.
     fn restore_health(&mut self) -> Result<(), Error> {
         if !self.campaign.health.enabled {
@@ -977,11 +968,6 @@ impl<'a> Dialer<'a> {
         }
         for rest in self.journal.rests() {
             self.rules.restore_rest(rest?);
-        }
-        let reads = self.health_reads();
-        for caller in self.rules.numbers() {
-            let latest = self.journal.latest_attempts(&caller, reads)?;
-            self.rules.observe(&caller, &latest);
         }
         self.judge_pool()
     }

@@ -14,7 +14,7 @@ use crate::campaign::{Campaign, Window};
 use crate::caps::Caps;
 use crate::contacts::Contact;
 use crate::health::{Health, Rest};
-use crate::history::Attempt;
+use crate::history::{Attempt, Reach};
 use crate::journal::Entry;
 use crate::phone::Phone;
 use crate::rotation::{Callee, Choice, Locale, Rotation};
@@ -189,13 +189,19 @@ impl Rules {
     }
 
     /// `caller`'s latest attempts, newest first, replace what number health knew of it.
+    /// The rotation's learning strategies hear them too, oldest first.
     pub fn observe(&mut self, caller: &Phone, latest: &[Attempt]) {
         self.health.observe(caller, latest);
+        for attempt in latest.iter().rev() {
+            self.learn(attempt);
+        }
     }
 
-    /// An attempt has ended: it joins its number's health window.
+    /// An attempt has ended: it joins its number's health window, and the rotation's learning
+    /// strategies hear whether it connected.
     pub fn call_ended(&mut self, attempt: &Attempt) {
         self.health.ended(attempt);
+        self.learn(attempt);
     }
 
     /// Number health judges every number at `at`; the new rests, already in force, are returned
@@ -235,8 +241,10 @@ impl Rules {
     }
 
     /// An attempt from `caller` ended, connected or not: the rotation's strategies learn it.
-    pub fn learn(&mut self, caller: &Phone, connected: bool) {
-        self.rotation.learn(caller, connected);
+    fn learn(&mut self, attempt: &Attempt) {
+        if let Some(reach) = attempt.reach().filter(|r| *r != Reach::Unknown) {
+            self.rotation.learn(&attempt.caller_id, reach.connected());
+        }
     }
 
     /// Takes a caller ID the API refuses out of rotation; true the first time.
