@@ -111,6 +111,7 @@ impl Calls {
             let slot = calls.pacer.live_slot().await;
             let search = calls.api.calls_to(&calls.agent, entry.phone());
             let result = tokio::select! {
+                biased;
                 result = search => result,
                 () = stopped(calls.stop.clone()) => { drop(slot); return; }
             };
@@ -153,6 +154,7 @@ impl Calls {
             .follower
             .follow(call_id.to_owned(), self.on_machine_clock(entry.dialed_at));
         let ended = tokio::select! {
+            biased;
             ended = ended => ended.expect("the follower answers every call it is given"),
             () = stopped(self.stop.clone()) => return,
         };
@@ -162,11 +164,11 @@ impl Calls {
         });
     }
 
-    /// A `dialing` mark (read on the run's clock) on the machine's clock, which the vendor's
+    /// A `dialing` mark (read on the run's clock) on the client's clock, which the vendor's
     /// `Date` is compared with; without a mark, now (the follower then looks the call up alone
     /// if the list does not show it).
     fn on_machine_clock(&self, mark: Option<jiff::Timestamp>) -> jiff::Timestamp {
-        let now = jiff::Timestamp::now();
+        let now = self.api.clock().now();
         let Some(mark) = mark else { return now };
         let ago = self.clock.now().duration_since(mark);
         now.checked_sub(ago).unwrap_or(now)

@@ -116,6 +116,9 @@ impl RotationPolicy {
 }
 
 impl Strategy {
+    /// Every strategy, in the order `simulate` plays them by default.
+    pub const ALL: [Strategy; 3] = [Strategy::Region, Strategy::RoundRobin, Strategy::Weighted];
+
     /// The name the campaign file uses.
     pub fn name(self) -> &'static str {
         match self {
@@ -123,6 +126,20 @@ impl Strategy {
             Strategy::RoundRobin => "round-robin",
             Strategy::Weighted => "weighted",
         }
+    }
+}
+
+impl std::str::FromStr for Strategy {
+    type Err = String;
+
+    /// A strategy by the name the campaign file uses (`outdial simulate --strategy`).
+    fn from_str(written: &str) -> Result<Strategy, String> {
+        Strategy::ALL
+            .into_iter()
+            .find(|strategy| strategy.name() == written.trim())
+            .ok_or_else(|| {
+                format!("`{written}` is not a strategy: write region, round-robin or weighted")
+            })
     }
 }
 

@@ -9,6 +9,7 @@
 //! queue, on disk, so memory does not grow with the campaign.
 
 use std::collections::{HashSet, VecDeque};
+use std::fs::File;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,7 +22,7 @@ use crate::call::{Calls, CreateError, Report as CallReport};
 use crate::campaign::{ApiKey, Campaign};
 use crate::caps;
 use crate::clock::Clock;
-use crate::contacts::{ContactsError, ReadMark, Row};
+use crate::contacts::{ContactReader, ContactsError, ReadMark, Row};
 use crate::error::Error;
 use crate::follow::Follower;
 use crate::history::Attempt;
@@ -38,6 +39,30 @@ pub use crate::survey::survey;
 
 /// A row of the CSV, with where the row after it starts (`None` for a transcoded file).
 type ReadRow = (Row, Option<ReadMark>);
+
+/// Where the CSV's rows come from.
+enum Rows {
+    /// A reader on a blocking thread, ahead of the dialer by a bounded channel: a slow disk
+    /// never holds up the schedule, and memory stays flat.
+    Threaded(mpsc::Receiver<Result<ReadRow, ContactsError>>),
+    /// Read on the dialer's own task, under a virtual clock: a reader thread would hold time
+    /// still for as long as it lives (tokio does not move a paused clock while blocking work
+    /// runs), or, were it a plain thread, let time jump while the dialer waits for a row.
+    InLine(Box<ContactReader<File>>),
+}
+
+impl Rows {
+    /// The next row, `None` at the end of the file.
+    async fn next(&mut self) -> Option<Result<ReadRow, ContactsError>> {
+        match self {
+            Rows::Threaded(rows) => rows.recv().await,
+            Rows::InLine(reader) => {
+                let row = reader.next()?;
+                Some(row.map(|row| (row, reader.resume_point())))
+            }
+        }
+    }
+}
 
 /// How often the progress display is refreshed.
 const PROGRESS_EVERY: Duration = Duration::from_millis(100);
@@ -239,12 +264,14 @@ pub struct Dialer<'a> {
     tally_at_start: Tally,
     /// Data rows of the contacts file, as the survey counted them (`None` when not surveyed).
     rows_in_file: Option<u64>,
+    /// On the machine's clock, as are the two below, even under a virtual one: they pace what
+    /// people watching see, not the calls.
     started: Instant,
     /// When the progress display was last updated: a report a few times a second is plenty.
     last_shown: Instant,
     last_snapshot: Instant,
     /// The CSV stream, until it runs out.
-    rows: Option<mpsc::Receiver<Result<ReadRow, ContactsError>>>,
+    rows: Option<Rows>,
     /// Where this run's reading of the CSV began and how far it got; set when `run` starts.
     reading: Option<Reading>,
     /// The contact taken up next, waiting for its slot in the schedule.
@@ -476,10 +503,10 @@ impl<'a> Dialer<'a> {
         health.max(learning)
     }
 
-    /// Streams the CSV from a blocking thread; the channel's bound keeps memory flat. A resume
-    /// of the same file reads on from where earlier runs saved their mark; a run that reads the
-    /// file from its start forgets the skipped rows of earlier runs' files.
-    fn stream_contacts(&mut self) -> Result<mpsc::Receiver<Result<ReadRow, ContactsError>>, Error> {
+    /// Streams the CSV (see [`Rows`]). A resume of the same file reads on from where earlier
+    /// runs saved their mark; a run that reads the file from its start forgets the skipped rows
+    /// of earlier runs' files.
+    fn stream_contacts(&mut self) -> Result<Rows, Error> {
         let (reading, mut reader) = Reading::open(self.campaign, self.journal, self.run)?;
         match reading.resumed_from() {
             Some(mark) => {
@@ -492,6 +519,9 @@ impl<'a> Dialer<'a> {
             None => self.journal.clear_skipped_rows()?,
         }
         self.reading = Some(reading);
+        if self.clock.is_virtual() {
+            return Ok(Rows::InLine(Box::new(reader)));
+        }
         let (rows_tx, rows_rx) = mpsc::channel(256);
         tokio::task::spawn_blocking(move || {
             while let Some(row) = reader.next() {
@@ -502,7 +532,7 @@ impl<'a> Dialer<'a> {
                 }
             }
         });
-        Ok(rows_rx)
+        Ok(Rows::Threaded(rows_rx))
     }
 
     /// Skipped rows that earlier runs recorded before `line`.
@@ -549,7 +579,7 @@ impl<'a> Dialer<'a> {
             }
         }
         while let Some(rows) = &mut self.rows {
-            match rows.recv().await {
+            match rows.next().await {
                 None => {
                     self.rows = None;
                     self.settle_removed()?;

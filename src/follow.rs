@@ -10,12 +10,13 @@
 //! all, and at least every [`IDLE_GAP`]; before it has learned, sweeps thin out as calls age.
 //! One sweep serves every live call.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
 
 use crate::api::{ApiError, CallState, Synthflow};
 use crate::pacing::Pacer;
@@ -85,7 +86,7 @@ impl Follower {
             agent,
             pacer,
             max_call,
-            followed: HashMap::new(),
+            followed: BTreeMap::new(),
             lengths: Lengths::default(),
             next_sweep: None,
         };
@@ -140,7 +141,9 @@ struct Sweeper {
     pacer: Arc<Pacer>,
     /// `retry.max_call_minutes`: past it a call is looked at once more, then settled unknown.
     max_call: Duration,
-    followed: HashMap<String, Followed>,
+    /// By call id: an ordered map, so calls due together are looked at in one order every
+    /// time, and a simulation with a seed repeats.
+    followed: BTreeMap<String, Followed>,
     /// How long recent calls lasted: when the next ends are likely.
     lengths: Lengths,
     /// When the next sweep is due, while calls are followed.
@@ -159,7 +162,9 @@ impl Sweeper {
                 return;
             }
             let wake = self.next_wake();
+            // Biased, so a call registered just as a sweep is due is always taken in first.
             tokio::select! {
+                biased;
                 watch = registered.recv(), if open => match watch {
                     Some(watch) => self.add(watch),
                     None => open = false,
@@ -253,7 +258,10 @@ impl Sweeper {
     /// stops); anything else is passing, and the next sweep comes after the overdue gap.
     fn sweep_failed(&mut self, error: ApiError) {
         if let ApiError::Account { .. } = error {
-            for waiting in self.followed.drain().flat_map(|(_, call)| call.ended) {
+            for waiting in std::mem::take(&mut self.followed)
+                .into_values()
+                .flat_map(|call| call.ended)
+            {
                 let _ = waiting.send(Err(error.clone()));
             }
             return;
@@ -434,7 +442,7 @@ fn whole_seconds(wait: Duration) -> SignedDuration {
 /// Sleeps until `wake`, or for ever without one.
 async fn sleep_until(wake: Option<Instant>) {
     match wake {
-        Some(at) => tokio::time::sleep_until(at.into()).await,
+        Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
     }
 }

@@ -96,9 +96,20 @@ pub struct Journal {
     committer: Arc<Committer>,
     /// How many fsyncs the group commit has made, to show what durability costs.
     flushes: Arc<AtomicU64>,
+    durability: Durability,
     dir: PathBuf,
     /// Held for the journal's life: the OS lock that keeps a second process out.
     _lock: File,
+}
+
+/// What [`Journal::durable`] waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Durability {
+    /// The disk (group commit): a campaign's journal.
+    Disk,
+    /// Nothing: a simulation's scratch journal, thrown away after it. Waiting for a thread's
+    /// fsync would hold its virtual clock still, and cost it its speed.
+    Scratch,
 }
 
 /// The API refused a caller ID: in which run, when, and what it said.
@@ -494,6 +505,12 @@ impl Journal {
         campaign: &str,
         began: Timestamp,
     ) -> Result<Journal, JournalError> {
+        Self::create_dir(dir)?;
+        Self::open_dir(dir, campaign, began, Durability::Disk)
+    }
+
+    /// `dir` made private (0700), and made first if it is missing.
+    fn create_dir(dir: &Path) -> Result<(), JournalError> {
         let io = |source| JournalError::Io {
             dir: dir.to_owned(),
             source,
@@ -503,8 +520,15 @@ impl Journal {
             .mode(0o700)
             .create(dir)
             .map_err(io)?;
-        fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(io)?;
-        Self::open_dir(dir, campaign, began)
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(io)
+    }
+
+    /// A new journal in the empty directory `dir` for a simulated campaign that begins at
+    /// `began`: the same records as a run's, but never waited on to be durable, as it is thrown
+    /// away after the simulation.
+    pub fn scratch(dir: &Path, campaign: &str, began: Timestamp) -> Result<Journal, JournalError> {
+        Self::create_dir(dir)?;
+        Self::open_dir(dir, campaign, began, Durability::Scratch)
     }
 
     /// Opens a journal that must already exist (`outdial resume`, `outdial status`).
@@ -515,16 +539,21 @@ impl Journal {
                 dir: dir.to_owned(),
             });
         }
-        Self::open_dir(dir, campaign, Timestamp::now())
+        Self::open_dir(dir, campaign, Timestamp::now(), Durability::Disk)
     }
 
     /// `began` is the campaign's start, written into the witness if the journal is new.
-    fn open_dir(dir: &Path, campaign: &str, began: Timestamp) -> Result<Journal, JournalError> {
+    fn open_dir(
+        dir: &Path,
+        campaign: &str,
+        began: Timestamp,
+        durability: Durability,
+    ) -> Result<Journal, JournalError> {
         let started = std::time::Instant::now();
         check_own_directory(dir)?;
         let lock = lock(dir, campaign)?;
         let witness = witness_of(dir, campaign, began)?;
-        let db = open_sled_as_witnessed(dir, &witness)?;
+        let db = open_sled_as_witnessed(dir, &witness, durability)?;
         let storage = |e: sled::Error| JournalError::Storage {
             dir: dir.to_owned(),
             why: e.to_string(),
@@ -568,6 +597,7 @@ impl Journal {
             flusher,
             committer,
             flushes,
+            durability,
             dir: dir.to_owned(),
             _lock: lock,
         })
@@ -915,7 +945,10 @@ impl Journal {
     /// one fsync (group commit), so durability does not cost one fsync per call.
     pub fn durable(&self) -> impl Future<Output = Result<(), JournalError>> + Send + 'static {
         let (done, flushed) = oneshot::channel();
-        let queued = self.flush_requests.send(done).is_ok();
+        let queued = match self.durability {
+            Durability::Disk => self.flush_requests.send(done).is_ok(),
+            Durability::Scratch => done.send(Ok(())).is_ok(),
+        };
         let dir = self.dir.clone();
         async move {
             let answer = if queued { flushed.await.ok() } else { None };
@@ -1085,12 +1118,15 @@ fn lock(dir: &Path, campaign: &str) -> Result<File, JournalError> {
 /// Opens sled, compressed (zstd). A journal created uncompressed, by a version before format 2,
 /// stays so: sled refuses to change compression across restarts, and says so before it reads
 /// anything, so it is opened again as it was made.
-fn open_sled(dir: &Path) -> Result<sled::Db, JournalError> {
-    match open_sled_with(dir, true) {
-        Err(sled::Error::Unsupported(why)) if why.contains("use_compression") => {
-            open_sled_with(dir, false)
-        }
-        opened => opened,
+fn open_sled(dir: &Path, durability: Durability) -> Result<sled::Db, JournalError> {
+    match durability {
+        Durability::Disk => match open_sled_with(dir, true) {
+            Err(sled::Error::Unsupported(why)) if why.contains("use_compression") => {
+                open_sled_with(dir, false)
+            }
+            opened => opened,
+        },
+        Durability::Scratch => open_scratch_sled(dir),
     }
     .map_err(|error| match error {
         sled::Error::Io(source) => JournalError::Io {
@@ -1115,6 +1151,18 @@ fn open_sled_with(dir: &Path, compressed: bool) -> Result<sled::Db, sled::Error>
             "the database could not be opened".into(),
         ))
     })
+}
+
+/// sled for a scratch journal: uncompressed, never flushed in the background, removed when
+/// dropped. Compression and background flushes were most of a simulation's time, and nothing
+/// reads the files back.
+fn open_scratch_sled(dir: &Path) -> Result<sled::Db, sled::Error> {
+    sled::Config::new()
+        .path(dir.join("sled"))
+        .cache_capacity(CACHE_BYTES)
+        .temporary(true)
+        .flush_every_ms(None)
+        .open()
 }
 
 /// A new journal is stamped with our format and the campaign's name; an old one must match both.
@@ -1227,7 +1275,11 @@ fn witness_of(dir: &Path, campaign: &str, began: Timestamp) -> Result<Witness, J
 /// Opens sled as the witness allows. Before the first commit nothing can have been dialled, so a
 /// database a crash left half-made is started afresh; after it, a missing or unreadable one is
 /// damage.
-fn open_sled_as_witnessed(dir: &Path, witness: &Witness) -> Result<sled::Db, JournalError> {
+fn open_sled_as_witnessed(
+    dir: &Path,
+    witness: &Witness,
+    durability: Durability,
+) -> Result<sled::Db, JournalError> {
     let path = dir.join("sled");
     if witness.commit > 0 && !path.exists() {
         return Err(JournalError::Corrupt {
@@ -1238,13 +1290,13 @@ fn open_sled_as_witnessed(dir: &Path, witness: &Witness) -> Result<sled::Db, Jou
             ),
         });
     }
-    match open_sled(dir) {
+    match open_sled(dir, durability) {
         Err(JournalError::Corrupt { .. }) if witness.commit == 0 => {
             fs::remove_dir_all(&path).map_err(|source| JournalError::Io {
                 dir: dir.to_owned(),
                 source,
             })?;
-            open_sled(dir)
+            open_sled(dir, durability)
         }
         opened => opened,
     }

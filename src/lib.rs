@@ -35,6 +35,8 @@
 //! - [`progress`]: live progress: bars on a terminal (indicatif), plain lines otherwise.
 //! - [`repair`]: a journal checked against, or rebuilt from, the vendor's call records.
 //! - [`sandbox`]: a local, stateful simulator of the vendor APIs (axum).
+//! - [`simulate`]: the campaign played once per rotation strategy against the sandbox's answer
+//!   model, in-process, on a virtual clock, with the dialer of `run`.
 //! - [`cli`]: command-line types and one `run` per command.
 //! - [`error`]: the top-level error and its exit codes.
 
@@ -63,6 +65,7 @@ pub mod report;
 pub mod rotation;
 pub mod rules;
 pub mod sandbox;
+pub mod simulate;
 pub mod sorted;
 pub mod stats;
 pub mod suppression;

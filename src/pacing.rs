@@ -10,7 +10,9 @@ use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use governor::middleware::NoOpMiddleware;
+use governor::state::{InMemoryState, NotKeyed};
+use governor::{Quota, RateLimiter};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
@@ -29,15 +31,55 @@ const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// 2/s) was less than a loaded machine's jitter.
 const MAX_SEND_MARGIN: Duration = Duration::from_millis(25);
 
+/// governor's clock on the runtime's time (tokio's `Instant`) rather than the machine's, so
+/// the schedule follows the virtual clock under `simulate` as it follows real time in a run.
+#[derive(Debug, Clone)]
+struct RuntimeClock {
+    origin: Instant,
+}
+
+impl governor::clock::Clock for RuntimeClock {
+    type Instant = Duration;
+
+    fn now(&self) -> Duration {
+        self.origin.elapsed()
+    }
+}
+
+/// A GCRA schedule on the runtime's clock.
+type Schedule = RateLimiter<NotKeyed, InMemoryState, RuntimeClock, NoOpMiddleware<Duration>>;
+
+/// A schedule of one turn per `interval`, burst 1, starting now.
+fn schedule(interval: Duration) -> Schedule {
+    let quota = Quota::with_period(interval)
+        .expect("a rate's interval is never zero")
+        .allow_burst(NonZeroU32::MIN);
+    RateLimiter::direct_with_clock(
+        quota,
+        RuntimeClock {
+            origin: Instant::now(),
+        },
+    )
+}
+
+/// Waits for `schedule`'s next turn on the runtime's timer (governor's own waiting sleeps on
+/// the machine's clock).
+async fn turn(schedule: &Schedule) {
+    use governor::clock::Clock;
+    while let Err(not_until) = schedule.check() {
+        tokio::time::sleep(not_until.wait_time_from(schedule.clock().now())).await;
+    }
+}
+
 /// Hands out the right to start one create request.
 pub struct Pacer {
-    schedule: DefaultDirectRateLimiter,
+    schedule: Schedule,
     /// One permit per live call (`max_live_calls`): taken before the create request, given back
     /// when the call's terminal status is seen.
     slots: Arc<Semaphore>,
     /// The budget of status reads (list pages, single gets; `pacing.reads_per_second`): a
     /// limiter of its own, so that following calls never takes a turn from a create.
-    reads: DefaultDirectRateLimiter,
+    reads: Schedule,
     /// The configured interval between starts: the unit the slow-down is counted in.
     interval: Duration,
     /// When the latest create request may leave (reserved in turn): the schedule above spaces
@@ -65,17 +107,10 @@ pub struct Slot(#[allow(dead_code)] OwnedSemaphorePermit);
 impl Pacer {
     pub fn new(pacing: &Pacing) -> Pacer {
         let interval = pacing.calls_per_second.interval();
-        let quota = Quota::with_period(interval)
-            .expect("a call rate's interval is never zero")
-            .allow_burst(NonZeroU32::MIN);
         Pacer {
-            schedule: RateLimiter::direct(quota),
+            schedule: schedule(interval),
             slots: Arc::new(Semaphore::new(pacing.max_live_calls.get() as usize)),
-            reads: RateLimiter::direct(
-                Quota::with_period(pacing.reads_per_second.interval())
-                    .expect("a read rate's interval is never zero")
-                    .allow_burst(NonZeroU32::MIN),
-            ),
+            reads: schedule(pacing.reads_per_second.interval()),
             interval,
             next_send: Mutex::new(None),
             throttle: Mutex::new(Throttle::default()),
@@ -97,7 +132,7 @@ impl Pacer {
                 _ => break,
             }
         }
-        self.schedule.until_ready().await;
+        turn(&self.schedule).await;
         self.throttle().last_start = Some(Instant::now());
         Slot(permit)
     }
@@ -133,7 +168,7 @@ impl Pacer {
 
     /// Waits for the turn of one status read.
     pub async fn read_turn(&self) {
-        self.reads.until_ready().await;
+        turn(&self.reads).await;
     }
 
     /// The API answered 429: pause every start (for `Retry-After`, bounded by the API edge,

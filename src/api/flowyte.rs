@@ -368,7 +368,7 @@ impl Flowyte {
         let sent = request.bearer_auth(self.key.expose()).send().await;
         let answer = self
             .scrubber
-            .receive(sent)
+            .receive(sent, std::time::SystemTime::now())
             .await
             .map_err(FlowyteError::Transport)?;
         read(answer)

@@ -66,11 +66,15 @@ impl Scrubber {
         Scrubber(key)
     }
 
-    /// Reads an answer whole; a failure to send or to read is described (scrubbed) as `Err`.
-    pub async fn receive(&self, sent: reqwest::Result<Response>) -> Result<Answer, String> {
+    /// Reads an answer whole, its dates read against `now`; a failure to send or to read is
+    /// described (scrubbed) as `Err`.
+    pub async fn receive(
+        &self,
+        sent: reqwest::Result<Response>,
+        now: SystemTime,
+    ) -> Result<Answer, String> {
         let response = sent.map_err(|e| self.scrub(&describe(&e)))?;
         let status = response.status();
-        let now = SystemTime::now();
         let retry_after = retry_after(response.headers(), now);
         let clock_ahead_ms = clock_ahead_ms(response.headers(), now);
         let text = response
@@ -94,6 +98,54 @@ impl Scrubber {
             return text.to_owned();
         }
         text.replace(key, KEY_MARKER)
+    }
+}
+
+/// How a client's requests reach its server.
+#[derive(Clone)]
+pub enum Transport {
+    /// Over the network, with the client's timeouts: production, and tests against a sandbox
+    /// on a loopback port.
+    Network,
+    /// Handed to a router in this process, as bytes in and bytes out: `simulate`'s sandbox,
+    /// with no socket and no real time (a virtual clock moves only when every task waits on
+    /// a timer, and a socket's wait is not one).
+    InProcess(axum::Router),
+}
+
+impl Transport {
+    /// Sends `request` and returns the answer, headers and body, as the network would.
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> reqwest::Result<Response> {
+        let router = match self {
+            Transport::Network => return request.send().await,
+            Transport::InProcess(router) => router,
+        };
+        let request = request.build()?;
+        let mut asked = axum::http::Request::new(axum::body::Body::from(
+            request
+                .body()
+                .and_then(reqwest::Body::as_bytes)
+                .map(axum::body::Bytes::copy_from_slice)
+                .unwrap_or_default(),
+        ));
+        *asked.method_mut() = request.method().clone();
+        *asked.uri_mut() = request
+            .url()
+            .as_str()
+            .parse()
+            .expect("a URL reqwest built is a valid URI");
+        *asked.headers_mut() = request.headers().clone();
+        let answer = tower::ServiceExt::oneshot(router.clone(), asked)
+            .await
+            .unwrap_or_else(|never| match never {});
+        let (parts, body) = answer.into_parts();
+        // An in-process body fails only if a handler's stream does; none of the sandbox's do.
+        let body = axum::body::to_bytes(body, usize::MAX)
+            .await
+            .unwrap_or_default();
+        Ok(Response::from(axum::http::Response::from_parts(
+            parts, body,
+        )))
     }
 }
 

@@ -8,9 +8,10 @@ use reqwest::{Response, Url};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
-use super::http::{Class, Scrubber, clip};
+use super::http::{Class, Scrubber, Transport, clip};
 
 use crate::campaign::ApiKey;
+use crate::clock::Clock;
 use crate::contacts::CustomVariable;
 use crate::phone::Phone;
 
@@ -30,7 +31,11 @@ const PAGE: usize = 100;
 /// A Synthflow account, reached at `base` (`…/v2`) with one key. Cheap to clone.
 #[derive(Clone)]
 pub struct Synthflow {
+    /// Builds the requests; `transport` carries them.
     http: reqwest::Client,
+    transport: Transport,
+    /// The clock the vendor's `Date` is compared with: the machine's, but under `simulate`.
+    clock: Clock,
     base: Url,
     key: ApiKey,
     /// Scrubs the key out of whatever the server says before it goes anywhere.
@@ -226,12 +231,38 @@ impl Synthflow {
         let http = super::http_client().map_err(|e| ApiError::Transport(e.to_string()))?;
         Ok(Synthflow {
             http,
+            transport: Transport::Network,
+            clock: Clock::System,
             base: base.clone(),
             scrubber: Scrubber::new(key.clone()),
             key,
             clock_ahead_ms: Arc::new(Mutex::new(None)),
             sent: Arc::default(),
         })
+    }
+
+    /// The same account reached through `router` in this process, its answers dated against
+    /// `clock`: `simulate`'s sandbox, with no socket and no real time.
+    pub fn in_process(
+        base: &Url,
+        key: ApiKey,
+        router: axum::Router,
+        clock: Clock,
+    ) -> Result<Synthflow, ApiError> {
+        let mut api = Synthflow::new(base, key)?;
+        api.transport = Transport::InProcess(router);
+        api.clock = clock;
+        Ok(api)
+    }
+
+    /// The clock this client reads the vendor's `Date` against (see [`Synthflow::clock_ahead_ms`]).
+    pub fn clock(&self) -> Clock {
+        self.clock
+    }
+
+    /// Sends one request by this client's transport.
+    async fn send(&self, request: reqwest::RequestBuilder) -> reqwest::Result<Response> {
+        self.transport.send(request).await
     }
 
     /// How far the vendor's clock was ahead of ours (negative: behind) at its latest answer,
@@ -254,15 +285,12 @@ impl Synthflow {
         url: Url,
         query: &[(&str, String)],
     ) -> Result<T, ApiError> {
-        self.read(
-            self.http
-                .get(url)
-                .bearer_auth(self.key.expose())
-                .query(query)
-                .send()
-                .await,
-        )
-        .await
+        let request = self
+            .http
+            .get(url)
+            .bearer_auth(self.key.expose())
+            .query(query);
+        self.read(self.send(request).await).await
     }
 
     /// The base URL with `segments` appended, each percent-encoded as a path segment.
@@ -321,13 +349,12 @@ impl Synthflow {
         }
         let url = self.endpoint(&["calls"]);
         self.sent.add(Sent::Create);
-        let sent = self
+        let request = self
             .http
             .post(url)
             .bearer_auth(self.key.expose())
-            .json(request)
-            .send()
-            .await;
+            .json(request);
+        let sent = self.send(request).await;
         let read = self.read(sent).await;
         if let Err(ApiError::RateLimited { .. }) = &read {
             self.sent.add(Sent::RateLimited);
@@ -436,7 +463,7 @@ impl Synthflow {
     ) -> Result<T, ApiError> {
         let answer = self
             .scrubber
-            .receive(sent)
+            .receive(sent, self.clock.now_system())
             .await
             .map_err(ApiError::Transport)?;
         if let Some(ahead) = answer.clock_ahead_ms {

@@ -14,6 +14,7 @@ mod repair;
 mod report;
 mod run;
 mod sandbox;
+mod simulate;
 mod status;
 mod wallet;
 
@@ -112,6 +113,12 @@ pub enum Command {
   outdial repair spring.toml
   outdial repair spring.toml --since 2026-11-30T09:00:00Z   # the journal and its witness are gone")]
     Repair(repair::RepairArgs),
+    /// Compare rotation strategies: play the campaign for days on a virtual clock, calling nobody
+    #[command(after_help = "Examples:
+  outdial simulate spring.toml                                   # region, round-robin, weighted
+  outdial simulate spring.toml --strategy region,weighted --days 3 --seed 7
+  outdial simulate spring.toml --json | jq '.strategies[] | {strategy, reached}'")]
+    Simulate(simulate::SimulateArgs),
     /// Serve a local simulator of the Synthflow and Flowyte APIs
     #[command(after_help = "Examples:
   outdial sandbox                                     # 127.0.0.1:8700, the demo agent
@@ -160,6 +167,7 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
         Command::Report(args) => report::run(args, &cli.global).await,
         Command::Plan(args) => plan::run(args, &cli.global).await,
         Command::Repair(args) => repair::run(args, &cli.global).await,
+        Command::Simulate(args) => simulate::run(args, &cli.global).await,
         Command::Sandbox(args) => sandbox::run(args).await,
         Command::Demo => demo::run(&cli.global).await,
         Command::Pool(args) => pool::run(args, &cli.global).await,

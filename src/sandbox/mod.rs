@@ -78,6 +78,7 @@ pub use market::{Usd, UsdError};
 pub use stats::{Served, Stats, TooManyRequests};
 pub use world::ReceivedCall;
 
+use crate::clock::Clock;
 use crate::phone::Phone;
 use answers::{AnswerSettings, AnswerSettingsError};
 use market::Market;
@@ -89,8 +90,8 @@ struct App {
     /// One lock for all state, taken once per request and never held across an `.await`, so
     /// each answer sees one consistent instant and a std mutex is enough.
     world: Arc<Mutex<World>>,
-    /// Epoch milliseconds; a plain function so a test inside the crate could pin the time.
-    now_ms: fn() -> i64,
+    /// The vendor's time: the machine's, or the runtime's virtual clock in a simulation.
+    clock: Clock,
     /// Turns true when the server starts shutting down, so answers held back on purpose (a slow
     /// fault waits 20 s) end at once instead of holding up the graceful stop.
     stopping: Arc<watch::Sender<bool>>,
@@ -101,12 +102,12 @@ struct App {
 }
 
 impl App {
-    fn new(config: &SandboxConfig) -> io::Result<App> {
-        let world = World::new(config, system_now_ms())
+    fn new(config: &SandboxConfig, clock: Clock) -> io::Result<App> {
+        let world = World::new(config, clock.now().as_millisecond())
             .map_err(|error| io::Error::new(io::ErrorKind::InvalidInput, error))?;
         Ok(App {
             world: Arc::new(Mutex::new(world)),
-            now_ms: system_now_ms,
+            clock,
             stopping: Arc::new(watch::Sender::new(false)),
             market: Arc::new(Mutex::new(Market::new(config))),
             served: Arc::new(AtomicUsize::new(0)),
@@ -129,17 +130,13 @@ impl App {
     }
 
     fn now_ms(&self) -> i64 {
-        (self.now_ms)()
+        self.clock.now().as_millisecond()
     }
 
     /// The market, even after a panic while holding it, for the same reason as [`App::world`].
     fn market(&self) -> MutexGuard<'_, Market> {
         self.market.lock().unwrap_or_else(PoisonError::into_inner)
     }
-}
-
-fn system_now_ms() -> i64 {
-    jiff::Timestamp::now().as_millisecond()
 }
 
 fn router(app: App) -> Router {
@@ -298,7 +295,7 @@ pub async fn serve(
     config: SandboxConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
-    let app = App::new(&config)?;
+    let app = App::new(&config, Clock::System)?;
     serve_app(listener, app, shutdown).await
 }
 
@@ -315,6 +312,37 @@ async fn serve_app(
     axum::serve(listener, router(app))
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+/// A sandbox answered in this process, through its router, on the caller's clock: the vendor
+/// `outdial simulate` plays against (with the runtime's virtual clock, no socket, no real time).
+#[derive(Clone)]
+pub struct InProcess {
+    app: App,
+}
+
+impl InProcess {
+    /// Fails with `InvalidInput` when the configuration is inconsistent, as [`serve`] does.
+    pub fn new(config: &SandboxConfig, clock: Clock) -> io::Result<InProcess> {
+        Ok(InProcess {
+            app: App::new(config, clock)?,
+        })
+    }
+
+    /// Every route, as served on a port; requests handed to it are answered here.
+    pub fn router(&self) -> Router {
+        router(self.app.clone())
+    }
+
+    /// What happened to the create requests so far.
+    pub fn stats(&self) -> Stats {
+        self.app.world().stats()
+    }
+
+    /// Every create-call request so far.
+    pub fn received(&self) -> Vec<ReceivedCall> {
+        self.app.world().received().to_vec()
+    }
 }
 
 /// An in-process sandbox on 127.0.0.1:0 (tests, `outdial demo`).
@@ -337,7 +365,7 @@ impl fmt::Debug for Sandbox {
 impl Sandbox {
     /// Binds a free loopback port and serves on a spawned task.
     pub async fn start(config: SandboxConfig) -> io::Result<Sandbox> {
-        let app = App::new(&config)?;
+        let app = InProcess::new(&config, Clock::System)?.app;
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
         let addr = listener.local_addr()?;
         let (shutdown, signal) = oneshot::channel::<()>();

@@ -111,7 +111,7 @@ async fn quote_key(State(app): State<App>, request: Request, next: Next) -> Resp
 async fn skewed_date(State(app): State<App>, request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let skew_ms = app.world().faults().clock_skew_ms;
-    let now = std::time::SystemTime::now();
+    let now = app.clock.now_system();
     let skew = Duration::from_millis(skew_ms.unsigned_abs());
     let theirs = if skew_ms >= 0 {
         now.checked_add(skew)
@@ -325,7 +325,7 @@ async fn inject_faults(State(app): State<App>, request: Request, next: Next) -> 
 fn burst_answer(app: &App, retry_after: Option<u32>, form: RetryAfterForm) -> Response {
     let description = "Rate limit exceeded, please retry later";
     let mut response = refuse(app, ApiError::too_many(description, Fault::Burst));
-    let header = form.header(retry_after, std::time::SystemTime::now());
+    let header = form.header(retry_after, app.clock.now_system());
     if let Some(value) = header.and_then(|v| HeaderValue::from_str(&v).ok()) {
         response.headers_mut().insert(RETRY_AFTER, value);
     }

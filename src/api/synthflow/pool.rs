@@ -102,13 +102,12 @@ impl Synthflow {
     /// adds; it does not replace the pool).
     pub async fn attach(&self, model_id: &str, numbers: &Attach) -> Result<(), ApiError> {
         let url = self.endpoint(&["assistants", model_id, "phone_numbers"]);
-        let sent = self
+        let request = self
             .http
             .put(url)
             .bearer_auth(self.key.expose())
-            .json(numbers)
-            .send()
-            .await;
+            .json(numbers);
+        let sent = self.send(request).await;
         self.read::<Done>(sent).await.map(drop)
     }
 
@@ -116,12 +115,8 @@ impl Synthflow {
     /// number stays in the workspace.
     pub async fn detach(&self, model_id: &str, slug: &Slug) -> Result<(), ApiError> {
         let url = self.endpoint(&["assistants", model_id, "phone_numbers", slug.as_str()]);
-        let sent = self
-            .http
-            .delete(url)
-            .bearer_auth(self.key.expose())
-            .send()
-            .await;
+        let request = self.http.delete(url).bearer_auth(self.key.expose());
+        let sent = self.send(request).await;
         self.read::<Done>(sent).await.map(drop)
     }
 }
