@@ -65,6 +65,7 @@ pub mod rules;
 pub mod sandbox;
 pub mod sorted;
 pub mod stats;
+pub mod store;
 pub mod suppression;
 pub mod survey;
 pub mod table;
