@@ -469,3 +469,48 @@ async fn a_campaign_lock_names_its_holder_and_dies_with_its_connection() {
     autumn.release().await.unwrap();
     db.drop().await;
 }
+
+/// A wrong password from the environment is refused by the server, and the error names the
+/// store (never the password) and where the password comes from.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_password_is_named_without_showing_it() {
+    let Some(db) = database("a_wrong_password_is_named_without_showing_it").await else {
+        return;
+    };
+    let written = std::env::var("OUTDIAL_TEST_PG_URL").unwrap();
+    let config = tokio_postgres::Config::from_str(&written).unwrap();
+    let host = match &config.get_hosts()[0] {
+        tokio_postgres::config::Host::Tcp(name) => name.clone(),
+        tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
+    };
+    let url = format!(
+        "host={host} port={} user={} dbname={} password=not-the-password sslmode=disable",
+        config.get_ports().first().copied().unwrap_or(5432),
+        config.get_user().unwrap(),
+        db.name,
+    );
+    let url = StoreUrl::parse(&url, Origin::Environment).unwrap();
+    let Err(error) = Store::connect(&url).await else {
+        // A server on `trust` authentication takes any password: nothing to prove there, but
+        // CI's server (.ci/pg) checks passwords.
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "the CI server accepted a wrong password"
+        );
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED pg_ledger::a_wrong_password_is_named_without_showing_it: the server at {} does not check passwords",
+            url.at()
+        );
+        db.drop().await;
+        return;
+    };
+    let message = error.to_string();
+    assert!(matches!(error, StoreError::Connect { .. }), "{message}");
+    assert!(
+        message.contains(url.at()) && message.contains("PGPASSWORD"),
+        "{message}"
+    );
+    assert!(!message.contains("not-the-password"), "{message}");
+    db.drop().await;
+}
