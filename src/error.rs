@@ -5,6 +5,8 @@ use crate::campaign::ConfigError;
 use crate::contacts::ContactsError;
 use crate::journal::JournalError;
 use crate::phone::Phone;
+use crate::store::StoreError;
+use crate::store::account::AccountError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -14,6 +16,10 @@ pub enum Error {
     Contacts(#[from] ContactsError),
     #[error(transparent)]
     Journal(#[from] JournalError),
+    #[error(transparent)]
+    Account(#[from] AccountError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
     #[error(transparent)]
     DoNotCall(#[from] crate::suppression::SuppressionError),
     #[error(transparent)]
@@ -79,6 +85,17 @@ impl Error {
             | Error::Usage(_)
             | Error::EmptyPool { .. } => 2,
             Error::Journal(JournalError::Storage { .. } | JournalError::Io { .. }) => 1,
+            // Another run holds the account, or no state directory: fix and run again.
+            Error::Account(AccountError::Io { .. }) => 1,
+            Error::Account(_) => 2,
+            // A URL that cannot be used, or a campaign another host runs: bad input, as a locked
+            // journal is; an unreachable or failing store is a runtime failure.
+            Error::Store(
+                StoreError::PasswordInFile { .. }
+                | StoreError::BadUrl { .. }
+                | StoreError::CampaignLocked { .. },
+            ) => 2,
+            Error::Store(_) => 1,
             Error::Journal(_) => 2,
             Error::Agent {
                 source: ApiError::Account { .. },

@@ -37,6 +37,8 @@
 //! - [`sandbox`]: a local, stateful simulator of the vendor APIs (axum).
 //! - [`simulate`]: the campaign played once per rotation strategy against the sandbox's answer
 //!   model, in-process, on a virtual clock, with the dialer of `run`.
+//! - [`store`]: the shared store (PostgreSQL: campaign lock, the account's start schedule,
+//!   live-call leases, caller-ID caps) and the per-account lock of one machine.
 //! - [`cli`]: command-line types and one `run` per command.
 //! - [`error`]: the top-level error and its exit codes.
 
@@ -68,6 +70,7 @@ pub mod sandbox;
 pub mod simulate;
 pub mod sorted;
 pub mod stats;
+pub mod store;
 pub mod suppression;
 pub mod survey;
 pub mod table;

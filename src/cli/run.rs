@@ -18,6 +18,7 @@ use crate::error::Error;
 use crate::journal::Journal;
 use crate::progress::Display;
 use crate::report::Report;
+use crate::store::account::AccountLock;
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -119,8 +120,9 @@ fn deadline(
     }
 }
 
-/// Opens the journal the way `journaling` allows and runs the campaign until it is complete,
-/// `stop` resolves, or the account refuses.
+/// Opens the journal the way `journaling` allows, takes the account on this machine (a second
+/// run on it is refused), and runs the campaign until it is complete, `stop` resolves, or the
+/// account refuses.
 pub async fn launch(
     campaign: &Campaign,
     key: ApiKey,
@@ -132,8 +134,17 @@ pub async fn launch(
         Journaling::StartOrResume => Journal::open(&campaign.journal_dir, &campaign.name)?,
         Journaling::ResumeOnly => Journal::open_existing(&campaign.journal_dir, &campaign.name)?,
     };
+    // After the journal, so that the same campaign run twice is named as such.
+    let account = match AccountLock::for_campaign(campaign, &key) {
+        Ok(account) => account,
+        Err(refused) => {
+            journal.close().await;
+            return Err(refused.into());
+        }
+    };
     let finish = dialer::launch(campaign, &journal, key, display, stop).await;
     journal.close().await;
+    drop(account);
     finish
 }
 

@@ -187,6 +187,7 @@ reconcile_grace_seconds = {}
             .args(args)
             .env("OUTDIAL_API_BASE", self.sandbox.synthflow_base())
             .env("SYNTHFLOW_API_KEY", "test-key")
+            .env("OUTDIAL_STATE_DIR", self.dir.path().join("state"))
             .env_remove("RUST_LOG")
             .stdin(std::process::Stdio::null())
             .kill_on_drop(true);

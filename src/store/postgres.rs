@@ -1,0 +1,712 @@
+//! The ledger on PostgreSQL, through tokio-postgres: a deadpool pool for the primitives, one
+//! dedicated connection per campaign lock (a session advisory lock lives and dies with its
+//! connection), rustls for TLS, and refinery for the embedded migrations.
+
+use std::num::NonZeroU32;
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use deadpool_postgres::{
+    Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime,
+};
+use jiff::Timestamp;
+use tokio_postgres::config::Host;
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+use super::{Admit, CampaignHolder, Day, Lease, Origin, STORE_URL_ENV, StartTurn, StoreError};
+use crate::phone::Phone;
+
+refinery::embed_migrations!("src/store/migrations");
+
+/// refinery's record of the migrations applied, under a name that says whose it is.
+const MIGRATION_TABLE: &str = "outdial_schema_history";
+/// Held (as a session advisory lock) while migrating, so that processes starting together
+/// apply each migration once.
+const MIGRATION_LOCK: &str = "outdial/migrations";
+/// Connections per process: enough for a run's call tasks to book starts and leases at once
+/// without queueing, few enough that many processes stay within the server's `max_connections`.
+const POOL_SIZE: usize = 16;
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a request waits for a free pooled connection before the store counts as unreachable.
+const POOL_WAIT: Duration = Duration::from_secs(30);
+
+/// A checked store URL. Its password, if any, came from the environment; it is never shown.
+#[derive(Clone)]
+pub struct StoreUrl {
+    config: tokio_postgres::Config,
+    /// `user@host:port/database`, for messages.
+    at: String,
+}
+
+impl std::fmt::Debug for StoreUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "StoreUrl({})", self.at)
+    }
+}
+
+impl StoreUrl {
+    /// Reads a `postgres://` URL (or libpq's `key=value` form) written at `origin`. A password in
+    /// a campaign file is refused: files are shared and committed, the environment is not. With no
+    /// password in the URL, `PGPASSWORD` gives it, as for `psql`.
+    pub fn parse(written: &str, origin: Origin<'_>) -> Result<StoreUrl, StoreError> {
+        let origin_name = match origin {
+            Origin::CampaignFile(file) => format!("{}: [store] url", file.display()),
+            Origin::Environment => STORE_URL_ENV.to_owned(),
+        };
+        let bad = |why: String| StoreError::BadUrl {
+            origin: origin_name.clone(),
+            why,
+        };
+        let mut config =
+            tokio_postgres::Config::from_str(written.trim()).map_err(|e| bad(chain(&e)))?;
+        match (config.get_password().is_some(), origin) {
+            (true, Origin::CampaignFile(file)) => {
+                return Err(StoreError::PasswordInFile {
+                    file: file.to_owned(),
+                });
+            }
+            (true, Origin::Environment) => {}
+            (false, _) => {
+                if let Some(password) = std::env::var_os("PGPASSWORD") {
+                    config.password(password.as_encoded_bytes());
+                }
+            }
+        }
+        if config.get_hosts().is_empty() {
+            return Err(bad("it names no host".into()));
+        }
+        if config.get_user().is_none() {
+            let user = std::env::var("PGUSER")
+                .ok()
+                .or_else(|| whoami::username().ok())
+                .ok_or_else(|| {
+                    bad("it names no user, and neither PGUSER nor the system does".into())
+                })?;
+            config.user(user);
+        }
+        if config.get_dbname().is_none() {
+            let user = config.get_user().unwrap_or_default().to_owned();
+            config.dbname(user);
+        }
+        config
+            .application_name("outdial")
+            .connect_timeout(CONNECT_TIMEOUT)
+            .keepalives_idle(Duration::from_secs(30));
+        let at = describe(&config);
+        Ok(StoreUrl { config, at })
+    }
+
+    /// The store the environment names (`OUTDIAL_STORE_URL`), if any.
+    pub fn from_environment() -> Result<Option<StoreUrl>, StoreError> {
+        match std::env::var(STORE_URL_ENV) {
+            Ok(url) if !url.trim().is_empty() => {
+                StoreUrl::parse(&url, Origin::Environment).map(Some)
+            }
+            Ok(_) | Err(std::env::VarError::NotPresent) => Ok(None),
+            Err(std::env::VarError::NotUnicode(_)) => Err(StoreError::BadUrl {
+                origin: STORE_URL_ENV.to_owned(),
+                why: "it is not valid UTF-8".into(),
+            }),
+        }
+    }
+
+    /// The store a run uses: `OUTDIAL_STORE_URL` when set, else the campaign file's `[store] url`,
+    /// else none (sled alone, one process).
+    pub fn chosen(campaign: Option<(&str, &Path)>) -> Result<Option<StoreUrl>, StoreError> {
+        if let Some(url) = StoreUrl::from_environment()? {
+            return Ok(Some(url));
+        }
+        campaign
+            .map(|(url, file)| StoreUrl::parse(url, Origin::CampaignFile(file)))
+            .transpose()
+    }
+
+    /// The same server and user, another database (each test gets its own).
+    pub fn with_database(&self, database: &str) -> StoreUrl {
+        let mut config = self.config.clone();
+        config.dbname(database);
+        let at = describe(&config);
+        StoreUrl { config, at }
+    }
+
+    /// `user@host:port/database`, without the password.
+    pub fn at(&self) -> &str {
+        &self.at
+    }
+}
+
+/// `user@host:port/database` for messages: never the password.
+fn describe(config: &tokio_postgres::Config) -> String {
+    let host = match config.get_hosts().first() {
+        Some(Host::Tcp(name)) => name.clone(),
+        Some(Host::Unix(path)) => path.display().to_string(),
+        None => "?".into(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    format!(
+        "{}@{host}:{port}/{}",
+        config.get_user().unwrap_or_default(),
+        config.get_dbname().unwrap_or_default()
+    )
+}
+
+/// rustls with the Mozilla roots: TLS is used whenever the server offers it (`sslmode=prefer`,
+/// the default) or the URL requires it, and the server's certificate is always verified.
+fn tls() -> MakeRustlsConnect {
+    let roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("ring supports TLS 1.2 and 1.3")
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    MakeRustlsConnect::new(config)
+}
+
+/// The shared store: a pool of connections to one PostgreSQL database, its schema migrated.
+pub struct Store {
+    pool: Pool,
+    url: StoreUrl,
+    /// Also makes each campaign lock's dedicated connection.
+    tls: MakeRustlsConnect,
+    /// `host:pid` of this process, written beside each lease for whoever inspects the table.
+    holder: String,
+}
+
+impl Store {
+    /// Connects and applies the embedded migrations that the database lacks.
+    pub async fn connect(url: &StoreUrl) -> Result<Store, StoreError> {
+        let tls = tls();
+        let manager = Manager::from_config(
+            url.config.clone(),
+            tls.clone(),
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .runtime(Runtime::Tokio1)
+            .create_timeout(Some(CONNECT_TIMEOUT))
+            .wait_timeout(Some(POOL_WAIT))
+            .build()
+            .expect("a pool with timeouts and a runtime builds");
+        let host = super::account::host_name().unwrap_or_else(|| "unknown-host".into());
+        let store = Store {
+            pool,
+            url: url.clone(),
+            tls,
+            holder: format!("{host}:{}", std::process::id()),
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Where this store is, for messages.
+    pub fn at(&self) -> &str {
+        &self.url.at
+    }
+
+    /// Applies the migrations under a session advisory lock, on a connection of its own that is
+    /// closed afterwards (which frees the lock).
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let mut client = self.dedicated().await?;
+        let migrate_error = |why: String| StoreError::Migrate {
+            at: self.url.at.clone(),
+            why,
+        };
+        client
+            .execute(
+                "SELECT pg_advisory_lock(hashtextextended($1, 0))",
+                &[&MIGRATION_LOCK],
+            )
+            .await
+            .map_err(|e| migrate_error(chain(&e)))?;
+        migrations::runner()
+            .set_migration_table_name(MIGRATION_TABLE)
+            .run_async(&mut client)
+            .await
+            .map_err(|e| migrate_error(chain(&e)))?;
+        Ok(())
+    }
+
+    /// A connection outside the pool, for what must hold a session: its driver task ends when
+    /// the client is dropped, which closes the session.
+    async fn dedicated(&self) -> Result<tokio_postgres::Client, StoreError> {
+        let (client, connection) =
+            self.url
+                .config
+                .connect(self.tls.clone())
+                .await
+                .map_err(|e| StoreError::Connect {
+                    at: self.url.at.clone(),
+                    why: chain(&e),
+                })?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!("a store connection ended: {}", chain(&e));
+            }
+        });
+        Ok(client)
+    }
+
+    async fn pooled(&self) -> Result<Object, StoreError> {
+        self.pool.get().await.map_err(|e| match e {
+            PoolError::Backend(e) => StoreError::Connect {
+                at: self.url.at.clone(),
+                why: chain(&e),
+            },
+            other => StoreError::Connect {
+                at: self.url.at.clone(),
+                why: other.to_string(),
+            },
+        })
+    }
+
+    /// Maps a query's error, naming what was being done.
+    fn failed(&self, what: &'static str) -> impl Fn(tokio_postgres::Error) -> StoreError + '_ {
+        move |e| StoreError::Query {
+            at: self.url.at.clone(),
+            what,
+            transient: transient(&e),
+            why: chain(&e),
+        }
+    }
+
+    /// Takes the campaign's lock for this process, on a connection of its own held until the
+    /// returned lock is released or dropped; refuses, naming the holder, when another process
+    /// holds it.
+    ///
+    /// Why an advisory lock on a session rather than a row with an expiry: the server frees it
+    /// the moment the session ends — a process that exits, crashes or whose host dies (once
+    /// TCP keepalives give up on it, about a minute) — so a campaign is never stuck behind a dead
+    /// holder, and no clock or heartbeat decides who owns it. The row beside it only names the
+    /// holder for the refusal, and counts only while its session still holds the lock.
+    pub async fn lock_campaign(&self, campaign: &str) -> Result<CampaignLock, StoreError> {
+        let client = self.dedicated().await?;
+        let key = campaign_key(campaign);
+        // The server notices a dead host through keepalives on its side of the connection.
+        client
+            .batch_execute(
+                "SET tcp_keepalives_idle = 15; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 4",
+            )
+            .await
+            .map_err(self.failed("setting keepalives on the campaign lock's connection"))?;
+        let taken: bool = client
+            .query_one(
+                "SELECT pg_try_advisory_lock(hashtextextended($1, 0))",
+                &[&key],
+            )
+            .await
+            .map_err(self.failed("taking the campaign lock"))?
+            .get(0);
+        if !taken {
+            return Err(StoreError::CampaignLocked {
+                campaign: campaign.to_owned(),
+                at: self.url.at.clone(),
+                holder: self.campaign_holder(&client, campaign).await?,
+            });
+        }
+        let host = super::account::host_name().unwrap_or_else(|| "unknown-host".into());
+        client
+            .execute(
+                "INSERT INTO campaign_locks (campaign, host, pid, since, backend_pid)
+                 VALUES ($1, $2, $3, clock_timestamp(), pg_backend_pid())
+                 ON CONFLICT (campaign) DO UPDATE SET host = excluded.host, pid = excluded.pid,
+                     since = excluded.since, backend_pid = excluded.backend_pid",
+                &[&campaign, &host, &i64::from(std::process::id())],
+            )
+            .await
+            .map_err(self.failed("naming the campaign lock's holder"))?;
+        Ok(CampaignLock {
+            client,
+            campaign: campaign.to_owned(),
+            at: self.url.at.clone(),
+        })
+    }
+
+    /// The holder named by the campaign's row, if the session that wrote it holds the lock now.
+    async fn campaign_holder(
+        &self,
+        client: &tokio_postgres::Client,
+        campaign: &str,
+    ) -> Result<CampaignHolder, StoreError> {
+        let row = client
+            .query_opt(
+                "SELECT c.host, c.pid, c.since FROM campaign_locks c
+                 WHERE c.campaign = $1 AND EXISTS (
+                     SELECT 1 FROM pg_locks l
+                     WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+                       AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                       AND l.pid = c.backend_pid
+                       AND (l.classid::bigint << 32 | l.objid::bigint) = hashtextextended($2, 0))",
+                &[&campaign, &campaign_key(campaign)],
+            )
+            .await
+            .map_err(self.failed("reading who holds the campaign lock"))?;
+        Ok(match row {
+            Some(row) => CampaignHolder::Process {
+                host: row.get(0),
+                pid: row.get(1),
+                since: row.get(2),
+            },
+            None => CampaignHolder::Starting,
+        })
+    }
+
+    /// Books the account's next call start on its schedule, one start per `interval`.
+    ///
+    /// Why GCRA in one row: the schedule is a single instant, the theoretical arrival time
+    /// (TAT) of the next start. One `INSERT … ON CONFLICT DO UPDATE … RETURNING` moves it by
+    /// `interval` from whichever is later, itself or now, and returns the slot booked, all
+    /// under the row's lock: no read-modify-write race between processes, one round trip, and
+    /// starts never closer than `interval` whatever the number of hosts. "Now" is the server's
+    /// `clock_timestamp()` and the answer is a wait, not an instant, so hosts' clocks never meet.
+    /// Each booked slot is the caller's: it waits and starts without asking again. Campaigns
+    /// that set different rates for one account each book their own interval.
+    pub async fn next_start(
+        &self,
+        account: &str,
+        interval: Duration,
+    ) -> Result<StartTurn, StoreError> {
+        let client = self.pooled().await?;
+        let statement = client
+            .prepare_cached(
+                "INSERT INTO start_schedules AS s (account, tat)
+                 VALUES ($1, clock_timestamp() + $2::bigint * interval '1 microsecond')
+                 ON CONFLICT (account) DO UPDATE
+                     SET tat = greatest(s.tat, excluded.tat - $2::bigint * interval '1 microsecond')
+                             + $2::bigint * interval '1 microsecond'
+                 RETURNING (extract(epoch FROM
+                     s.tat - $2::bigint * interval '1 microsecond' - clock_timestamp()) * 1000000)::bigint",
+            )
+            .await
+            .map_err(self.failed("booking a call start"))?;
+        let wait: i64 = client
+            .query_one(&statement, &[&account, &micros(interval)])
+            .await
+            .map_err(self.failed("booking a call start"))?
+            .get(0);
+        let answered = Instant::now();
+        Ok(match u64::try_from(wait) {
+            Ok(wait) if wait > 0 => StartTurn::WaitUntil(answered + Duration::from_micros(wait)),
+            _ => StartTurn::Now,
+        })
+    }
+
+    /// Takes one of the account's `max_live` live-call slots for `ttl`, or none when all are held.
+    ///
+    /// Why a row lock: two transactions racing for the last slot would each count `max_live - 1`
+    /// and both insert. Locking the account's row (`FOR UPDATE`) first queues them; under READ
+    /// COMMITTED the count that follows is a new snapshot taken after the lock, so it sees the
+    /// winner's lease. A lease that is not renewed expires by itself, so a dead host's calls free
+    /// their slots without anyone cleaning up after it.
+    pub async fn lease(
+        &self,
+        account: &str,
+        max_live: NonZeroU32,
+        ttl: Duration,
+    ) -> Result<Option<Lease>, StoreError> {
+        let failed = self.failed("taking a live-call lease");
+        let mut client = self.pooled().await?;
+        let tx = client.transaction().await.map_err(&failed)?;
+        tx.execute(
+            "INSERT INTO lease_accounts (account) VALUES ($1) ON CONFLICT DO NOTHING",
+            &[&account],
+        )
+        .await
+        .map_err(&failed)?;
+        tx.execute(
+            "SELECT 1 FROM lease_accounts WHERE account = $1 FOR UPDATE",
+            &[&account],
+        )
+        .await
+        .map_err(&failed)?;
+        let row = tx
+            .query_opt(
+                "WITH expired AS (
+                     DELETE FROM leases WHERE account = $1 AND expires_at <= clock_timestamp()
+                 ), live AS (
+                     SELECT count(*) AS n FROM leases
+                     WHERE account = $1 AND expires_at > clock_timestamp()
+                 )
+                 INSERT INTO leases (account, holder, taken_at, expires_at)
+                 SELECT $1, $4, clock_timestamp(),
+                        clock_timestamp() + $3::bigint * interval '1 microsecond'
+                 FROM live WHERE live.n < $2
+                 RETURNING id",
+                &[
+                    &account,
+                    &i64::from(max_live.get()),
+                    &micros(ttl),
+                    &self.holder,
+                ],
+            )
+            .await
+            .map_err(&failed)?;
+        tx.commit().await.map_err(&failed)?;
+        Ok(row.map(|row| Lease {
+            id: row.get(0),
+            account: account.to_owned(),
+        }))
+    }
+
+    /// The heartbeat: the lease now expires `ttl` from now. A lease that already expired is
+    /// lost ([`StoreError::LeaseLost`]): its slot may be another call's by now.
+    pub async fn renew(&self, lease: &Lease, ttl: Duration) -> Result<(), StoreError> {
+        let renewed = self
+            .pooled()
+            .await?
+            .execute(
+                "UPDATE leases SET expires_at = clock_timestamp() + $2::bigint * interval '1 microsecond'
+                 WHERE id = $1 AND expires_at > clock_timestamp()",
+                &[&lease.id, &micros(ttl)],
+            )
+            .await
+            .map_err(self.failed("renewing a live-call lease"))?;
+        match renewed {
+            0 => Err(StoreError::LeaseLost { id: lease.id }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Gives the slot back (the call ended).
+    pub async fn release(&self, lease: Lease) -> Result<(), StoreError> {
+        self.pooled()
+            .await?
+            .execute("DELETE FROM leases WHERE id = $1", &[&lease.id])
+            .await
+            .map_err(self.failed("releasing a live-call lease"))?;
+        Ok(())
+    }
+
+    /// Checks a start from `number` at `at` against its daily cap (starts within `day`) and its
+    /// cooldown (no other start closer than `cooldown`, before or after), and records it when
+    /// admitted.
+    ///
+    /// Why one transaction with the number's row locked: a check and a record made apart let
+    /// two processes both see 4 of 5 and both start, and a cap shared by campaigns on several
+    /// hosts would be exceeded. With the row lock the second waits and then counts the first's
+    /// start. `at` is the caller's clock (the dialer's, virtual in a simulation); caps count
+    /// instants, so hosts agree within their clock skew.
+    pub async fn record_start(
+        &self,
+        number: &Phone,
+        at: Timestamp,
+        cap_per_day: Option<NonZeroU32>,
+        day: Day,
+        cooldown: Duration,
+    ) -> Result<Admit, StoreError> {
+        let failed = self.failed("recording a caller ID's call start");
+        let number = number.as_str();
+        let mut client = self.pooled().await?;
+        let tx = client.transaction().await.map_err(&failed)?;
+        tx.execute(
+            "INSERT INTO caller_ids (number) VALUES ($1) ON CONFLICT DO NOTHING",
+            &[&number],
+        )
+        .await
+        .map_err(&failed)?;
+        tx.execute(
+            "SELECT 1 FROM caller_ids WHERE number = $1 FOR UPDATE",
+            &[&number],
+        )
+        .await
+        .map_err(&failed)?;
+        let cooldown_us = micros(cooldown);
+        let row = tx
+            .query_one(
+                "WITH near AS (
+                     SELECT $4::timestamptz - $5::bigint * interval '1 microsecond' AS after,
+                            $4::timestamptz + $5::bigint * interval '1 microsecond' AS before
+                 )
+                 SELECT count(*) FILTER (WHERE at >= $2 AND at < $3),
+                        max(at) FILTER (WHERE at > near.after AND at < near.before)
+                 FROM caller_id_starts, near
+                 WHERE number = $1
+                   AND ((at >= $2 AND at < $3) OR (at > near.after AND at < near.before))",
+                &[&number, &day.start, &day.end, &at, &cooldown_us],
+            )
+            .await
+            .map_err(&failed)?;
+        let calls = u32::try_from(row.get::<_, i64>(0)).unwrap_or(u32::MAX);
+        let nearest: Option<Timestamp> = row.get(1);
+        let admit = match (nearest, cap_per_day) {
+            (Some(nearest), _) => Admit::CoolingDown {
+                until: nearest
+                    .checked_add(jiff::SignedDuration::from_micros(cooldown_us))
+                    .unwrap_or(Timestamp::MAX),
+            },
+            (None, Some(cap)) if calls >= cap.get() => Admit::CapReached {
+                calls,
+                cap: cap.get(),
+            },
+            (None, _) => Admit::Admitted,
+        };
+        if admit == Admit::Admitted {
+            tx.execute(
+                "INSERT INTO caller_id_starts (number, at) VALUES ($1, $2)",
+                &[&number, &at],
+            )
+            .await
+            .map_err(&failed)?;
+        }
+        tx.commit().await.map_err(&failed)?;
+        Ok(admit)
+    }
+}
+
+/// A campaign held by this process through the store, on a connection of its own. Dropping it
+/// closes that connection, which frees the lock on the server.
+pub struct CampaignLock {
+    client: tokio_postgres::Client,
+    campaign: String,
+    at: String,
+}
+
+impl CampaignLock {
+    /// Whether the lock is still held: its connection may have died with a server restart or a
+    /// network cut, and the server then freed the lock. A run checks this on its heartbeat and
+    /// stops dispatching on [`StoreError::LockLost`].
+    pub async fn check(&self) -> Result<(), StoreError> {
+        let held: Result<bool, _> = self
+            .client
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM pg_locks l
+                 WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+                   AND l.pid = pg_backend_pid()
+                   AND (l.classid::bigint << 32 | l.objid::bigint) = hashtextextended($1, 0))",
+                &[&campaign_key(&self.campaign)],
+            )
+            .await
+            .map(|row| row.get(0));
+        match held {
+            Ok(true) => Ok(()),
+            Ok(false) | Err(_) => Err(StoreError::LockLost {
+                campaign: self.campaign.clone(),
+                at: self.at.clone(),
+            }),
+        }
+    }
+
+    /// Frees the lock and its row at once (rather than when the server notices the closed
+    /// connection).
+    pub async fn release(self) -> Result<(), StoreError> {
+        let failed = |e: tokio_postgres::Error| StoreError::Query {
+            at: self.at.clone(),
+            what: "releasing the campaign lock",
+            transient: transient(&e),
+            why: chain(&e),
+        };
+        self.client
+            .execute(
+                "DELETE FROM campaign_locks WHERE campaign = $1 AND backend_pid = pg_backend_pid()",
+                &[&self.campaign],
+            )
+            .await
+            .map_err(failed)?;
+        self.client
+            .execute(
+                "SELECT pg_advisory_unlock(hashtextextended($1, 0))",
+                &[&campaign_key(&self.campaign)],
+            )
+            .await
+            .map_err(failed)?;
+        Ok(())
+    }
+}
+
+/// The advisory lock's key text: namespaced, so other users of the database never collide.
+fn campaign_key(campaign: &str) -> String {
+    format!("outdial/campaign/{campaign}")
+}
+
+/// A duration in whole microseconds, at most a century: longer means "never" to every use here,
+/// and PostgreSQL's intervals and timestamps stay in range.
+fn micros(duration: Duration) -> i64 {
+    const CENTURY_US: i64 = 100 * 366 * 24 * 3600 * 1_000_000;
+    i64::try_from(duration.as_micros()).map_or(CENTURY_US, |us| us.min(CENTURY_US))
+}
+
+/// An error with its causes: tokio-postgres says "db error" and keeps the server's words in the
+/// source.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// Whether the request may succeed once the server is back: a lost connection, an I/O error,
+/// or the server shutting down or starting (SQLSTATE class 08, 57P01–57P03).
+fn transient(error: &tokio_postgres::Error) -> bool {
+    if error.is_closed() {
+        return true;
+    }
+    if let Some(code) = error.code() {
+        let code = code.code();
+        return code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03");
+    }
+    std::error::Error::source(error).is_some_and(|s| s.is::<std::io::Error>())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A password in a campaign file is refused, with the way to give it instead; the same URL
+    /// from the environment is accepted and its password is never shown.
+    #[test]
+    fn a_password_belongs_in_the_environment_not_the_file() {
+        let file = Path::new("/campaigns/spring.toml");
+        let written = "postgres://dialer:hunter2@db.example.com:5433/outdial";
+        let refused = StoreUrl::parse(written, Origin::CampaignFile(file)).unwrap_err();
+        let message = refused.to_string();
+        assert!(matches!(refused, StoreError::PasswordInFile { .. }));
+        assert!(
+            message.contains("spring.toml") && message.contains("PGPASSWORD"),
+            "{message}"
+        );
+        assert!(!message.contains("hunter2"));
+        let url = StoreUrl::parse(written, Origin::Environment).unwrap();
+        assert_eq!(url.at(), "dialer@db.example.com:5433/outdial");
+        assert!(!format!("{url:?}").contains("hunter2"));
+        let keyword = "host=db.example.com user=dialer password=hunter2";
+        assert!(StoreUrl::parse(keyword, Origin::CampaignFile(file)).is_err());
+    }
+
+    /// A URL without a password in the file is accepted; a malformed one names where it was.
+    #[test]
+    fn a_url_without_a_password_is_read_and_a_bad_one_named() {
+        let file = Path::new("spring.toml");
+        let url = StoreUrl::parse(
+            "postgres://dialer@db.example.com/outdial",
+            Origin::CampaignFile(file),
+        )
+        .unwrap();
+        assert_eq!(url.at(), "dialer@db.example.com:5432/outdial");
+        assert_eq!(
+            url.with_database("other").at(),
+            "dialer@db.example.com:5432/other"
+        );
+        let bad = StoreUrl::parse(
+            "postgres://db.example.com:notaport/x",
+            Origin::CampaignFile(file),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            bad.contains("spring.toml: [store] url") && bad.contains("postgres://"),
+            "{bad}"
+        );
+    }
+}
