@@ -11,8 +11,7 @@ use std::num::NonZeroU32;
 use std::time::{Duration, Instant};
 
 use outdial::campaign::{Campaign, Overrides, Strategy};
-use outdial::simulate::{Played, Simulation};
-use outdial::table::Table;
+use outdial::simulate::{Played, Simulation, table};
 
 /// The ceiling issue 12 sets for the whole comparison, on 2 cores.
 const CEILING: Duration = Duration::from_secs(60);
@@ -115,37 +114,6 @@ fn main() -> Result<(), Box<dyn Error>> {
     );
     assert!(same, "a simulation must repeat with its seed");
     Ok(())
-}
-
-fn table(played: &[Played]) -> Table {
-    let mut table = Table::new(&[
-        "strategy",
-        "reached",
-        "connection",
-        "attempts",
-        "labelled",
-        "rested",
-        "max/number",
-        "median",
-        "local",
-        "makespan s",
-    ]);
-    for p in played {
-        table.push(vec![
-            p.strategy.to_owned(),
-            p.reached.hits.to_string(),
-            format!("{:.1}%", 100.0 * p.connection.rate.unwrap_or(0.0)),
-            p.attempts.to_string(),
-            p.labelled.to_string(),
-            p.rested.to_string(),
-            p.calls_per_number.max.to_string(),
-            format!("{:.1}", p.calls_per_number.median),
-            format!("{:.1}%", 100.0 * p.local_match.unwrap_or(0.0)),
-            p.makespan_seconds
-                .map_or(format!("{} left", p.left), |s| s.to_string()),
-        ]);
-    }
-    table
 }
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {

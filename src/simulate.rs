@@ -18,15 +18,17 @@ use serde::Serialize;
 use crate::api::Synthflow;
 use crate::campaign::{ApiKey, Campaign, Strategy};
 use crate::clock::Clock;
-use crate::dialer::{Dialer, Ending, resolve_pool, survey};
+use crate::dialer::{Dialer, Ending, survey};
 use crate::error::Error;
-use crate::figures::{Figures, Rate, Source};
+use crate::figures::{Figures, Rate, Source, percent, percent_with_interval};
 use crate::journal::Journal;
 use crate::phone::Phone;
 use crate::progress::Silent;
+use crate::report::short_duration;
 use crate::rotation::Match;
 use crate::sandbox::answers::AnswerSettings;
 use crate::sandbox::{AgentSpec, CallLength, InProcess, ReceivedCall, SandboxConfig};
+use crate::table::Table;
 
 /// How long an answered call's conversation lasts in the simulated world, drawn per call.
 const TALK: &str = "30..180";
@@ -135,7 +137,6 @@ impl Simulation {
             })?;
         let journal = Journal::scratch(scratch.path(), &campaign.name, self.start)?;
         let rows = survey(&campaign, &journal).await?;
-        let pool = resolve_pool(&campaign, &api).await?;
         let days = tokio::time::sleep(Duration::from_secs(86_400 * u64::from(self.days.get())));
         let finish = Dialer::new(&campaign, api, &journal, &pool, &Silent)?
             .with_clock(clock)
@@ -194,6 +195,11 @@ impl Simulation {
         self.campaign.rotation.numbers.is_empty()
     }
 
+    /// How people answer in the simulated world: the sandbox's answer model as it comes.
+    pub fn answers(&self) -> AnswerSettings {
+        AnswerSettings::default()
+    }
+
     /// The simulated vendor: the campaign's agent with the pool, people answering as the answer
     /// model says (carriers labelling numbers that call too much), from the simulation's start.
     fn vendor(&self, campaign: &Campaign, pool: &[Phone]) -> SandboxConfig {
@@ -204,7 +210,7 @@ impl Simulation {
             }],
             seed: self.seed,
             call_duration: TALK.parse::<CallLength>().expect("the talk length parses"),
-            answers: Some(AnswerSettings::default()),
+            answers: Some(self.answers()),
             clock_start: Some(self.start),
             ..SandboxConfig::default()
         }
@@ -261,4 +267,45 @@ fn local_match(figures: &Figures) -> Option<f64> {
         .map(|tier| tier.connection.trials)
         .sum();
     (all > 0).then(|| local as f64 / all as f64)
+}
+
+/// One row per play, as `simulate` prints them.
+pub fn table(played: &[Played]) -> Table {
+    let mut table = Table::new(&[
+        "strategy",
+        "reached",
+        "connection (95%)",
+        "attempts",
+        "labelled",
+        "rested",
+        "calls/number max",
+        "median",
+        "local match",
+        "makespan",
+    ]);
+    for played in played {
+        table.push(vec![
+            played.strategy.to_owned(),
+            format!("{} of {}", played.reached.hits, played.contacts),
+            percent_with_interval(&played.connection),
+            played.attempts.to_string(),
+            played.labelled.to_string(),
+            played.rested.to_string(),
+            played.calls_per_number.max.to_string(),
+            format!("{:.1}", played.calls_per_number.median),
+            percent(played.local_match),
+            makespan(played),
+        ]);
+    }
+    for column in [1, 3, 4, 5, 6, 7, 8] {
+        table.align_right(column);
+    }
+    table
+}
+
+fn makespan(played: &Played) -> String {
+    match played.makespan_seconds {
+        Some(seconds) => short_duration(Duration::from_secs(seconds)),
+        None => format!("{} left", played.left),
+    }
 }

@@ -14,10 +14,8 @@ use serde::Serialize;
 use super::{Global, output};
 use crate::campaign::Strategy;
 use crate::error::Error;
-use crate::figures::{percent, percent_with_interval};
 use crate::report::short_duration;
-use crate::simulate::{Played, Simulation};
-use crate::table::Table;
+use crate::simulate::{Played, Simulation, table};
 
 #[derive(Debug, Args)]
 pub struct SimulateArgs {
@@ -89,7 +87,7 @@ pub async fn run(args: SimulateArgs, global: &Global) -> Result<u8, Error> {
     };
     match args.json {
         true => output::json(&simulated),
-        false => output::text(describe(&simulated, simulation.uses_demo_pool())),
+        false => output::text(describe(&simulated, &simulation)),
     }
     Ok(0)
 }
@@ -104,7 +102,7 @@ fn coming_monday() -> Timestamp {
         .map_or_else(Timestamp::now, |zoned| zoned.timestamp())
 }
 
-fn describe(simulated: &Simulated, demo_pool: bool) -> String {
+fn describe(simulated: &Simulated, simulation: &Simulation) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -116,46 +114,15 @@ fn describe(simulated: &Simulated, demo_pool: bool) -> String {
         simulated.numbers,
         short_duration(Duration::from_secs_f64(simulated.wall_seconds)),
     );
-    if demo_pool {
+    if simulation.uses_demo_pool() {
         out.push_str("  the campaign lists no [rotation] numbers: the sandbox demo pool stands in for the agent's\n");
     }
-    out.push_str("  people answer as the sandbox's answer model says; its carriers label a number past 100 calls a day or 10 a minute\n");
-    let mut table = Table::new(&[
-        "strategy",
-        "reached",
-        "connection (95%)",
-        "attempts",
-        "labelled",
-        "rested",
-        "calls/number max",
-        "median",
-        "local match",
-        "makespan",
-    ]);
-    for played in simulated.strategies {
-        table.push(vec![
-            played.strategy.to_owned(),
-            format!("{} of {}", played.reached.hits, played.contacts),
-            percent_with_interval(&played.connection),
-            played.attempts.to_string(),
-            played.labelled.to_string(),
-            played.rested.to_string(),
-            played.calls_per_number.max.to_string(),
-            format!("{:.1}", played.calls_per_number.median),
-            percent(played.local_match),
-            makespan(played),
-        ]);
-    }
-    for column in [1, 3, 4, 5, 6, 7, 8] {
-        table.align_right(column);
-    }
-    out.push_str(&table.to_string());
+    let labelling = simulation.answers().labelling;
+    let _ = writeln!(
+        out,
+        "  people answer as the sandbox's answer model says; its carriers label a number past {} calls a day or {} a minute",
+        labelling.day_calls, labelling.minute_calls
+    );
+    out.push_str(&table(simulated.strategies).to_string());
     out
-}
-
-fn makespan(played: &Played) -> String {
-    match played.makespan_seconds {
-        Some(seconds) => short_duration(Duration::from_secs(seconds)),
-        None => format!("{} left", played.left),
-    }
 }
