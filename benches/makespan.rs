@@ -174,9 +174,16 @@ async fn dial(campaign: &Campaign, journal: &Journal) -> Result<Ending, Box<dyn 
     dialer::survey(campaign, journal).await?;
     let api = Synthflow::new(&campaign.api.base_url, ApiKey::new("bench"))?;
     let pool = dialer::resolve_pool(campaign, &api).await?;
-    let finish = Dialer::new(campaign, api, journal, &pool, &Silent)?
-        .run(std::future::pending())
-        .await?;
+    let finish = Dialer::new(
+        campaign,
+        api,
+        journal,
+        &pool,
+        outdial::budget::Share::alone(&campaign.pacing),
+        &Silent,
+    )?
+    .run(std::future::pending())
+    .await?;
     Ok(finish.ending)
 }
 

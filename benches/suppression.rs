@@ -247,7 +247,15 @@ async fn dial_campaign(list: List) -> f64 {
     let campaign = Campaign::load(&file, &overrides).expect("the bench campaign is valid");
     let journal = Journal::open(&campaign.journal_dir, &campaign.name).expect("a journal");
     let api = Synthflow::new(&campaign.api.base_url, ApiKey::new("bench")).unwrap();
-    let dialer = Dialer::new(&campaign, api, &journal, &pool, &Silent).expect("the dialer starts");
+    let dialer = Dialer::new(
+        &campaign,
+        api,
+        &journal,
+        &pool,
+        outdial::budget::Share::alone(&campaign.pacing),
+        &Silent,
+    )
+    .expect("the dialer starts");
     let stop = Arc::new(AtomicBool::new(false));
     let appender = (list == List::AppendedEverySecond)
         .then(|| append_every_second(dir.path().join("dnc.txt"), stop.clone()));

@@ -54,6 +54,39 @@ pub struct Pacing {
     /// The budget of status reads (list pages and single gets), kept apart from the create
     /// schedule so that following calls never delays a create (`pacing.reads_per_second`).
     pub reads_per_second: ReadRate,
+    /// The campaign's share of its account's turns when one process runs several campaigns on
+    /// the account (`pacing.weight`, 1 by default): a campaign of weight 3 starts three calls
+    /// for each one of a campaign of weight 1 while both have calls to start.
+    pub weight: f64,
+}
+
+impl Pacing {
+    /// The heaviest weight `pacing.weight` takes.
+    pub const MAX_WEIGHT: f64 = 1000.0;
+
+    /// The limits of an account that several campaign files describe, each maybe differently:
+    /// the strictest of each, as the account's real limit is surely no looser than the
+    /// strictest file says. The weight is the campaign's own and stays `self`'s.
+    pub fn strictest(self, other: &Pacing) -> Pacing {
+        Pacing {
+            calls_per_second: if other.calls_per_second.per_second()
+                < self.calls_per_second.per_second()
+            {
+                other.calls_per_second
+            } else {
+                self.calls_per_second
+            },
+            max_live_calls: self.max_live_calls.min(other.max_live_calls),
+            reads_per_second: if other.reads_per_second.per_second()
+                < self.reads_per_second.per_second()
+            {
+                other.reads_per_second
+            } else {
+                self.reads_per_second
+            },
+            weight: self.weight,
+        }
+    }
 }
 
 /// A number of call creations per second within [`CallRate::SLOWEST`, `CallRate::FASTEST`].
@@ -516,6 +549,7 @@ struct RawPacing {
     calls_per_second: Option<Spanned<f64>>,
     max_live_calls: Option<Spanned<i64>>,
     reads_per_second: Option<Spanned<f64>>,
+    weight: Option<Spanned<f64>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -761,10 +795,22 @@ impl Checker<'_> {
             })?,
             None => ReadRate::DEFAULT,
         };
+        let weight = match raw.weight {
+            Some(weight) => self.parse_with(&weight, "pacing.weight", |w| {
+                (*w > 0.0 && *w <= Pacing::MAX_WEIGHT).then_some(*w).ok_or_else(|| {
+                    format!(
+                        "must be a share above 0 and at most {}, e.g. 1 (the default) or 3 for three times the turns of a weight-1 campaign, not {w}",
+                        Pacing::MAX_WEIGHT
+                    )
+                })
+            })?,
+            None => 1.0,
+        };
         Ok(Pacing {
             calls_per_second,
             max_live_calls,
             reads_per_second,
+            weight,
         })
     }
 

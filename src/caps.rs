@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use jiff::civil::Date;
@@ -21,14 +22,26 @@ use crate::phone::Phone;
 ///
 /// Memory is bounded by the pool: per number only the latest call and the count of calls on its
 /// UTC day, never a list of calls. Calls on earlier days are forgotten, which is safe because
-/// time only moves forward for the caps (see [`Caps::next_allowed`]).
-#[derive(Debug, Clone)]
+/// time only moves forward for the caps (see [`Held::next_allowed`]).
+///
+/// The counts live in a [`Ledger`], which campaigns run by one process share: a number's cap
+/// counts every campaign's calls from it, and each campaign holds it to its own limits.
+#[derive(Debug)]
 pub struct Caps {
+    limits: Limits,
+    ledger: Ledger,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Limits {
     max_per_day: Option<NonZeroU32>,
     /// Saturated rather than refused when absurdly large: a gap of centuries just means "once".
     min_gap: SignedDuration,
-    usage: HashMap<Phone, Usage>,
 }
+
+/// What each caller ID has used, shared by every campaign of a process that dials from it.
+#[derive(Debug, Clone, Default)]
+pub struct Ledger(Arc<Mutex<HashMap<Phone, Usage>>>);
 
 /// What one caller ID has used.
 #[derive(Debug, Clone, Copy)]
@@ -39,16 +52,73 @@ struct Usage {
     calls_that_day: u32,
 }
 
+/// The caps with their ledger locked: a choice read from it and the call it claims are one
+/// step, with no other campaign's call in between.
+pub struct Held<'a> {
+    limits: Limits,
+    usage: MutexGuard<'a, HashMap<Phone, Usage>>,
+}
+
 impl Caps {
-    /// `max_per_day: None` is no daily cap; a zero `min_gap` is no cooldown.
+    /// Caps with a ledger of their own. `max_per_day: None` is no daily cap; a zero `min_gap`
+    /// is no cooldown.
     pub fn new(max_per_day: Option<NonZeroU32>, min_gap: Duration) -> Caps {
-        Caps {
+        Caps::sharing(max_per_day, min_gap, Ledger::default())
+    }
+
+    /// Caps that count in `ledger`, beside the other campaigns that hold it.
+    pub fn sharing(max_per_day: Option<NonZeroU32>, min_gap: Duration, ledger: Ledger) -> Caps {
+        let limits = Limits {
             max_per_day,
             min_gap: SignedDuration::try_from(min_gap).unwrap_or(SignedDuration::MAX),
-            usage: HashMap::new(),
+        };
+        Caps { limits, ledger }
+    }
+
+    /// The ledger locked, for a decision and its claim together.
+    pub fn held(&self) -> Held<'_> {
+        Held {
+            limits: self.limits,
+            usage: self
+                .ledger
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
         }
     }
 
+    /// See [`Held::sent`].
+    pub fn sent(&mut self, number: &Phone, at: Timestamp) {
+        self.held().sent(number, at);
+    }
+
+    /// See [`Held::record`].
+    pub fn record(&mut self, number: &Phone, at: Timestamp) {
+        self.held().record(number, at);
+    }
+
+    /// See [`Held::forget`].
+    pub fn forget(&mut self, number: &Phone, at: Timestamp) {
+        self.held().forget(number, at);
+    }
+
+    /// See [`Held::allows`].
+    pub fn allows(&self, number: &Phone, at: Timestamp) -> bool {
+        self.held().allows(number, at)
+    }
+
+    /// See [`Held::next_allowed`].
+    pub fn next_allowed(&self, number: &Phone, at: Timestamp) -> Timestamp {
+        self.held().next_allowed(number, at)
+    }
+
+    /// See [`Held::used_on`].
+    pub fn used_on(&self, number: &Phone, at: Timestamp) -> u32 {
+        self.held().used_on(number, at)
+    }
+}
+
+impl Held<'_> {
     /// The call recorded last for `number` actually left at `at` (a moment after it was decided,
     /// once its mark was on disk): the cooldown runs from then, as the API counts it.
     pub fn sent(&mut self, number: &Phone, at: Timestamp) {
@@ -106,7 +176,7 @@ impl Caps {
         let Some(usage) = self.usage.get(number) else {
             return at;
         };
-        let cooled_down = usage.last.checked_add(self.min_gap);
+        let cooled_down = usage.last.checked_add(self.limits.min_gap);
         let after_gap = at.max(cooled_down.unwrap_or(Timestamp::MAX));
         if self.day_is_full(usage) && utc_day(after_gap) == utc_day(usage.last) {
             next_utc_midnight(usage.last)
@@ -125,7 +195,8 @@ impl Caps {
     }
 
     fn day_is_full(&self, usage: &Usage) -> bool {
-        self.max_per_day
+        self.limits
+            .max_per_day
             .is_some_and(|max| usage.calls_that_day >= max.get())
     }
 }

@@ -10,7 +10,6 @@
 
 use std::collections::{HashSet, VecDeque};
 use std::fs::File;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use jiff::{SignedDuration, Timestamp};
@@ -18,6 +17,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 use crate::api::{ApiError, CallState, Synthflow};
+use crate::budget::Share;
 use crate::call::{Calls, CreateError, Report as CallReport};
 use crate::campaign::{ApiKey, Campaign};
 use crate::caps;
@@ -27,7 +27,7 @@ use crate::error::Error;
 use crate::follow::Follower;
 use crate::history::Attempt;
 use crate::journal::{Entry, Journal, Refusal, SkippedRow, State};
-use crate::pacing::{Pacer, Slot};
+use crate::pacing::Slot;
 use crate::phone::Phone;
 use crate::progress::{Display, Progress};
 use crate::report::{Phase, Report, RunFigures, Tally};
@@ -142,7 +142,8 @@ pub async fn launch(
     let api = Synthflow::new(&campaign.api.base_url, key)?;
     let pool = resolve_pool(campaign, &api).await?;
     let progress = display.for_rows(rows);
-    Dialer::new(campaign, api, journal, &pool, progress.as_ref())?
+    let share = Share::alone(&campaign.pacing);
+    Dialer::new(campaign, api, journal, &pool, share, progress.as_ref())?
         .with_rows_in_file(rows)
         .run(shutdown)
         .await
@@ -249,7 +250,8 @@ pub struct Dialer<'a> {
     told_unreadable: Option<Timestamp>,
     /// The due moment last announced as idle time, so it is said once.
     announced: Option<Timestamp>,
-    pacer: Arc<Pacer>,
+    /// The campaign's part of its account's pace and of the caps.
+    share: Share,
     calls: Calls,
     reports: mpsc::UnboundedReceiver<CallReport>,
     /// Every call task, owned: a task that panics ends the run loudly instead of leaving it
@@ -284,17 +286,28 @@ pub struct Dialer<'a> {
     stopping: Option<Ending>,
 }
 
+/// A [`Dialer`] that has taken up what earlier runs left, ready to dial.
+pub struct Resumed<'a>(Dialer<'a>);
+
+impl Resumed<'_> {
+    /// Runs the campaign to its end, or until `shutdown` resolves (see [`Dialer::run`]).
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<Finish, Error> {
+        self.0.dial_all(shutdown).await
+    }
+}
+
 impl<'a> Dialer<'a> {
     pub fn new(
         campaign: &'a Campaign,
         api: Synthflow,
         journal: &'a Journal,
         pool: &[Phone],
+        share: Share,
         progress: &'a dyn Progress,
     ) -> Result<Dialer<'a>, Error> {
         let (reports_tx, reports) = mpsc::unbounded_channel();
         let (stop_following, stop) = watch::channel(false);
-        let pacer = Arc::new(Pacer::new(&campaign.pacing));
+        let pacer = share.pacer().clone();
         let clock = Clock::System;
         let do_not_call = DoNotCall::watch(
             &campaign.suppress.files,
@@ -322,11 +335,11 @@ impl<'a> Dialer<'a> {
         Ok(Dialer {
             campaign,
             journal,
-            rules: Rules::new(campaign, pool, do_not_call),
+            rules: Rules::new(campaign, pool, do_not_call, share.ledger()),
             clock,
             told_unreadable: None,
             announced: None,
-            pacer,
+            share,
             calls,
             reports,
             tasks: JoinSet::new(),
@@ -366,10 +379,20 @@ impl<'a> Dialer<'a> {
     /// Runs the campaign to its end, or until `shutdown` resolves (Ctrl-C). A call task that
     /// panics ends the run with [`Error::TaskPanicked`]; its contact stays `dialing` in the
     /// journal, so the next run looks its call up before dialling anyone again.
-    pub async fn run(mut self, shutdown: impl Future<Output = ()>) -> Result<Finish, Error> {
-        tokio::pin!(shutdown);
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<Finish, Error> {
+        self.resumed()?.run(shutdown).await
+    }
+
+    /// The dialer with what earlier runs left taken up (see [`Dialer::take_up_earlier_runs`]),
+    /// ready to dial. Campaigns that share caps all take theirs up before any of them dials.
+    pub fn resumed(mut self) -> Result<Resumed<'a>, Error> {
         self.take_up_earlier_runs()?;
         self.tally_at_start = self.tally.clone();
+        Ok(Resumed(self))
+    }
+
+    async fn dial_all(mut self, shutdown: impl Future<Output = ()>) -> Result<Finish, Error> {
+        tokio::pin!(shutdown);
         self.rows = Some(self.stream_contacts()?);
         loop {
             if self.held.is_none() && self.stopping.is_none() {
@@ -401,7 +424,7 @@ impl<'a> Dialer<'a> {
                 }
                 Some(report) = self.reports.recv() => self.handle(report)?,
                 Some(joined) = self.tasks.join_next() => self.joined(joined)?,
-                slot = self.pacer.slot(), if self.held.is_some() && self.stopping.is_none() => {
+                slot = self.share.slot(), if self.held.is_some() && self.stopping.is_none() => {
                     let entry = self.held.take().expect("guarded by the branch condition");
                     self.dial(entry, slot)?;
                 }
@@ -726,7 +749,6 @@ impl<'a> Dialer<'a> {
                 return self.record(&before, &entry);
             }
         };
-        self.rules.record_call(&choice.caller_id, now);
         let keep = caps::starts_needed(self.campaign.rotation.max_calls_per_number_per_day);
         self.journal.note_start(&choice.caller_id, now, keep)?;
         entry.dialing(&choice, now);
@@ -786,7 +808,7 @@ impl<'a> Dialer<'a> {
         }
         let outcome = match result {
             Ok(call_id) => {
-                self.pacer.accepted();
+                self.share.pacer().accepted();
                 self.settle_streak_as_failed()?;
                 entry.placed(call_id, now);
                 Ok(())
@@ -828,7 +850,7 @@ impl<'a> Dialer<'a> {
                 self.stop(Ending::AccountRefused(error));
             }
             ApiError::RateLimited { retry_after } => {
-                let pause = self.pacer.rate_limited(*retry_after);
+                let pause = self.share.pacer().rate_limited(*retry_after);
                 tracing::info!(?pause, "429 from the API: pausing and slowing down");
                 entry.undo_attempt(error.to_string(), now);
                 self.again.push_back(entry.clone());

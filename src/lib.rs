@@ -44,6 +44,7 @@
 
 pub mod api;
 pub mod area_codes;
+pub mod budget;
 pub mod call;
 pub mod campaign;
 pub mod caps;

@@ -5,15 +5,20 @@
 //! a semaphore whose permits travel with each request. On top sits the account's own voice: a 429
 //! pauses every start (for `Retry-After`, else an exponential backoff with jitter) and slows the
 //! pace, which then recovers step by step as calls are accepted again.
+//!
+//! Campaigns run by one process on one account share one pacer (see [`crate::budget`]): the
+//! account's schedule, live calls and 429s are the account's, whoever dials. Their turns are
+//! handed out by weight ([`Turns`]).
 
+use std::collections::HashMap;
 use std::num::NonZeroU32;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use governor::middleware::NoOpMiddleware;
 use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
 use crate::campaign::Pacing;
@@ -87,6 +92,101 @@ pub struct Pacer {
     /// uneven time; this keeps the requests themselves spaced, as the account counts them.
     next_send: Mutex<Option<Instant>>,
     throttle: Mutex<Throttle>,
+    /// Which of the campaigns sharing the pacer takes the next turn.
+    turns: Turns,
+}
+
+/// A campaign among those sharing a pacer, and its weight in the share of turns.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sharer {
+    pub campaign: usize,
+    pub weight: f64,
+}
+
+/// Start-time fair queueing of the turns among campaigns: a waiting campaign's tag is where its
+/// last turn left it, but never behind the turn served last (an idle campaign saves up no
+/// credit); the lowest tag goes first (ties by campaign), and each turn moves its campaign on by
+/// 1/weight. Over any stretch in which they all wait, campaigns get turns in proportion to their
+/// weights; a campaign with nothing to dial leaves its turns to the others. Only the first in
+/// line waits for a live slot and the schedule, so the live-call bound is shared the same way.
+#[derive(Default)]
+struct Turns {
+    line: Mutex<Line>,
+    changed: Notify,
+}
+
+#[derive(Default)]
+struct Line {
+    /// The tag of the turn served last.
+    served: f64,
+    /// Each campaign's tag for its next turn.
+    next: HashMap<usize, f64>,
+    /// Who waits: ticket, campaign, tag.
+    waiting: Vec<(u64, usize, f64)>,
+    tickets: u64,
+}
+
+/// A place in line; leaving it (served or given up) lets the next one go.
+struct Place<'a> {
+    turns: &'a Turns,
+    ticket: u64,
+}
+
+impl Turns {
+    fn line(&self) -> MutexGuard<'_, Line> {
+        self.line
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn enter(&self, who: Sharer) -> Place<'_> {
+        let mut line = self.line();
+        let tag = line.next.get(&who.campaign).copied().unwrap_or(0.0);
+        let tag = tag.max(line.served);
+        line.tickets += 1;
+        let ticket = line.tickets;
+        line.waiting.push((ticket, who.campaign, tag));
+        Place {
+            turns: self,
+            ticket,
+        }
+    }
+
+    /// Waits until `place` is first in line.
+    async fn first(&self, place: &Place<'_>) {
+        loop {
+            let changed = self.changed.notified();
+            let first = {
+                let line = self.line();
+                let lowest = line
+                    .waiting
+                    .iter()
+                    .min_by(|a, b| a.2.total_cmp(&b.2).then(a.1.cmp(&b.1)));
+                lowest.is_some_and(|(ticket, ..)| *ticket == place.ticket)
+            };
+            if first {
+                return;
+            }
+            changed.await;
+        }
+    }
+
+    /// `place` took its turn: its campaign moves on by 1/weight.
+    fn served(&self, place: &Place<'_>, weight: f64) {
+        let mut line = self.line();
+        let Some(&(_, campaign, tag)) = line.waiting.iter().find(|w| w.0 == place.ticket) else {
+            return;
+        };
+        line.served = line.served.max(tag);
+        line.next.insert(campaign, tag + 1.0 / weight);
+    }
+}
+
+impl Drop for Place<'_> {
+    fn drop(&mut self) {
+        self.turns.line().waiting.retain(|w| w.0 != self.ticket);
+        self.turns.changed.notify_waiters();
+    }
 }
 
 /// What 429s have taught: a pause before any start, and an extra gap between starts.
@@ -114,11 +214,22 @@ impl Pacer {
             interval,
             next_send: Mutex::new(None),
             throttle: Mutex::new(Throttle::default()),
+            turns: Turns::default(),
         }
     }
 
-    /// Waits for a free slot, then for the schedule. Cancel-safe: dropping the future takes nothing.
-    pub async fn slot(&self) -> Slot {
+    /// Waits for `who`'s turn among the campaigns sharing the pacer, then for a free slot, then
+    /// for the schedule. Cancel-safe: dropping the future takes nothing, and gives up the turn.
+    pub async fn slot(&self, who: Sharer) -> Slot {
+        let place = self.turns.enter(who);
+        self.turns.first(&place).await;
+        let slot = self.free_slot().await;
+        self.turns.served(&place, who.weight);
+        slot
+    }
+
+    /// A free slot, then the schedule's turn.
+    async fn free_slot(&self) -> Slot {
         let permit = self
             .slots
             .clone()
@@ -266,6 +377,7 @@ mod tests {
             calls_per_second: crate::campaign::CallRate::new(10.0).unwrap(),
             max_live_calls: NonZeroU32::new(1).unwrap(),
             reads_per_second: crate::campaign::ReadRate::DEFAULT,
+            weight: 1.0,
         };
         let pacer = Pacer::new(&pacing);
         assert_eq!(
@@ -290,11 +402,86 @@ mod tests {
             calls_per_second: crate::campaign::CallRate::new(10.0).unwrap(),
             max_live_calls: NonZeroU32::new(1).unwrap(),
             reads_per_second: crate::campaign::ReadRate::DEFAULT,
+            weight: 1.0,
         };
         let pacer = Pacer::new(&pacing);
         let asked = Duration::from_secs(120);
         assert_eq!(pacer.rate_limited(Some(asked)), asked);
         let pause = pacer.rate_limited(Some(Duration::MAX));
         assert_eq!(pause, crate::api::MAX_RETRY_AFTER);
+    }
+    fn fast_pacing() -> Pacing {
+        Pacing {
+            calls_per_second: crate::campaign::CallRate::new(2000.0).unwrap(),
+            max_live_calls: NonZeroU32::new(1000).unwrap(),
+            reads_per_second: crate::campaign::ReadRate::DEFAULT,
+            weight: 1.0,
+        }
+    }
+
+    /// Campaigns that always have someone to dial take `turns` turns between them from one
+    /// pacer; returns who took each, in order.
+    async fn share_turns(pacer: &Arc<Pacer>, sharers: &[Sharer], turns: usize) -> Vec<usize> {
+        let taken = Arc::new(Mutex::new(Vec::new()));
+        let tasks: Vec<_> = sharers
+            .iter()
+            .map(|&who| {
+                let (pacer, taken) = (Arc::clone(pacer), Arc::clone(&taken));
+                tokio::spawn(async move {
+                    loop {
+                        let _slot = pacer.slot(who).await;
+                        let mut taken = taken.lock().unwrap();
+                        if taken.len() == turns {
+                            return;
+                        }
+                        taken.push(who.campaign);
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+        Arc::try_unwrap(taken).unwrap().into_inner().unwrap()
+    }
+
+    /// Weights 3 and 1: of every 40 turns, 30 and 10 (one either way for who was first).
+    #[tokio::test(flavor = "multi_thread")]
+    async fn turns_go_by_weight() {
+        let pacer = Arc::new(Pacer::new(&fast_pacing()));
+        let sharers = [
+            Sharer {
+                campaign: 0,
+                weight: 3.0,
+            },
+            Sharer {
+                campaign: 1,
+                weight: 1.0,
+            },
+        ];
+        let taken = share_turns(&pacer, &sharers, 400).await;
+        for stretch in taken.chunks(40).skip(1) {
+            let first = stretch.iter().filter(|&&c| c == 0).count();
+            assert!((29..=31).contains(&first), "{first} of 40: {stretch:?}");
+        }
+    }
+
+    /// A campaign that had nothing to dial while another took 50 turns saves up no credit: once
+    /// it comes, the two share the next turns evenly instead of it taking 50 in a row.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn an_idle_campaign_saves_up_no_credit() {
+        let pacer = Arc::new(Pacer::new(&fast_pacing()));
+        let alone = Sharer {
+            campaign: 0,
+            weight: 1.0,
+        };
+        let late = Sharer {
+            campaign: 1,
+            weight: 1.0,
+        };
+        share_turns(&pacer, &[alone], 50).await;
+        let taken = share_turns(&pacer, &[alone, late], 40).await;
+        let late_turns = taken.iter().filter(|&&c| c == 1).count();
+        assert!((19..=21).contains(&late_turns), "{taken:?}");
     }
 }

@@ -21,6 +21,7 @@ use serde::Serialize;
 
 use crate::area_codes::{AreaCode, Region};
 use crate::campaign::Campaign;
+use crate::caps::Ledger;
 use crate::contacts::{Contact, ContactReader, ContactsError, Row};
 use crate::phone::Phone;
 use crate::report::CallerTally;
@@ -118,7 +119,7 @@ pub fn plan(campaign: &Campaign, pool: &[Phone], now: Timestamp) -> Result<Plan,
     let do_not_call = DoNotCall::load(&campaign.suppress.files, campaign.default_country)?;
     let do_not_call_lists = do_not_call.counts();
     let mut planner = Planner {
-        rules: Rules::new(campaign, pool, do_not_call),
+        rules: Rules::new(campaign, pool, do_not_call, Ledger::default()),
         campaign,
         now,
         at: now,
@@ -240,9 +241,8 @@ impl Planner<'_> {
     /// its cap or in its cooldown, the plan waits, as the run would, until one frees up.
     fn next_call(&mut self, callee: &Callee) -> Option<crate::rotation::Choice> {
         loop {
-            match self.rules.caller_id(callee, self.at) {
+            match self.rules.claim_caller_id(callee, self.at) {
                 CallerCheck::Free(choice) => {
-                    self.rules.record_call(&choice.caller_id, self.at);
                     self.plan.last_call_at = Some(self.at);
                     self.at = self.at.saturating_add(self.pace).unwrap_or(self.at);
                     return Some(choice);

@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::journal::StateKind;
 use crate::report::{Report, short_duration};
@@ -36,9 +36,29 @@ impl Display {
     pub fn for_rows(self, total_rows: u64) -> Box<dyn Progress> {
         match self {
             Display::Quiet => Box::new(Silent),
-            Display::Auto if std::io::stderr().is_terminal() => Box::new(Bar::new(total_rows)),
-            Display::Auto => Box::new(Lines::new(total_rows)),
+            Display::Auto if std::io::stderr().is_terminal() => {
+                Box::new(Bar::new(total_rows, String::new(), None))
+            }
+            Display::Auto => Box::new(Lines::new(total_rows, String::new())),
         }
+    }
+
+    /// One display per campaign run side by side, given by name and CSV rows: bars stacked on
+    /// a terminal, lines otherwise; each bar, line and note says its campaign.
+    pub fn for_campaigns(self, campaigns: &[(&str, u64)]) -> Vec<Box<dyn Progress>> {
+        let terminal = self == Display::Auto && std::io::stderr().is_terminal();
+        let stack = terminal.then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
+        campaigns
+            .iter()
+            .map(|&(name, rows)| -> Box<dyn Progress> {
+                let name = format!("[{name}] ");
+                match (self, &stack) {
+                    (Display::Quiet, _) => Box::new(Silent),
+                    (Display::Auto, Some(stack)) => Box::new(Bar::new(rows, name, Some(stack))),
+                    (Display::Auto, None) => Box::new(Lines::new(rows, name)),
+                }
+            })
+            .collect()
     }
 }
 
@@ -51,35 +71,45 @@ impl Progress for Silent {
     fn finish(&self) {}
 }
 
-struct Bar(ProgressBar);
+/// A bar, named by its campaign (`[name] `) when several run side by side.
+struct Bar {
+    bar: ProgressBar,
+    name: String,
+}
 
 impl Bar {
-    fn new(total: u64) -> Bar {
+    /// A bar of its own on stderr, or one in `stack`.
+    fn new(total: u64, name: String, stack: Option<&MultiProgress>) -> Bar {
         let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+        let bar = match stack {
+            Some(stack) => stack.add(bar),
+            None => bar,
+        };
         // `wide_bar` takes what the rest leaves of the terminal's width, so the line fits an
         // 80-column terminal whatever the counts.
-        let style = ProgressStyle::with_template("{spinner} {wide_bar} {pos}/{len} {msg}")
+        let style = ProgressStyle::with_template("{prefix}{spinner} {wide_bar} {pos}/{len} {msg}")
             .expect("the template is valid")
             .progress_chars("=> ");
         bar.set_style(style);
+        bar.set_prefix(name.clone());
         bar.enable_steady_tick(Duration::from_millis(120));
-        Bar(bar)
+        Bar { bar, name }
     }
 }
 
 impl Progress for Bar {
     fn update(&self, report: &Report) {
         let tally = &report.tally;
-        self.0.set_position(tally.settled() + tally.skipped_rows);
-        self.0.set_message(pace(report));
+        self.bar.set_position(tally.settled() + tally.skipped_rows);
+        self.bar.set_message(pace(report));
     }
 
     fn note(&self, message: &str) {
-        self.0.println(message);
+        self.bar.println(format!("{}{message}", self.name));
     }
 
     fn finish(&self) {
-        self.0.finish_and_clear();
+        self.bar.finish_and_clear();
     }
 }
 
@@ -97,16 +127,19 @@ fn pace(report: &Report) -> String {
     format!("{} live · {}{eta}", run.live_calls, run.pace())
 }
 
-/// One line every few seconds, for logs.
+/// One line every few seconds, for logs; named by its campaign (`[name] `) when several run
+/// side by side.
 struct Lines {
     total: u64,
+    name: String,
     last: Mutex<Option<Instant>>,
 }
 
 impl Lines {
-    fn new(total: u64) -> Lines {
+    fn new(total: u64, name: String) -> Lines {
         Lines {
             total,
+            name,
             last: Mutex::new(None),
         }
     }
@@ -121,7 +154,8 @@ impl Progress for Lines {
         *last = Some(Instant::now());
         let tally = &report.tally;
         say(format_args!(
-            "progress: {}/{} rows settled · placed {} · uncertain {} · failed {} · {}",
+            "{}progress: {}/{} rows settled · placed {} · uncertain {} · failed {} · {}",
+            self.name,
             tally.settled() + tally.skipped_rows,
             self.total,
             tally.placed(),
@@ -132,7 +166,7 @@ impl Progress for Lines {
     }
 
     fn note(&self, message: &str) {
-        say(message);
+        say(format_args!("{}{message}", self.name));
     }
 
     fn finish(&self) {}

@@ -11,7 +11,7 @@
 use jiff::Timestamp;
 
 use crate::campaign::{Campaign, Window};
-use crate::caps::Caps;
+use crate::caps::{Caps, Held, Ledger};
 use crate::contacts::Contact;
 use crate::health::{Health, Rest};
 use crate::history::{Attempt, Reach};
@@ -90,14 +90,21 @@ pub const REMOVED: &str = "no longer in the contacts file";
 
 impl Rules {
     /// The rules of `campaign` over `pool`, with its do-not-call lists read once (`plan`) or
-    /// watched as a run goes ([`DoNotCall::watch`]).
-    pub fn new(campaign: &Campaign, pool: &[Phone], do_not_call: DoNotCall) -> Rules {
+    /// watched as a run goes ([`DoNotCall::watch`]), counting caps in `ledger` (shared with the
+    /// process's other campaigns, or the campaign's own).
+    pub fn new(
+        campaign: &Campaign,
+        pool: &[Phone],
+        do_not_call: DoNotCall,
+        ledger: Ledger,
+    ) -> Rules {
         Rules {
             do_not_call,
             hours: CallingHours::new(&campaign.window),
-            caps: Caps::new(
+            caps: Caps::sharing(
                 campaign.rotation.max_calls_per_number_per_day,
                 campaign.rotation.min_gap_per_number,
+                ledger,
             ),
             rotation: Rotation::of_policy(&campaign.rotation, pool, seed_of(&campaign.name)),
             health: Health::new(campaign.health, pool),
@@ -105,7 +112,8 @@ impl Rules {
         }
     }
 
-    /// Every rule, in order, for `entry` at `at`.
+    /// Every rule, in order, for `entry` at `at`. A call it lets through has its caller ID's
+    /// start counted already (see [`Rules::claim_caller_id`]).
     pub fn verdict(&mut self, entry: &Entry, listing: Listing, at: Timestamp) -> Verdict {
         match self.do_not_call(entry.phone()) {
             Check::Clear => {}
@@ -138,7 +146,7 @@ impl Rules {
             locale: Locale::of_contact(&entry.contact),
             previous: entry.caller_id.clone(),
         };
-        match self.caller_id(&callee, at) {
+        match self.claim_caller_id(&callee, at) {
             CallerCheck::Free(choice) => Verdict::Dial(Choice {
                 local: Some(zones.local_moment(at)),
                 ..choice
@@ -170,21 +178,27 @@ impl Rules {
     }
 
     /// A caller ID for `callee` under its caps and not resting at `at`, as the rotation orders
-    /// the pool. A sticky redial whose number rests moves to another.
-    pub fn caller_id(&mut self, callee: &Callee, at: Timestamp) -> CallerCheck {
-        let (caps, health) = (&self.caps, &self.health);
-        let free_at = |number: &Phone| {
+    /// the pool, with its call counted to its caps in the same step: the caps ledger stays
+    /// locked from the choice to the count, so another campaign sharing it cannot take the
+    /// same last call of a number in between. A sticky redial whose number rests moves to
+    /// another.
+    pub fn claim_caller_id(&mut self, callee: &Callee, at: Timestamp) -> CallerCheck {
+        let health = &self.health;
+        let mut caps = self.caps.held();
+        let free_at = |caps: &Held, number: &Phone| {
             let rested = health.resting(number, at).map_or(at, |rest| rest.until);
             caps.next_allowed(number, at).max(rested)
         };
-        let used_today = |number: &Phone| caps.used_on(number, at);
-        if let Some(choice) =
-            self.rotation
-                .choose_loaded(callee, |number| free_at(number) == at, used_today)
-        {
+        let choice = self.rotation.choose_loaded(
+            callee,
+            |number| free_at(&caps, number) == at,
+            |number| caps.used_on(number, at),
+        );
+        if let Some(choice) = choice {
+            caps.record(&choice.caller_id, at);
             return CallerCheck::Free(choice);
         }
-        let free_again = self.rotation.active().map(free_at).min();
+        let free_again = self.rotation.active().map(|n| free_at(&caps, n)).min();
         free_again.map_or(CallerCheck::PoolExhausted, CallerCheck::FreeAt)
     }
 

@@ -16,6 +16,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use crate::api::Synthflow;
+use crate::budget::Share;
 use crate::campaign::{ApiKey, Campaign, Strategy};
 use crate::clock::Clock;
 use crate::dialer::{Dialer, Ending, survey};
@@ -138,7 +139,8 @@ impl Simulation {
         let journal = Journal::scratch(scratch.path(), &campaign.name, self.start)?;
         let rows = survey(&campaign, &journal).await?;
         let days = tokio::time::sleep(Duration::from_secs(86_400 * u64::from(self.days.get())));
-        let finish = Dialer::new(&campaign, api, &journal, &pool, &Silent)?
+        let share = Share::alone(&campaign.pacing);
+        let finish = Dialer::new(&campaign, api, &journal, &pool, share, &Silent)?
             .with_clock(clock)
             .with_rows_in_file(rows)
             .run(days)

@@ -114,12 +114,19 @@ async fn run_until(
     let api = outdial::api::Synthflow::new(&campaign.api.base_url, ApiKey::new("test-key"))
         .expect("a valid URL");
     let pool = dialer::resolve_pool(&campaign, &api).await.expect("a pool");
-    let finish = dialer::Dialer::new(&campaign, api, &journal, &pool, notes)
-        .expect("the dialer starts")
-        .with_clock(clock)
-        .run(shutdown)
-        .await
-        .expect("the run succeeds");
+    let finish = dialer::Dialer::new(
+        &campaign,
+        api,
+        &journal,
+        &pool,
+        outdial::budget::Share::alone(&campaign.pacing),
+        notes,
+    )
+    .expect("the dialer starts")
+    .with_clock(clock)
+    .run(shutdown)
+    .await
+    .expect("the run succeeds");
     journal.close().await;
     finish.ending
 }

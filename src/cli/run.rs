@@ -9,21 +9,25 @@ use clap::Args;
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 use tokio::signal::unix::{Signal, SignalKind, signal};
+use tokio::sync::watch;
 
 use super::{Global, output};
+use crate::api::Synthflow;
+use crate::budget;
 use crate::campaign::{ApiKey, Campaign};
 use crate::clock::Clock;
-use crate::dialer::{self, Ending, Finish};
+use crate::dialer::{self, Dialer, Ending, Finish};
 use crate::error::Error;
 use crate::journal::Journal;
 use crate::progress::Display;
 use crate::report::Report;
-use crate::store::account::AccountLock;
+use crate::store::account::{AccountLock, account_id};
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// The campaign file (TOML)
-    pub campaign: PathBuf,
+    /// The campaign file (TOML); several run side by side under one budget per account
+    #[arg(required = true, value_name = "CAMPAIGN")]
+    pub campaigns: Vec<PathBuf>,
     /// Stop cleanly after this long, e.g. `2h30m`, `45m` or `PT2H` (exit 75; resume later)
     #[arg(long, value_name = "DURATION", value_parser = max_runtime)]
     pub max_runtime: Option<SignedDuration>,
@@ -88,19 +92,36 @@ impl StopRequest {
 }
 
 pub async fn run(args: RunArgs, global: &Global, journaling: Journaling) -> Result<u8, Error> {
-    let campaign = super::load(&args.campaign, global)?;
-    let key = campaign.api.key(&campaign.file)?;
+    let campaigns = args
+        .campaigns
+        .iter()
+        .map(|file| super::load(file, global))
+        .collect::<Result<Vec<_>, _>>()?;
+    let keys = campaigns
+        .iter()
+        .map(|campaign| campaign.api.key(&campaign.file))
+        .collect::<Result<Vec<_>, _>>()?;
     let deadline = deadline(args.max_runtime, args.until, Timestamp::now())?;
     let mut stops = Stops::listen(deadline)?;
     let display = Display::chosen_by(global.quiet);
-    let finish = launch(&campaign, key, journaling, display, stops.requested()).await?;
-    let summary = Summary::of(&campaign, &finish, stops.first());
-    if args.json {
-        output::json(&summary);
-    } else {
-        summary.print();
+    let runs = launch_all(&campaigns, keys, journaling, display, stops.requested()).await?;
+    let summaries: Vec<_> = campaigns
+        .iter()
+        .zip(&runs)
+        .filter_map(|(campaign, run)| {
+            Some(Summary::of(campaign, run.as_ref().ok()?, stops.first()))
+        })
+        .collect();
+    let code = match (campaigns.len(), summaries.as_slice()) {
+        (_, []) => 0,
+        (1, [one]) => one.show(args.json),
+        (_, several) => Several::of(several).show(args.json),
+    };
+    let first_error = runs.into_iter().find_map(Result::err);
+    match first_error {
+        Some(error) => Err(error),
+        None => Ok(code),
     }
-    Ok(summary.exit_code)
 }
 
 /// The earlier of the two limits, as an instant; a limit already past is bad input, since a run
@@ -130,22 +151,149 @@ pub async fn launch(
     display: Display,
     stop: impl Future<Output = ()>,
 ) -> Result<Finish, Error> {
-    let journal = match journaling {
-        Journaling::StartOrResume => Journal::open(&campaign.journal_dir, &campaign.name)?,
-        Journaling::ResumeOnly => Journal::open_existing(&campaign.journal_dir, &campaign.name)?,
+    let campaigns = std::slice::from_ref(campaign);
+    let mut runs = launch_all(campaigns, vec![key], journaling, display, stop).await?;
+    runs.pop().expect("one run for one campaign")
+}
+
+/// [`launch`] for several campaigns side by side, each with its own journal, rules and figures,
+/// sharing one budget per account (see [`budget::shares`]). Nobody is called unless every
+/// campaign opens, checks and takes up its earlier runs; a run that fails midway stops the
+/// others, which then end as interrupted. One result per campaign, in their order.
+pub async fn launch_all(
+    campaigns: &[Campaign],
+    keys: Vec<ApiKey>,
+    journaling: Journaling,
+    display: Display,
+    stop: impl Future<Output = ()>,
+) -> Result<Vec<Result<Finish, Error>>, Error> {
+    refuse_repeats(campaigns)?;
+    let mut journals = Vec::with_capacity(campaigns.len());
+    let opened = open_journals(campaigns, journaling, &mut journals);
+    let runs = match opened {
+        Ok(()) => dial_all(campaigns, &journals, keys, display, stop).await,
+        Err(error) => Err(error),
     };
-    // After the journal, so that the same campaign run twice is named as such.
-    let account = match AccountLock::for_campaign(campaign, &key) {
-        Ok(account) => account,
-        Err(refused) => {
-            journal.close().await;
-            return Err(refused.into());
+    for journal in journals {
+        journal.close().await;
+    }
+    runs
+}
+
+/// One campaign given twice would be two runs of one journal.
+fn refuse_repeats(campaigns: &[Campaign]) -> Result<(), Error> {
+    for (i, campaign) in campaigns.iter().enumerate() {
+        let earlier = campaigns[..i]
+            .iter()
+            .find(|c| c.journal_dir == campaign.journal_dir && c.name == campaign.name);
+        if let Some(earlier) = earlier {
+            return Err(Error::Usage(format!(
+                "{} and {} are the same campaign `{}` (one journal in {}): give each campaign once",
+                earlier.file.display(),
+                campaign.file.display(),
+                campaign.name,
+                campaign.journal_dir.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn open_journals(
+    campaigns: &[Campaign],
+    journaling: Journaling,
+    journals: &mut Vec<Journal>,
+) -> Result<(), Error> {
+    for campaign in campaigns {
+        journals.push(match journaling {
+            Journaling::StartOrResume => Journal::open(&campaign.journal_dir, &campaign.name)?,
+            Journaling::ResumeOnly => {
+                Journal::open_existing(&campaign.journal_dir, &campaign.name)?
+            }
+        });
+    }
+    Ok(())
+}
+
+/// Takes each account (after the journals, so that the same campaign run twice is named as
+/// such), prepares every campaign, then dials them all until each ends.
+async fn dial_all(
+    campaigns: &[Campaign],
+    journals: &[Journal],
+    keys: Vec<ApiKey>,
+    display: Display,
+    stop: impl Future<Output = ()>,
+) -> Result<Vec<Result<Finish, Error>>, Error> {
+    let mut accounts = Vec::new();
+    let mut taken = Vec::new();
+    for (campaign, key) in campaigns.iter().zip(&keys) {
+        let account = account_id(&campaign.api.base_url, key);
+        if !taken.contains(&account) {
+            accounts.push(AccountLock::for_campaign(campaign, key)?);
+            taken.push(account);
+        }
+    }
+    let mut rows = Vec::with_capacity(campaigns.len());
+    for (campaign, journal) in campaigns.iter().zip(journals) {
+        rows.push(dialer::survey(campaign, journal).await?);
+    }
+    let with_keys: Vec<_> = campaigns.iter().zip(&keys).collect();
+    let (shares, notes) = budget::shares(&with_keys);
+    let progress = match campaigns {
+        [_] => vec![display.for_rows(rows[0])],
+        several => {
+            let named: Vec<_> = several
+                .iter()
+                .map(|c| c.name.as_str())
+                .zip(rows.iter().copied())
+                .collect();
+            display.for_campaigns(&named)
         }
     };
-    let finish = dialer::launch(campaign, &journal, key, display, stop).await;
-    journal.close().await;
-    drop(account);
-    finish
+    for note in &notes {
+        progress[0].note(note);
+    }
+    let mut dialers = Vec::with_capacity(campaigns.len());
+    for (i, (campaign, key)) in campaigns.iter().zip(keys).enumerate() {
+        let api = Synthflow::new(&campaign.api.base_url, key)?;
+        let pool = dialer::resolve_pool(campaign, &api).await?;
+        let share = shares[i].clone();
+        let dialer = Dialer::new(
+            campaign,
+            api,
+            &journals[i],
+            &pool,
+            share,
+            progress[i].as_ref(),
+        )?;
+        dialers.push(dialer.with_rows_in_file(rows[i]).resumed()?);
+    }
+    let (halt, halted) = watch::channel(false);
+    let runs = futures_util::future::join_all(dialers.into_iter().map(|dialer| {
+        let mut halted = halted.clone();
+        let halt = &halt;
+        async move {
+            let run = dialer.run(async move {
+                let _ = halted.wait_for(|halted| *halted).await;
+            });
+            let finish = run.await;
+            if finish.is_err() {
+                let _ = halt.send(true);
+            }
+            finish
+        }
+    }));
+    tokio::pin!(runs, stop);
+    let finishes = tokio::select! {
+        biased;
+        finishes = &mut runs => finishes,
+        () = &mut stop => {
+            let _ = halt.send(true);
+            runs.await
+        }
+    };
+    drop(accounts);
+    Ok(finishes)
 }
 
 /// The signals and the deadline a run listens to. The handlers are installed before the run
@@ -229,6 +377,51 @@ pub struct Summary<'a> {
     /// The command that continues the campaign, unless it is complete.
     pub resume: Option<String>,
     pub report: &'a Report,
+    /// The campaign file, for the command that continues several campaigns together.
+    #[serde(skip)]
+    pub file: &'a std::path::Path,
+}
+
+/// How several campaigns run side by side ended (`run a.toml b.toml`): each one's summary, in
+/// their order, then one exit code (the first campaign's that did not complete, 0 when all
+/// did) and one command that continues together those not complete.
+#[derive(Debug, Serialize)]
+pub struct Several<'s, 'a> {
+    pub campaigns: &'s [Summary<'a>],
+    pub exit_code: u8,
+    pub resume: Option<String>,
+}
+
+impl<'s, 'a> Several<'s, 'a> {
+    pub fn of(campaigns: &'s [Summary<'a>]) -> Several<'s, 'a> {
+        let unfinished: Vec<_> = campaigns.iter().filter(|s| s.exit_code != 0).collect();
+        let exit_code = unfinished.first().map_or(0, |s| s.exit_code);
+        let files: Vec<_> = unfinished
+            .iter()
+            .map(|s| s.file.display().to_string())
+            .collect();
+        Several {
+            campaigns,
+            exit_code,
+            resume: (!files.is_empty()).then(|| format!("outdial resume {}", files.join(" "))),
+        }
+    }
+
+    /// Prints every summary (text, or one JSON document with `json`); returns the exit code.
+    pub fn show(&self, json: bool) -> u8 {
+        if json {
+            output::json(self);
+            return self.exit_code;
+        }
+        for summary in self.campaigns {
+            output::line(format_args!("\n== campaign {} ==", summary.campaign));
+            summary.print();
+        }
+        if let Some(resume) = &self.resume {
+            output::line(format_args!("\nto continue them together: `{resume}`"));
+        }
+        self.exit_code
+    }
 }
 
 impl<'a> Summary<'a> {
@@ -295,7 +488,18 @@ impl<'a> Summary<'a> {
             outcome,
             resume: (exit_code != 0).then_some(resume),
             report: &finish.report,
+            file: &campaign.file,
         }
+    }
+
+    /// Prints the summary (text, or one JSON document with `json`); returns the exit code.
+    pub fn show(&self, json: bool) -> u8 {
+        if json {
+            output::json(self);
+        } else {
+            self.print();
+        }
+        self.exit_code
     }
 
     /// The report, any error on stderr, and what happened with what to do next.
@@ -310,9 +514,7 @@ impl<'a> Summary<'a> {
 
 /// Prints the summary and what to do next; returns the exit code.
 pub fn conclude(campaign: &Campaign, finish: &Finish, stopped_by: Option<StopRequest>) -> u8 {
-    let summary = Summary::of(campaign, finish, stopped_by);
-    summary.print();
-    summary.exit_code
+    Summary::of(campaign, finish, stopped_by).show(false)
 }
 
 /// `--max-runtime`: jiff's friendly format (`2h30m`) or ISO 8601 (`PT2H30M`), above zero.

@@ -32,7 +32,7 @@ const OPEN_ROUNDS: usize = 16;
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
     #[error(
-        "the account at {base_url} is already in use on this machine by another outdial run ({holder}): two runs on one account would each pace to the account's full rate and together exceed its limits. Either run both campaigns in one process (`outdial run a.toml b.toml`, coming soon), or share the account's limits through PostgreSQL with `[store] url = \"postgres://…\"` in each campaign file (or OUTDIAL_STORE_URL); otherwise wait for that run to finish or stop it, then run again"
+        "the account at {base_url} is already in use on this machine by another outdial run ({holder}): two runs on one account would each pace to the account's full rate and together exceed its limits. Either run both campaigns in one process (`outdial run a.toml b.toml`), or share the account's limits through PostgreSQL with `[store] url = \"postgres://…\"` in each campaign file (or OUTDIAL_STORE_URL); otherwise wait for that run to finish or stop it, then run again"
     )]
     Held { base_url: String, holder: Holder },
     #[error(

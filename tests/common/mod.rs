@@ -376,12 +376,19 @@ impl Scenario {
         let pool = dialer::resolve_pool(&campaign, &api)
             .await
             .expect("the pool resolves");
-        dialer::Dialer::new(&campaign, api, &journal, &pool, notes)
-            .expect("the dialer starts")
-            .with_clock(clock)
-            .run(shutdown)
-            .await
-            .expect("the run succeeds")
+        dialer::Dialer::new(
+            &campaign,
+            api,
+            &journal,
+            &pool,
+            outdial::budget::Share::alone(&campaign.pacing),
+            notes,
+        )
+        .expect("the dialer starts")
+        .with_clock(clock)
+        .run(shutdown)
+        .await
+        .expect("the run succeeds")
     }
 
     /// The journal's entries, by E.164 phone (no run may be holding the journal).
