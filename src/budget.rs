@@ -10,13 +10,21 @@ use std::sync::Arc;
 use crate::campaign::{ApiKey, Campaign, Pacing};
 use crate::caps::Ledger;
 use crate::pacing::{Pacer, Sharer, Slot};
+use crate::store::Store;
 use crate::store::account::account_id;
+use crate::store::ledger::{AccountLedger, LockState};
+use tokio::sync::watch;
 
 /// The shares of campaigns run side by side, in their order: one budget per account (base URL
 /// and key), at the strictest of the limits its campaign files give (see
-/// [`Pacing::strictest`]), and one caps ledger for them all. With them, a sentence for each
-/// account whose campaign files disagree on its limits, saying what it runs at.
-pub fn shares(campaigns: &[(&Campaign, &ApiKey)]) -> (Vec<Share>, Vec<String>) {
+/// [`Pacing::strictest`]), and one caps ledger for them all; with a shared `store`, each
+/// account's limits and every number's caps also count other processes' calls. With them, a
+/// sentence for each account whose campaign files disagree on its limits, saying what it runs
+/// at. Made inside the runtime.
+pub fn shares(
+    campaigns: &[(&Campaign, &ApiKey)],
+    store: Option<&Arc<Store>>,
+) -> (Vec<Share>, Vec<String>) {
     let ledger = Ledger::default();
     let mut accounts: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     for (i, (campaign, key)) in campaigns.iter().enumerate() {
@@ -25,7 +33,7 @@ pub fn shares(campaigns: &[(&Campaign, &ApiKey)]) -> (Vec<Share>, Vec<String>) {
     }
     let mut shares: Vec<Option<Share>> = vec![None; campaigns.len()];
     let mut notes = Vec::new();
-    for members in accounts.values() {
+    for (account, members) in &accounts {
         let pacings = members.iter().map(|&i| &campaigns[i].0.pacing);
         let strictest = pacings
             .clone()
@@ -38,7 +46,10 @@ pub fn shares(campaigns: &[(&Campaign, &ApiKey)]) -> (Vec<Share>, Vec<String>) {
                 &strictest,
             ));
         }
-        let mut budget = Budget::new(&strictest, ledger.clone());
+        let mut budget = match store {
+            Some(store) => Budget::sharing(&strictest, ledger.clone(), store, account),
+            None => Budget::new(&strictest, ledger.clone()),
+        };
         for &i in members {
             shares[i] = Some(budget.share(campaigns[i].0.pacing.weight));
         }
@@ -77,6 +88,7 @@ fn disagreement<'c>(campaigns: impl Iterator<Item = &'c Campaign>, account: &Pac
 pub struct Budget {
     pacer: Arc<Pacer>,
     ledger: Ledger,
+    shared: Option<Arc<AccountLedger>>,
     shares: usize,
 }
 
@@ -85,7 +97,10 @@ pub struct Budget {
 pub struct Share {
     pacer: Arc<Pacer>,
     ledger: Ledger,
+    shared: Option<Arc<AccountLedger>>,
     sharer: Sharer,
+    /// With a shared store: the campaign's lock there, without which nobody is dialled.
+    lock: Option<watch::Receiver<LockState>>,
 }
 
 impl Budget {
@@ -95,6 +110,24 @@ impl Budget {
         Budget {
             pacer: Arc::new(Pacer::new(pacing)),
             ledger,
+            shared: None,
+            shares: 0,
+        }
+    }
+
+    /// [`Budget::new`], with the account's limits (and the numbers' caps) also kept in the
+    /// shared store, where other processes on the account count theirs.
+    pub fn sharing(pacing: &Pacing, ledger: Ledger, store: &Arc<Store>, account: &str) -> Budget {
+        let shared = AccountLedger::new(
+            Arc::clone(store),
+            account.to_owned(),
+            pacing.max_live_calls,
+            pacing.calls_per_second.interval(),
+        );
+        Budget {
+            pacer: Arc::new(Pacer::sharing(pacing, Arc::clone(&shared))),
+            ledger,
+            shared: Some(shared),
             shares: 0,
         }
     }
@@ -109,7 +142,9 @@ impl Budget {
         Share {
             pacer: Arc::clone(&self.pacer),
             ledger: self.ledger.clone(),
+            shared: self.shared.clone(),
             sharer,
+            lock: None,
         }
     }
 }
@@ -120,8 +155,26 @@ impl Share {
         Budget::new(pacing, Ledger::default()).share(pacing.weight)
     }
 
-    /// Waits for this campaign's turn to start a call (see [`Pacer::slot`]).
+    /// The share of a campaign that dials only while `lock` says its lock in the store is held.
+    pub fn guarded_by(self, lock: watch::Receiver<LockState>) -> Share {
+        Share {
+            lock: Some(lock),
+            ..self
+        }
+    }
+
+    /// Waits until the campaign's lock is held (with a store), then for this campaign's turn to
+    /// start a call (see [`Pacer::slot`]).
     pub async fn slot(&self) -> Slot {
+        if let Some(mut lock) = self.lock.clone()
+            && lock
+                .wait_for(|state| *state == LockState::Held)
+                .await
+                .is_err()
+        {
+            // The keeper is gone: the lock with it. Never dial again.
+            std::future::pending::<()>().await;
+        }
         self.pacer.slot(self.sharer).await
     }
 
@@ -133,6 +186,11 @@ impl Share {
     /// The caps ledger the campaign counts in.
     pub fn ledger(&self) -> Ledger {
         self.ledger.clone()
+    }
+
+    /// The account's ledger in the shared store, where every process's calls count.
+    pub fn shared(&self) -> Option<&Arc<AccountLedger>> {
+        self.shared.as_ref()
     }
 }
 
@@ -161,7 +219,7 @@ mod tests {
         let b = campaign("b", "calls_per_second = 2\nmax_live_calls = 30");
         let c = campaign("c", "calls_per_second = 9\nmax_live_calls = 40");
         let (one, other) = (ApiKey::new("one"), ApiKey::new("other"));
-        let (shares, notes) = shares(&[(&a, &one), (&b, &one), (&c, &other)]);
+        let (shares, notes) = shares(&[(&a, &one), (&b, &one), (&c, &other)], None);
         assert!(Arc::ptr_eq(shares[0].pacer(), shares[1].pacer()));
         assert!(!Arc::ptr_eq(shares[0].pacer(), shares[2].pacer()));
         let number = crate::phone::Phone::parse("+12125550101", Default::default()).unwrap();
@@ -183,7 +241,7 @@ mod tests {
         let a = campaign("a", "calls_per_second = 5");
         let b = campaign("b", "calls_per_second = 5\nweight = 3");
         let key = ApiKey::new("one");
-        let (_, notes) = shares(&[(&a, &key), (&b, &key)]);
+        let (_, notes) = shares(&[(&a, &key), (&b, &key)], None);
         assert!(notes.is_empty(), "{notes:?}");
     }
 }

@@ -2,7 +2,9 @@
 //! it when its creation was uncertain, then wait for the follower (`follow`) to see it reach its
 //! terminal status, holding its live slot all along. Each step is reported to the dialer, which alone writes the journal.
 
+use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
@@ -13,6 +15,8 @@ use crate::follow::Follower;
 use crate::journal::{Entry, JournalError};
 use crate::pacing::{Pacer, Slot};
 use crate::phone::Phone;
+use crate::store::ledger::AccountLedger;
+use crate::store::{Admit, StoreError};
 
 /// A listed call counts as the latest attempt's if it started at most this long before the
 /// attempt's `dialing` mark (read on the vendor's clock, as its `Date` header sets it): the
@@ -45,6 +49,19 @@ pub enum CreateError {
     Api(ApiError),
     /// The `dialing` mark could not be made durable, so the request was never sent.
     NotSent(JournalError),
+    /// The shared store refused the caller ID: other processes' calls from it reached its cap
+    /// or hold it in its cooldown. Nothing was sent.
+    CallerTaken(Admit),
+    /// The shared store could not be asked whether the caller ID is free, so nothing was sent.
+    StoreUnavailable(StoreError),
+}
+
+/// A campaign's caps as the shared store checks them over every process's calls.
+#[derive(Clone)]
+pub struct SharedCaps {
+    pub ledger: Arc<AccountLedger>,
+    pub cap_per_day: Option<NonZeroU32>,
+    pub cooldown: Duration,
 }
 
 /// Starts call tasks; cheap to clone into each.
@@ -60,6 +77,8 @@ pub struct Calls {
     /// their contacts `placed` or `uncertain` for the next run); create requests still finish.
     pub stop: watch::Receiver<bool>,
     pub clock: Clock,
+    /// Set with a shared store: each start is admitted there before it is sent.
+    pub shared_caps: Option<SharedCaps>,
 }
 
 impl Calls {
@@ -75,22 +94,15 @@ impl Calls {
         let calls = self.clone();
         tasks.spawn(async move {
             let result = match durable.await {
-                Ok(()) => {
-                    calls.pacer.send_turn().await;
-                    if let Some(caller) = entry.caller_id.clone() {
-                        calls.report(Report::Sending {
-                            caller,
-                            at: calls.clock.now(),
-                        });
-                    }
-                    calls
-                        .api
-                        .create_call(&request(&calls.agent, &entry))
-                        .await
-                        .map_err(CreateError::Api)
-                }
+                Ok(()) => calls.send(&entry).await,
                 Err(e) => Err(CreateError::NotSent(e)),
             };
+            if matches!(result, Err(CreateError::CallerTaken(_))) {
+                // No call was made: the slot, with its turn and lease, goes to the next start.
+                calls.pacer.give_back(slot);
+                calls.report(Report::Created { entry, result });
+                return;
+            }
             let created = result.as_ref().ok().cloned();
             let followed = entry.clone();
             calls.report(Report::Created { entry, result });
@@ -101,6 +113,34 @@ impl Calls {
             }
             drop(slot);
         });
+    }
+
+    /// Sends the create request of `entry`, whose mark is durable, once its caller ID is
+    /// admitted by the shared store (when there is one) and its send turn has come.
+    async fn send(&self, entry: &Entry) -> Result<String, CreateError> {
+        if let (Some(caps), Some(caller)) = (&self.shared_caps, &entry.caller_id) {
+            let at = self.clock.now();
+            match caps
+                .ledger
+                .admit_start(caller, at, caps.cap_per_day, caps.cooldown)
+                .await
+            {
+                Ok(Admit::Admitted) => {}
+                Ok(refused) => return Err(CreateError::CallerTaken(refused)),
+                Err(e) => return Err(CreateError::StoreUnavailable(e)),
+            }
+        }
+        self.pacer.send_turn().await;
+        if let Some(caller) = entry.caller_id.clone() {
+            self.report(Report::Sending {
+                caller,
+                at: self.clock.now(),
+            });
+        }
+        self.api
+            .create_call(&request(&self.agent, entry))
+            .await
+            .map_err(CreateError::Api)
     }
 
     /// Looks for the call of a contact whose creation was uncertain (see [`Attempt`]), then

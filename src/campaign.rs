@@ -38,6 +38,10 @@ pub struct Campaign {
     pub health: Health,
     /// `.outdial/<name>/` beside the campaign file, wherever the path it was given by leads.
     pub journal_dir: PathBuf,
+    /// `[store] url`: the PostgreSQL store that shares the account's limits and the numbers'
+    /// caps with other processes (`OUTDIAL_STORE_URL` wins over it; see [`crate::store`]).
+    /// Checked at load: a connection string without a password.
+    pub store_url: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -533,6 +537,14 @@ struct RawCampaign {
     suppress: RawSuppress,
     #[serde(default)]
     health: RawHealth,
+    #[serde(default)]
+    store: RawStore,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawStore {
+    url: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -664,6 +676,12 @@ impl Checker<'_> {
             retry: self.retry(raw.retry)?,
             suppress: self.suppress(raw.suppress, &dir)?,
             health: self.health(raw.health)?,
+            store_url: self.optional(&raw.store.url, "store.url", |url| {
+                let origin = crate::store::Origin::CampaignFile(self.file);
+                crate::store::StoreUrl::parse(url, origin)
+                    .map(|_| url.to_owned())
+                    .map_err(|e| e.to_string())
+            })?,
         })
     }
 

@@ -52,6 +52,15 @@ struct Usage {
     calls_that_day: u32,
 }
 
+/// What the shared store said of a number that other processes' calls have used up (see
+/// [`crate::store::Admit`]): its day is full with `calls`, or a call made elsewhere at `at`
+/// holds it in its cooldown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Elsewhere {
+    DayFull { calls: u32 },
+    CalledAt(Timestamp),
+}
+
 /// The caps with their ledger locked: a choice read from it and the call it claims are one
 /// step, with no other campaign's call in between.
 pub struct Held<'a> {
@@ -112,6 +121,11 @@ impl Caps {
         self.held().next_allowed(number, at)
     }
 
+    /// See [`Held::taken_elsewhere`].
+    pub fn taken_elsewhere(&mut self, number: &Phone, at: Timestamp, taken: Elsewhere) {
+        self.held().taken_elsewhere(number, at, taken);
+    }
+
     /// See [`Held::used_on`].
     pub fn used_on(&self, number: &Phone, at: Timestamp) -> u32 {
         self.held().used_on(number, at)
@@ -157,6 +171,32 @@ impl Held<'_> {
             && utc_day(usage.last) == utc_day(at)
         {
             usage.calls_that_day = usage.calls_that_day.saturating_sub(1);
+        }
+    }
+
+    /// Other processes' calls from `number`, as the shared store counted them when it refused
+    /// ours at `at`: counted here too, so that the rotation looks elsewhere rather than asking
+    /// the store again for a number it has just refused.
+    pub fn taken_elsewhere(&mut self, number: &Phone, at: Timestamp, taken: Elsewhere) {
+        match taken {
+            Elsewhere::DayFull { calls } => {
+                let usage = self.usage.entry(number.clone()).or_insert(Usage {
+                    last: at,
+                    calls_that_day: 0,
+                });
+                if utc_day(usage.last) < utc_day(at) {
+                    usage.calls_that_day = 0;
+                }
+                usage.last = usage.last.max(at);
+                usage.calls_that_day = usage.calls_that_day.max(calls);
+            }
+            Elsewhere::CalledAt(then) => {
+                let usage = self.usage.entry(number.clone()).or_insert(Usage {
+                    last: then,
+                    calls_that_day: 0,
+                });
+                usage.last = usage.last.max(then);
+            }
         }
     }
 

@@ -10,6 +10,7 @@
 
 use std::collections::{HashSet, VecDeque};
 use std::fs::File;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use jiff::{SignedDuration, Timestamp};
@@ -18,9 +19,9 @@ use tokio::task::JoinSet;
 
 use crate::api::{ApiError, CallState, Synthflow};
 use crate::budget::Share;
-use crate::call::{Calls, CreateError, Report as CallReport};
+use crate::call::{Calls, CreateError, Report as CallReport, SharedCaps};
 use crate::campaign::{ApiKey, Campaign};
-use crate::caps;
+use crate::caps::{self, Elsewhere};
 use crate::clock::Clock;
 use crate::contacts::{ContactReader, ContactsError, ReadMark, Row};
 use crate::error::Error;
@@ -33,6 +34,7 @@ use crate::progress::{Display, Progress};
 use crate::report::{Phase, Report, RunFigures, Tally};
 use crate::rotation::Match;
 use crate::rules::{Listing, REMOVED, Rules, Verdict, WindowCheck};
+use crate::store::Admit;
 use crate::suppression::{self, DoNotCall, Unreadable};
 use crate::survey::Reading;
 pub use crate::survey::survey;
@@ -331,6 +333,11 @@ impl<'a> Dialer<'a> {
             reports: reports_tx,
             stop,
             clock,
+            shared_caps: share.shared().map(|ledger| SharedCaps {
+                ledger: Arc::clone(ledger),
+                cap_per_day: campaign.rotation.max_calls_per_number_per_day,
+                cooldown: campaign.rotation.min_gap_per_number,
+            }),
         };
         Ok(Dialer {
             campaign,
@@ -821,9 +828,43 @@ impl<'a> Dialer<'a> {
                 self.settle_refusal(&mut entry, e)?;
                 Ok(())
             }
+            Err(CreateError::CallerTaken(refused)) => {
+                self.taken_elsewhere(&mut entry, refused, now);
+                Ok(())
+            }
+            Err(CreateError::StoreUnavailable(e)) => {
+                // Asked again with the next slot, which waits for the store to answer.
+                entry.undo_attempt(e.to_string(), now);
+                self.again.push_back(entry.clone());
+                Ok(())
+            }
         };
         self.record(&before, &entry)?;
         outcome
+    }
+
+    /// The shared store refused the entry's caller ID (other processes used it up): the caps
+    /// learn it, and the contact is dialled again at once, from another number if one is free.
+    fn taken_elsewhere(&mut self, entry: &mut Entry, refused: Admit, now: Timestamp) {
+        let caller = entry
+            .caller_id
+            .clone()
+            .expect("a dialled entry has a caller ID");
+        let taken = match refused {
+            Admit::CapReached { calls, .. } => Elsewhere::DayFull { calls },
+            Admit::CoolingDown { until } => Elsewhere::CalledAt(
+                until
+                    .checked_sub(span(self.campaign.rotation.min_gap_per_number))
+                    .unwrap_or(now),
+            ),
+            Admit::Admitted => return,
+        };
+        self.rules.taken_elsewhere(&caller, now, taken);
+        entry.undo_attempt(
+            format!("caller ID {caller} was used up by another process's calls"),
+            now,
+        );
+        self.again.push_back(entry.clone());
     }
 
     /// A create request that made no call does not use up its caller ID's caps.
@@ -1179,7 +1220,8 @@ impl<'a> Dialer<'a> {
 fn created_nothing(result: &Result<String, CreateError>) -> bool {
     match result {
         Ok(_) => false,
-        Err(CreateError::NotSent(_)) => true,
+        Err(CreateError::NotSent(_) | CreateError::CallerTaken(_)) => true,
+        Err(CreateError::StoreUnavailable(_)) => true,
         Err(CreateError::Api(e)) => !e.may_have_created(),
     }
 }

@@ -18,10 +18,11 @@ use std::time::Duration;
 use governor::middleware::NoOpMiddleware;
 use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::time::Instant;
 
 use crate::campaign::Pacing;
+use crate::store::ledger::{AccountLedger, HeldLease};
 
 /// The first backoff after a 429 without `Retry-After` is between this and twice it (backon's
 /// jitter adds up to the delay itself); it doubles with each further 429.
@@ -94,6 +95,26 @@ pub struct Pacer {
     throttle: Mutex<Throttle>,
     /// Which of the campaigns sharing the pacer takes the next turn.
     turns: Turns,
+    /// The account's limits as the shared store keeps them for every process on the account,
+    /// on top of this process's own; `None` without a store.
+    shared: Option<SharedSlots>,
+    /// A slot whose call was never sent (the shared store refused its caller ID), handed to the
+    /// next start rather than thrown away with the turn it waited for and the lease it holds.
+    spare: Mutex<Option<Slot>>,
+}
+
+/// Live-call leases from the shared store, fetched by a task of their own; the account's start
+/// turns are booked as each request leaves (see [`Pacer::send_turn`]).
+///
+/// Why a task: a lease taken is the taker's until given back. The dialer's wait for a slot is
+/// cancelled whenever something else happens first (a call ends, a report comes in) and asked
+/// again at once; a lease taken inside that wait would be given back and taken again each
+/// time, a round trip or two to the store for nothing. The task takes a lease only when asked
+/// and keeps it until someone takes it, so a cancelled wait loses nothing.
+struct SharedSlots {
+    ledger: Arc<AccountLedger>,
+    wanted: Arc<Notify>,
+    ready: tokio::sync::Mutex<mpsc::Receiver<HeldLease>>,
 }
 
 /// A campaign among those sharing a pacer, and its weight in the share of turns.
@@ -189,6 +210,40 @@ impl Drop for Place<'_> {
     }
 }
 
+impl SharedSlots {
+    /// The next lease whose start turn has come. Cancel-safe: what the task fetched stays
+    /// in the channel for the next ask.
+    async fn next(&self) -> HeldLease {
+        let mut ready = self.ready.lock().await;
+        if let Ok(lease) = ready.try_recv() {
+            return lease;
+        }
+        self.wanted.notify_one();
+        ready
+            .recv()
+            .await
+            .expect("the fetching task lives as long as the pacer")
+    }
+}
+
+/// Fetches one lease each time one is wanted, until the pacer is gone.
+async fn fetch_shared_slots(
+    ledger: Arc<AccountLedger>,
+    wanted: Arc<Notify>,
+    deliver: mpsc::Sender<HeldLease>,
+) {
+    loop {
+        tokio::select! {
+            () = wanted.notified() => {}
+            () = deliver.closed() => return,
+        }
+        let lease = ledger.lease().await;
+        if deliver.send(lease).await.is_err() {
+            return;
+        }
+    }
+}
+
 /// What 429s have taught: a pause before any start, and an extra gap between starts.
 #[derive(Debug, Default)]
 struct Throttle {
@@ -201,8 +256,11 @@ struct Throttle {
     last_start: Option<Instant>,
 }
 
-/// The right to have one call live; dropping it frees the slot.
-pub struct Slot(#[allow(dead_code)] OwnedSemaphorePermit);
+/// The right to have one call live; dropping it frees the slot (and the store's lease).
+pub struct Slot {
+    _permit: OwnedSemaphorePermit,
+    _lease: Option<HeldLease>,
+}
 
 impl Pacer {
     pub fn new(pacing: &Pacing) -> Pacer {
@@ -215,6 +273,28 @@ impl Pacer {
             next_send: Mutex::new(None),
             throttle: Mutex::new(Throttle::default()),
             turns: Turns::default(),
+            shared: None,
+            spare: Mutex::new(None),
+        }
+    }
+
+    /// A pacer whose starts and live calls also count in the shared store's `ledger`, against
+    /// the account's limits over every process. Made inside the runtime (it starts a task).
+    pub fn sharing(pacing: &Pacing, ledger: Arc<AccountLedger>) -> Pacer {
+        let wanted = Arc::new(Notify::new());
+        let (deliver, ready) = mpsc::channel(1);
+        tokio::spawn(fetch_shared_slots(
+            Arc::clone(&ledger),
+            Arc::clone(&wanted),
+            deliver,
+        ));
+        Pacer {
+            shared: Some(SharedSlots {
+                ledger,
+                wanted,
+                ready: tokio::sync::Mutex::new(ready),
+            }),
+            ..Pacer::new(pacing)
         }
     }
 
@@ -228,14 +308,25 @@ impl Pacer {
         slot
     }
 
-    /// A free slot, then the schedule's turn.
+    /// A slot that went unused: the next start takes it, with its live slot and its turn.
+    pub fn give_back(&self, slot: Slot) {
+        *self
+            .spare
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(slot);
+    }
+
+    /// A spare slot, or a free slot once the schedule's turn has come.
     async fn free_slot(&self) -> Slot {
-        let permit = self
-            .slots
-            .clone()
-            .acquire_owned()
-            .await
-            .expect("the semaphore is never closed");
+        let spare = self
+            .spare
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(slot) = spare {
+            return slot;
+        }
+        let permit = self.permit().await;
         loop {
             let wait_until = self.throttle().earliest_start();
             match wait_until {
@@ -244,14 +335,33 @@ impl Pacer {
             }
         }
         turn(&self.schedule).await;
+        let lease = match &self.shared {
+            Some(shared) => Some(shared.next().await),
+            None => None,
+        };
         self.throttle().last_start = Some(Instant::now());
-        Slot(permit)
+        Slot {
+            _permit: permit,
+            _lease: lease,
+        }
     }
 
     /// Waits until this create request may leave: at least one interval (and 5%, up to
-    /// [`MAX_SEND_MARGIN`], for the network's jitter) after the previous one. Turns are reserved in order, so concurrent
-    /// requests queue rather than race.
+    /// [`MAX_SEND_MARGIN`], for the network's jitter) after the previous one, and, with a
+    /// shared store, at the start the account's schedule books for it. Turns are reserved in
+    /// order, so concurrent requests queue rather than race.
+    ///
+    /// The store's start is booked here, as the request leaves, not with the slot: between the
+    /// two lie the `dialing` mark's fsync and the caller ID's check, whose time varies, and a
+    /// start booked earlier would leave late by that much, closer to another process's next.
     pub async fn send_turn(&self) {
+        self.local_send_turn().await;
+        if let Some(shared) = &self.shared {
+            shared.ledger.start_turn().await;
+        }
+    }
+
+    async fn local_send_turn(&self) {
         let gap = self.interval + (self.interval / 20).min(MAX_SEND_MARGIN);
         let turn = {
             let mut next = self
@@ -266,15 +376,26 @@ impl Pacer {
         tokio::time::sleep_until(turn).await;
     }
 
+    /// One of this process's live slots.
+    async fn permit(&self) -> OwnedSemaphorePermit {
+        self.slots
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the semaphore is never closed")
+    }
+
     /// A live slot for a call that already exists (found on resume): no place in the schedule.
     pub async fn live_slot(&self) -> Slot {
-        Slot(
-            self.slots
-                .clone()
-                .acquire_owned()
-                .await
-                .expect("the semaphore is never closed"),
-        )
+        let permit = self.permit().await;
+        let lease = match &self.shared {
+            Some(shared) => Some(shared.ledger.lease().await),
+            None => None,
+        };
+        Slot {
+            _permit: permit,
+            _lease: lease,
+        }
     }
 
     /// Waits for the turn of one status read.

@@ -249,6 +249,16 @@ impl Rules {
         self.caps.forget(caller, at);
     }
 
+    /// The shared store refused a call from `caller` at `at`: other processes used it up.
+    pub fn taken_elsewhere(
+        &mut self,
+        caller: &Phone,
+        at: Timestamp,
+        taken: crate::caps::Elsewhere,
+    ) {
+        self.caps.taken_elsewhere(caller, at, taken);
+    }
+
     /// The create request of the call recorded last for `caller` left at `at`.
     pub fn sent(&mut self, caller: &Phone, at: Timestamp) {
         self.caps.sent(caller, at);

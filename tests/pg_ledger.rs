@@ -9,109 +9,22 @@ use std::io::Write;
 use std::num::NonZeroU32;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use jiff::{SignedDuration, Timestamp};
 use outdial::phone::{Country, Phone};
+use outdial::store::ledger::{KeptLock, LockState};
 use outdial::store::{
     Admit, CampaignHolder, Day, Lease, Origin, StartTurn, Store, StoreError, StoreUrl,
 };
 use tokio::sync::Barrier;
 
-const HOW: &str = "run them with `OUTDIAL_TEST_PG_URL=postgres://USER@HOST:PORT/postgres PGPASSWORD=… cargo test --test pg_ledger`, or through `.ci/run`, which starts a throwaway server with `.ci/pg start DIR`";
-
-/// A database of the test's own on the test server, dropped when the test ends well.
-struct TestDb {
-    url: StoreUrl,
-    admin: tokio_postgres::Client,
-    name: String,
-}
+mod common;
+use common::pg::TestDb;
 
 /// The test's database, or `None` (after saying so) when no server is configured outside CI.
 async fn database(test: &str) -> Option<TestDb> {
-    let Ok(written) = std::env::var("OUTDIAL_TEST_PG_URL") else {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "OUTDIAL_TEST_PG_URL is unset under CI=true, and CI never skips the PostgreSQL tests: {HOW}"
-        );
-        // Straight to stderr: the test harness captures `eprintln!` of a passing test.
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED pg_ledger::{test}: no PostgreSQL server (OUTDIAL_TEST_PG_URL is unset); {HOW}"
-        );
-        return None;
-    };
-    let server = StoreUrl::parse(&written, Origin::Environment)
-        .expect("OUTDIAL_TEST_PG_URL is a PostgreSQL URL");
-    let mut config = tokio_postgres::Config::from_str(&written).expect("a PostgreSQL URL");
-    if config.get_password().is_none()
-        && let Ok(password) = std::env::var("PGPASSWORD")
-    {
-        config.password(password);
-    }
-    let (admin, connection) = config
-        .connect(tokio_postgres::NoTls)
-        .await
-        .unwrap_or_else(|e| panic!("cannot reach the test server at {}: {e:?}", server.at()));
-    tokio::spawn(connection);
-    static COUNT: AtomicU64 = AtomicU64::new(0);
-    let name = format!(
-        "outdial_test_{}_{}",
-        std::process::id(),
-        COUNT.fetch_add(1, Ordering::Relaxed)
-    );
-    admin
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .await
-        .expect("the test user may create databases");
-    Some(TestDb {
-        url: server.with_database(&name),
-        admin,
-        name,
-    })
-}
-
-impl TestDb {
-    async fn store(&self) -> Store {
-        Store::connect(&self.url)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"))
-    }
-
-    /// One number from the test's database, to look at the tables themselves.
-    async fn inspect(&self, sql: &str) -> i64 {
-        self.connect()
-            .await
-            .query_one(sql, &[])
-            .await
-            .unwrap()
-            .get(0)
-    }
-
-    /// A plain connection to the test's database, outside any store.
-    async fn connect(&self) -> tokio_postgres::Client {
-        let mut config = tokio_postgres::Config::from_str(
-            &std::env::var("OUTDIAL_TEST_PG_URL").expect("set when a database exists"),
-        )
-        .expect("a PostgreSQL URL");
-        if config.get_password().is_none()
-            && let Ok(password) = std::env::var("PGPASSWORD")
-        {
-            config.password(password);
-        }
-        config.dbname(&self.name);
-        let (client, connection) = config.connect(tokio_postgres::NoTls).await.unwrap();
-        tokio::spawn(connection);
-        client
-    }
-
-    async fn drop(self) {
-        self.admin
-            .batch_execute(&format!("DROP DATABASE {} WITH (FORCE)", self.name))
-            .await
-            .unwrap();
-    }
+    common::pg::database(&format!("pg_ledger::{test}")).await
 }
 
 fn caller_id() -> Phone {
@@ -467,6 +380,86 @@ async fn a_campaign_lock_names_its_holder_and_dies_with_its_connection() {
         .await
         .expect("free at once after release");
     autumn.release().await.unwrap();
+    db.drop().await;
+}
+
+/// Cuts the session that holds `campaign`'s lock (a restart, a dead connection); returns how
+/// many sessions were cut.
+async fn cut_lock_session(db: &TestDb, campaign: &str) -> i64 {
+    db.inspect(&format!(
+        "SELECT count(pg_terminate_backend(backend_pid)) FROM campaign_locks
+         WHERE campaign = '{campaign}'"
+    ))
+    .await
+}
+
+/// A run's kept lock whose session is cut is taken again by its keeper: held once more, on a
+/// new session, and refused to anyone else.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_kept_lock_is_taken_again_after_its_session_is_cut() {
+    let Some(db) = database("a_kept_lock_is_taken_again_after_its_session_is_cut").await else {
+        return;
+    };
+    let store = Arc::new(db.store().await);
+    let kept = KeptLock::take(Arc::clone(&store), "spring").await.unwrap();
+    let first_session = db
+        .inspect("SELECT backend_pid::bigint FROM campaign_locks WHERE campaign = 'spring'")
+        .await;
+    assert_eq!(cut_lock_session(&db, "spring").await, 1);
+    eventually(Duration::from_secs(10), "the lock taken again", || async {
+        let session = db
+            .inspect("SELECT coalesce(max(backend_pid), 0)::bigint FROM campaign_locks")
+            .await;
+        let retaken = session != first_session && *kept.state().borrow() == LockState::Held;
+        retaken.then_some(())
+    })
+    .await;
+    let other = db.store().await;
+    assert!(matches!(
+        other.lock_campaign("spring").await,
+        Err(StoreError::CampaignLocked { .. })
+    ));
+    assert!(kept.taken().is_none());
+    kept.release().await;
+    other.lock_campaign("spring").await.expect("released");
+    db.drop().await;
+}
+
+/// Another process that takes the campaign while a run's lock is lost makes the run stop: its
+/// kept lock says who took it, and never says held again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lock_taken_by_another_while_lost_stops_the_run() {
+    let Some(db) = database("a_lock_taken_by_another_while_lost_stops_the_run").await else {
+        return;
+    };
+    let store = Arc::new(db.store().await);
+    let kept = KeptLock::take(Arc::clone(&store), "spring").await.unwrap();
+    let other = db.store().await;
+    // The keeper looks once a second; the other process asks at once after the cut, so it wins
+    // unless the keeper happened to look in between (then cut again).
+    let mut taken = None;
+    for _ in 0..5 {
+        assert_eq!(cut_lock_session(&db, "spring").await, 1);
+        if let Ok(lock) = other.lock_campaign("spring").await {
+            taken = Some(lock);
+            break;
+        }
+    }
+    let _taken = taken.expect("the other process took the campaign");
+    let mut state = kept.state();
+    let said = state
+        .wait_for(|s| matches!(s, LockState::TakenBy(_)))
+        .await
+        .map(|s| s.clone());
+    let Ok(LockState::TakenBy(CampaignHolder::Process { pid, .. })) = said else {
+        panic!("the run was not told: {said:?}");
+    };
+    assert_eq!(pid, i64::from(std::process::id()));
+    let error = kept.taken().expect("the run must stop").to_string();
+    assert!(
+        error.contains("campaign `spring` is already running"),
+        "{error}"
+    );
     db.drop().await;
 }
 

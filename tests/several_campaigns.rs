@@ -9,31 +9,17 @@
 mod common;
 
 use std::collections::HashMap;
-use std::num::NonZeroU32;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
-use std::time::Duration;
 
-use common::{AGENT, ALWAYS_OPEN, Notes, Scenario, agent_with, csv_of, numbers_in, open_journal};
+use common::{Notes, Said, Scenario, limited_account, named_campaign, numbers_in, open_journal};
 use outdial::api::Synthflow;
 use outdial::budget;
 use outdial::campaign::{ApiKey, Campaign, Overrides};
 use outdial::clock::Clock;
 use outdial::dialer::{self, Dialer, Ending};
-use outdial::sandbox::{Limits, SandboxConfig, TimeScale};
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 const POOL: &[&str] = &["+12125550101", "+14155550102"];
-
-/// A campaign file named `name` over `contacts`, with `tables` after the top-level keys.
-fn campaign_file(dir: &Path, name: &str, contacts: &str, tables: &str) -> PathBuf {
-    let text = format!(
-        "name = \"{name}\"\nagent = \"{AGENT}\"\ncontacts = \"{contacts}\"\n\n{tables}\n{ALWAYS_OPEN}"
-    );
-    let file = dir.join(format!("{name}.toml"));
-    std::fs::write(&file, text).unwrap();
-    file
-}
 
 /// Two campaigns in the scenario's directory: `a` over `a_phones`, `b` over `b_phones`, each
 /// with its own tables.
@@ -43,11 +29,9 @@ fn two_campaigns(
     (b_tables, b_phones): (&str, &[String]),
 ) -> [PathBuf; 2] {
     let dir = scenario.dir.path();
-    std::fs::write(dir.join("a.csv"), csv_of(a_phones)).unwrap();
-    std::fs::write(dir.join("b.csv"), csv_of(b_phones)).unwrap();
     [
-        campaign_file(dir, "a", "a.csv", a_tables),
-        campaign_file(dir, "b", "b.csv", b_tables),
+        named_campaign(dir, "a", a_phones, a_tables),
+        named_campaign(dir, "b", b_phones, b_tables),
     ]
 }
 
@@ -80,7 +64,7 @@ async fn run_side_by_side_until_idle(scenario: &Scenario, files: &[PathBuf], clo
         .collect();
     let keys: Vec<ApiKey> = campaigns.iter().map(|_| ApiKey::new("test-key")).collect();
     let with_keys: Vec<_> = campaigns.iter().zip(&keys).collect();
-    let (shares, disagreements) = budget::shares(&with_keys);
+    let (shares, disagreements) = budget::shares(&with_keys, None);
     assert!(disagreements.is_empty(), "{disagreements:?}");
     let mut journals = Vec::new();
     for campaign in &campaigns {
@@ -160,38 +144,6 @@ async fn a_numbers_daily_cap_counts_every_campaigns_calls() {
     );
 }
 
-/// A child's stderr, read line by line as it comes, kept for the assertions after.
-struct Said {
-    lines: tokio::io::Lines<BufReader<tokio::process::ChildStderr>>,
-    all: String,
-}
-
-impl Said {
-    fn of(child: &mut tokio::process::Child) -> Said {
-        let stderr = child.stderr.take().expect("stderr is piped");
-        Said {
-            lines: BufReader::new(stderr).lines(),
-            all: String::new(),
-        }
-    }
-
-    /// Reads until every one of `needles` has been said (bounded), since this was made.
-    async fn until_all(&mut self, needles: &[&str]) {
-        let mut missing: Vec<&str> = needles.to_vec();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-        while !missing.is_empty() {
-            let line = tokio::time::timeout_at(deadline, self.lines.next_line())
-                .await
-                .unwrap_or_else(|_| panic!("never said {missing:?}: {}", self.all))
-                .unwrap()
-                .unwrap_or_else(|| panic!("ended without saying {missing:?}: {}", self.all));
-            missing.retain(|needle| !line.contains(needle));
-            self.all.push_str(&line);
-            self.all.push('\n');
-        }
-    }
-}
-
 /// A cooldown of an hour on two numbers, three contacts in each of two campaigns: two calls in
 /// all, whichever campaign made them. The process is SIGKILLed once both say they wait; the
 /// resume of both calls nobody more, and its SIGTERM prints both summaries and the one command
@@ -254,17 +206,7 @@ async fn a_cooldown_holds_across_campaigns_and_a_sigkill() {
 /// account answers no 429 and never sees more than 3 live, and everyone is called once.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_account_limits_hold_for_both_campaigns_together() {
-    let config = SandboxConfig {
-        agents: agent_with(POOL),
-        call_duration: "60..120".parse().unwrap(),
-        time_scale: TimeScale::new(60.0).unwrap(),
-        limits: Limits {
-            max_live: NonZeroU32::new(3),
-            max_cps: NonZeroU32::new(2),
-        },
-        ..SandboxConfig::default()
-    };
-    let scenario = Scenario::start_with(config, "", "phone\n").await;
+    let scenario = Scenario::start_with(limited_account(POOL, 2, 3), "", "phone\n").await;
     let (a_phones, b_phones) = (numbers_in(212, 0, 8), numbers_in(415, 0, 8));
     let files = two_campaigns(
         &scenario,

@@ -22,6 +22,8 @@ use crate::journal::Journal;
 use crate::progress::Display;
 use crate::report::Report;
 use crate::store::account::{AccountLock, account_id};
+use crate::store::ledger::{KeptLock, LockState};
+use crate::store::{Store, StoreError, StoreUrl};
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -224,21 +226,14 @@ async fn dial_all(
     display: Display,
     stop: impl Future<Output = ()>,
 ) -> Result<Vec<Result<Finish, Error>>, Error> {
-    let mut accounts = Vec::new();
-    let mut taken = Vec::new();
-    for (campaign, key) in campaigns.iter().zip(&keys) {
-        let account = account_id(&campaign.api.base_url, key);
-        if !taken.contains(&account) {
-            accounts.push(AccountLock::for_campaign(campaign, key)?);
-            taken.push(account);
-        }
-    }
+    let store = shared_store(campaigns).await?;
+    let held = hold(campaigns, &keys, store.as_ref()).await?;
     let mut rows = Vec::with_capacity(campaigns.len());
     for (campaign, journal) in campaigns.iter().zip(journals) {
         rows.push(dialer::survey(campaign, journal).await?);
     }
     let with_keys: Vec<_> = campaigns.iter().zip(&keys).collect();
-    let (shares, notes) = budget::shares(&with_keys);
+    let (shares, notes) = budget::shares(&with_keys, store.as_ref());
     let progress = match campaigns {
         [_] => vec![display.for_rows(rows[0])],
         several => {
@@ -257,7 +252,10 @@ async fn dial_all(
     for (i, (campaign, key)) in campaigns.iter().zip(keys).enumerate() {
         let api = Synthflow::new(&campaign.api.base_url, key)?;
         let pool = dialer::resolve_pool(campaign, &api).await?;
-        let share = shares[i].clone();
+        let share = match held.lock_state(i) {
+            Some(lock) => shares[i].clone().guarded_by(lock),
+            None => shares[i].clone(),
+        };
         let dialer = Dialer::new(
             campaign,
             api,
@@ -269,20 +267,25 @@ async fn dial_all(
         dialers.push(dialer.with_rows_in_file(rows[i]).resumed()?);
     }
     let (halt, halted) = watch::channel(false);
-    let runs = futures_util::future::join_all(dialers.into_iter().map(|dialer| {
-        let mut halted = halted.clone();
-        let halt = &halt;
-        async move {
-            let run = dialer.run(async move {
-                let _ = halted.wait_for(|halted| *halted).await;
-            });
-            let finish = run.await;
-            if finish.is_err() {
-                let _ = halt.send(true);
+    let runs =
+        futures_util::future::join_all(dialers.into_iter().enumerate().map(|(i, dialer)| {
+            let mut halted = halted.clone();
+            let lock = held.lock_state(i);
+            let halt = &halt;
+            async move {
+                let run = dialer.run(async move {
+                    tokio::select! {
+                        _ = halted.wait_for(|halted| *halted) => {}
+                        () = taken_away(lock) => {}
+                    }
+                });
+                let finish = run.await;
+                if finish.is_err() {
+                    let _ = halt.send(true);
+                }
+                finish
             }
-            finish
-        }
-    }));
+        }));
     tokio::pin!(runs, stop);
     let finishes = tokio::select! {
         biased;
@@ -292,8 +295,118 @@ async fn dial_all(
             runs.await
         }
     };
-    drop(accounts);
+    let finishes = finishes
+        .into_iter()
+        .enumerate()
+        .map(|(i, finish)| match held.taken(i) {
+            Some(taken) => Err(taken.into()),
+            None => finish,
+        })
+        .collect();
+    held.release().await;
     Ok(finishes)
+}
+
+/// Resolves once another process has taken the campaign from this run (see [`LockState`]).
+async fn taken_away(lock: Option<watch::Receiver<LockState>>) {
+    if let Some(mut lock) = lock
+        && lock
+            .wait_for(|state| matches!(state, LockState::TakenBy(_)))
+            .await
+            .is_ok()
+    {
+        return;
+    }
+    std::future::pending().await
+}
+
+/// The shared store the campaigns name (`OUTDIAL_STORE_URL` wins over every file), connected
+/// and migrated; `None` when none is named. Campaigns run together share their account, so
+/// they share one store or none: files that name different ones are refused.
+async fn shared_store(campaigns: &[Campaign]) -> Result<Option<Arc<Store>>, Error> {
+    let first = &campaigns[0];
+    if StoreUrl::from_environment()?.is_none()
+        && let Some(other) = campaigns.iter().find(|c| c.store_url != first.store_url)
+    {
+        return Err(Error::Usage(format!(
+            "{} and {} name different stores in [store] url: campaigns run together share their accounts, so give them the same store (or none), or set OUTDIAL_STORE_URL",
+            first.file.display(),
+            other.file.display()
+        )));
+    }
+    let named = first
+        .store_url
+        .as_deref()
+        .map(|url| (url, first.file.as_path()));
+    match StoreUrl::chosen(named)? {
+        Some(url) => Ok(Some(Arc::new(Store::connect(&url).await?))),
+        None => Ok(None),
+    }
+}
+
+/// What a run holds while it dials: without a store, each account's lock on this machine (a
+/// second run on the account would double its budget); with one, each campaign's lock in the
+/// store (the account's limits are shared there, and the same campaign must not run on two
+/// hosts, each with a journal of its own).
+enum Holds {
+    Accounts(Vec<AccountLock>),
+    /// One per campaign, in their order.
+    Campaigns(Vec<KeptLock>),
+}
+
+impl Holds {
+    /// Lets go at the run's end. A lock not given back here (a failure, a panic) goes with its
+    /// process or its session all the same.
+    async fn release(self) {
+        match self {
+            Holds::Accounts(locks) => drop(locks),
+            Holds::Campaigns(locks) => {
+                for lock in locks {
+                    lock.release().await;
+                }
+            }
+        }
+    }
+
+    /// What campaign `i`'s lock in the store says, as it changes; `None` without a store.
+    fn lock_state(&self, i: usize) -> Option<watch::Receiver<LockState>> {
+        match self {
+            Holds::Accounts(_) => None,
+            Holds::Campaigns(locks) => Some(locks[i].state()),
+        }
+    }
+
+    /// Why campaign `i` had to stop, if another process took it while its lock was lost.
+    fn taken(&self, i: usize) -> Option<StoreError> {
+        match self {
+            Holds::Accounts(_) => None,
+            Holds::Campaigns(locks) => locks[i].taken(),
+        }
+    }
+}
+
+async fn hold(
+    campaigns: &[Campaign],
+    keys: &[ApiKey],
+    store: Option<&Arc<Store>>,
+) -> Result<Holds, Error> {
+    if let Some(store) = store {
+        let mut locks = Vec::with_capacity(campaigns.len());
+        for campaign in campaigns {
+            locks.push(KeptLock::take(Arc::clone(store), &campaign.name).await?);
+        }
+        return Ok(Holds::Campaigns(locks));
+    }
+    let mut accounts = Vec::new();
+    let mut taken = Vec::new();
+    for (campaign, key) in campaigns.iter().zip(keys) {
+        let account = account_id(&campaign.api.base_url, key);
+        if !taken.contains(&account) {
+            accounts.push(AccountLock::for_campaign(campaign, key)?);
+            taken.push(account);
+        }
+    }
+    Ok(Holds::Accounts(accounts))
 }
 
 /// The signals and the deadline a run listens to. The handlers are installed before the run

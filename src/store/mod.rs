@@ -16,6 +16,7 @@
 //! is in `migrations/`, embedded in the binary and applied on connect.
 
 pub mod account;
+pub mod ledger;
 mod postgres;
 
 use std::time::Instant;

@@ -2,6 +2,8 @@
 //! temporary directory, and ways to run it in-process or as the real binary.
 #![allow(dead_code)] // each test file uses its own subset
 
+pub mod pg;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -442,5 +444,73 @@ impl Scenario {
             );
         }
         rows
+    }
+}
+
+// ---- Several campaigns, several processes (several_campaigns, pg_shared_account, pg_restart) --
+
+/// A campaign file `NAME.toml` in `dir` over `NAME.csv` (written from `phones`), for the test
+/// agent, with `tables` after the top-level keys and a window always open.
+pub fn named_campaign(
+    dir: &std::path::Path,
+    name: &str,
+    phones: &[String],
+    tables: &str,
+) -> PathBuf {
+    std::fs::write(dir.join(format!("{name}.csv")), csv_of(phones)).unwrap();
+    let text = format!(
+        "name = \"{name}\"\nagent = \"{AGENT}\"\ncontacts = \"{name}.csv\"\n\n{tables}\n{ALWAYS_OPEN}"
+    );
+    let file = dir.join(format!("{name}.toml"));
+    std::fs::write(&file, text).unwrap();
+    file
+}
+
+/// A sandbox whose account allows `per_second` starts a second and `live` calls at once, with
+/// calls of 1–2 s (60–120 simulated seconds at 60×), so that both limits are pressed.
+pub fn limited_account(pool: &[&str], per_second: u32, live: u32) -> SandboxConfig {
+    SandboxConfig {
+        agents: agent_with(pool),
+        call_duration: "60..120".parse().unwrap(),
+        time_scale: outdial::sandbox::TimeScale::new(60.0).unwrap(),
+        limits: outdial::sandbox::Limits {
+            max_live: std::num::NonZeroU32::new(live),
+            max_cps: std::num::NonZeroU32::new(per_second),
+        },
+        ..SandboxConfig::default()
+    }
+}
+
+/// A child's stderr, read line by line as it comes, kept for the messages of failed assertions.
+pub struct Said {
+    lines: tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStderr>>,
+    pub all: String,
+}
+
+impl Said {
+    /// Takes the child's stderr, which must be piped.
+    pub fn of(child: &mut tokio::process::Child) -> Said {
+        use tokio::io::AsyncBufReadExt;
+        let stderr = child.stderr.take().expect("stderr is piped");
+        Said {
+            lines: tokio::io::BufReader::new(stderr).lines(),
+            all: String::new(),
+        }
+    }
+
+    /// Reads until every one of `needles` has been said (bounded).
+    pub async fn until_all(&mut self, needles: &[&str]) {
+        let mut missing: Vec<&str> = needles.to_vec();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while !missing.is_empty() {
+            let line = tokio::time::timeout_at(deadline, self.lines.next_line())
+                .await
+                .unwrap_or_else(|_| panic!("never said {missing:?}: {}", self.all))
+                .unwrap()
+                .unwrap_or_else(|| panic!("ended without saying {missing:?}: {}", self.all));
+            missing.retain(|needle| !line.contains(needle));
+            self.all.push_str(&line);
+            self.all.push('\n');
+        }
     }
 }
