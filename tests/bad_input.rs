@@ -348,6 +348,45 @@ fn corpus() -> Vec<Case> {
             broken: JournalFile("sled/db", vec![0xAB; 4096]),
             says: &["journal", ".outdial", "damaged"],
         },
+        Case {
+            name: "a weight of zero",
+            broken: Campaign("reads_per_second = 50", "reads_per_second = 50\nweight = 0"),
+            says: &["line 12", "pacing.weight", "above 0"],
+        },
+        Case {
+            name: "a weight beyond any share",
+            broken: Campaign(
+                "reads_per_second = 50",
+                "reads_per_second = 50\nweight = 1e300",
+            ),
+            says: &["line 12", "pacing.weight", "1000"],
+        },
+        Case {
+            name: "a password in the campaign file's store URL",
+            broken: Campaign(
+                "[retry]",
+                "[store]\nurl = \"postgres://outdial:hunter2@db.example/outdial\"\n\n[retry]",
+            ),
+            says: &["store.url", "password", "PGPASSWORD", "OUTDIAL_STORE_URL"],
+        },
+        Case {
+            name: "a store URL that is not PostgreSQL",
+            broken: Campaign(
+                "[retry]",
+                "[store]\nurl = \"mysql://db.example/outdial\"\n\n[retry]",
+            ),
+            says: &["store.url", "postgres://USER@HOST:5432/DATABASE"],
+        },
+        Case {
+            name: "an unknown key in [store]",
+            broken: Campaign("[retry]", "[store]\nuri = \"postgres://db/o\"\n\n[retry]"),
+            says: &["campaign.toml", "uri"],
+        },
+        Case {
+            name: "a store URL in the environment that is not PostgreSQL",
+            broken: Env("OUTDIAL_STORE_URL", "redis://db.example"),
+            says: &["OUTDIAL_STORE_URL", "postgres://USER@HOST:5432/DATABASE"],
+        },
     ]
 }
 

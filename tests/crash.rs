@@ -70,6 +70,34 @@ fn campaign() -> String {
 /// once, in a terminal state that agrees with the sandbox.
 #[tokio::test(flavor = "multi_thread")]
 async fn killed_a_dozen_times_under_faults_nobody_is_called_twice_or_lost() {
+    killed_a_dozen_times(None).await;
+}
+
+/// The same through the shared store (PostgreSQL, `OUTDIAL_TEST_PG_URL`; skipped without it
+/// outside CI): each killed process leaves its leases, caller-ID starts and campaign lock
+/// behind in the store, and the guarantees hold all the same.
+#[tokio::test(flavor = "multi_thread")]
+async fn killed_a_dozen_times_through_the_shared_store_nobody_is_called_twice_or_lost() {
+    let Some(db) = common::pg::database(
+        "crash::killed_a_dozen_times_through_the_shared_store_nobody_is_called_twice_or_lost",
+    )
+    .await
+    else {
+        return;
+    };
+    killed_a_dozen_times(Some(&db)).await;
+    db.drop().await;
+}
+
+/// The crash test, with the account shared through `store` when one is given.
+async fn killed_a_dozen_times(store: Option<&common::pg::TestDb>) {
+    let outdial = |scenario: &Scenario, args: &[&str]| {
+        let mut command = scenario.outdial(args);
+        if let Some(db) = store {
+            command.env("OUTDIAL_STORE_URL", db.url_text());
+        }
+        command
+    };
     let phones: Vec<String> = [212, 718, 415, 650, 312, 713, 907]
         .iter()
         .flat_map(|npa| numbers_in(*npa, 0, 300))
@@ -84,7 +112,7 @@ async fn killed_a_dozen_times_under_faults_nobody_is_called_twice_or_lost() {
     let mut target = 0;
     while kills < 12 {
         let verb = if kills == 0 { "run" } else { "resume" };
-        let mut child = scenario.outdial(&[verb, file, "-q"]).spawn().unwrap();
+        let mut child = outdial(&scenario, &[verb, file, "-q"]).spawn().unwrap();
         target += rng.random_range(40..170);
         scenario.wait_for_requests(target).await;
         tokio::time::sleep(Duration::from_millis(rng.random_range(0..40))).await;
@@ -105,8 +133,7 @@ async fn killed_a_dozen_times_under_faults_nobody_is_called_twice_or_lost() {
         kills >= 10,
         "only {kills} kills landed before the campaign ended"
     );
-    let last = scenario
-        .outdial(&["resume", file, "-q"])
+    let last = outdial(&scenario, &["resume", file, "-q"])
         .output()
         .await
         .unwrap();

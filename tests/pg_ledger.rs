@@ -212,6 +212,19 @@ async fn a_caller_ids_daily_cap_holds_across_two_processes() {
         .await
         .unwrap();
     assert_eq!(answer, Admit::Admitted, "a new day, a new cap");
+    assert_eq!(db.inspect("SELECT count(*) FROM caller_id_starts").await, 6);
+    // Three days on, the first day's starts are forgotten; those of two days before are kept.
+    let later = noon + SignedDuration::from_hours(24 * 3);
+    let answer = stores[0]
+        .record_start(&caller_id(), later, cap, Day::utc_of(later), Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(answer, Admit::Admitted);
+    assert_eq!(
+        db.inspect("SELECT count(*) FROM caller_id_starts").await,
+        2,
+        "the start of two days before and the new one are kept"
+    );
     db.drop().await;
 }
 

@@ -120,3 +120,40 @@ async fn the_same_campaign_runs_once_across_hosts() {
     first.wait().await.unwrap();
     db.drop().await;
 }
+
+/// Exactly once through the store: bad rows and a duplicate are skipped, every valid contact is
+/// called once, and the campaign run again calls nobody.
+#[tokio::test(flavor = "multi_thread")]
+async fn through_the_store_every_contact_is_called_exactly_once() {
+    let Some(db) =
+        database("pg_shared_account::through_the_store_every_contact_is_called_exactly_once").await
+    else {
+        return;
+    };
+    let scenario = Scenario::start(POOL, common::Settings::default(), "phone\n").await;
+    let phones: Vec<String> = numbers_in(212, 0, 100)
+        .into_iter()
+        .chain(numbers_in(907, 0, 100))
+        .collect();
+    let fast = "[pacing]\ncalls_per_second = 200\nmax_live_calls = 16\nreads_per_second = 50\n";
+    let file = named_campaign(scenario.dir.path(), "once", &phones, fast);
+    let csv = scenario.dir.path().join("once.csv");
+    let mut text = std::fs::read_to_string(&csv).unwrap();
+    text.push_str("not a phone,Bad Row,x\n");
+    text.push_str(&format!("{},Same Person,x\n", phones[7]));
+    std::fs::write(&csv, text).unwrap();
+    for _ in 0..2 {
+        let out = spawn_sharing(&scenario, &db, &file)
+            .wait_with_output()
+            .await
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        scenario.assert_each_called_once(&phones).await;
+    }
+    db.drop().await;
+}

@@ -333,3 +333,24 @@ async fn one_broken_contacts_file_calls_nobody_in_any_campaign() {
     assert!(stderr.contains("b.csv"), "names the file: {stderr}");
     assert!(scenario.sandbox.received().await.is_empty(), "{stderr}");
 }
+
+/// Campaigns run together share their accounts, so they share one store or none: files that
+/// name different stores are refused before any store is asked or anyone is called.
+#[tokio::test(flavor = "multi_thread")]
+async fn campaigns_naming_different_stores_are_refused() {
+    let scenario = Scenario::start(POOL, common::Settings::default(), "phone\n").await;
+    // Port 1 answers nobody: a run that tried to connect would fail otherwise than asked.
+    let store = |db: &str| format!("[store]\nurl = \"postgres://outdial@127.0.0.1:1/{db}\"\n");
+    let files = two_campaigns(
+        &scenario,
+        (&store("a"), &numbers_in(212, 0, 2)),
+        (&store("b"), &numbers_in(415, 0, 2)),
+    );
+    let mut args = vec!["run"];
+    args.extend(paths(&files));
+    let out = scenario.outdial(&args).output().await.unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("name different stores"), "{stderr}");
+    assert!(scenario.sandbox.received().await.is_empty());
+}

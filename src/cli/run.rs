@@ -338,10 +338,17 @@ async fn shared_store(campaigns: &[Campaign]) -> Result<Option<Arc<Store>>, Erro
         .store_url
         .as_deref()
         .map(|url| (url, first.file.as_path()));
-    match StoreUrl::chosen(named)? {
-        Some(url) => Ok(Some(Arc::new(Store::connect(&url).await?))),
-        None => Ok(None),
+    let Some(url) = StoreUrl::chosen(named)? else {
+        return Ok(None);
+    };
+    let store = Store::connect(&url).await?;
+    // A run resumed after a `kill -9` on this host finds its predecessor's slots free at once.
+    match store.release_leases_of_dead_processes().await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!("gave back {n} live-call leases of processes that are gone"),
+        Err(e) => tracing::warn!("{e}; the leases of processes that are gone expire by themselves"),
     }
+    Ok(Some(Arc::new(store)))
 }
 
 /// What a run holds while it dials: without a store, each account's lock on this machine (a

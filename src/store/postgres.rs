@@ -28,6 +28,8 @@ const MIGRATION_LOCK: &str = "outdial/migrations";
 /// Connections per process: enough for a run's call tasks to book starts and leases at once
 /// without queueing, few enough that many processes stay within the server's `max_connections`.
 const POOL_SIZE: usize = 16;
+/// Whole days of a number's starts kept before its current day (and its cooldown before them).
+const KEPT_DAYS: i64 = 2;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a request waits for a free pooled connection before the store counts as unreachable.
 const POOL_WAIT: Duration = Duration::from_secs(30);
@@ -475,6 +477,50 @@ impl Store {
         }
     }
 
+    /// Gives back the leases of processes of this host that are gone (killed, crashed), so that
+    /// a run resumed after a `kill -9` finds the account's slots free at once rather than after
+    /// their time to live. Only this host's processes can be known dead (their pid is not
+    /// running); a pid running again under another process keeps its leases until they expire,
+    /// which errs on the safe side. Returns how many leases were given back.
+    pub async fn release_leases_of_dead_processes(&self) -> Result<u64, StoreError> {
+        let failed = self.failed("giving back the leases of dead processes");
+        let Some((host, _)) = self.holder.rsplit_once(':') else {
+            return Ok(0);
+        };
+        if !std::path::Path::new("/proc/self").exists() {
+            // No way to see which pids run on this system: keep every lease.
+            return Ok(0);
+        }
+        let client = self.pooled().await?;
+        let prefix = format!("{host}:");
+        let holders: Vec<String> = client
+            .query(
+                "SELECT DISTINCT holder FROM leases WHERE starts_with(holder, $1)",
+                &[&prefix],
+            )
+            .await
+            .map_err(&failed)?
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        let dead: Vec<String> = holders
+            .into_iter()
+            .filter(|holder| {
+                holder
+                    .strip_prefix(&prefix)
+                    .and_then(|pid| pid.parse::<u32>().ok())
+                    .is_some_and(|pid| !std::path::Path::new(&format!("/proc/{pid}")).exists())
+            })
+            .collect();
+        if dead.is_empty() {
+            return Ok(0);
+        }
+        client
+            .execute("DELETE FROM leases WHERE holder = ANY($1)", &[&dead])
+            .await
+            .map_err(&failed)
+    }
+
     /// Gives the slot back (the call ended).
     pub async fn release(&self, lease: Lease) -> Result<(), StoreError> {
         self.pooled()
@@ -556,6 +602,20 @@ impl Store {
             .await
             .map_err(&failed)?;
         }
+        // What no check can ask about any more goes: a number keeps its starts of the last
+        // few days, not one row per call for ever. Days, not the day: hosts whose clocks
+        // disagree near midnight may still count the day before.
+        let forgotten = day
+            .start
+            .checked_sub(jiff::SignedDuration::from_hours(24 * KEPT_DAYS))
+            .and_then(|t| t.checked_sub(jiff::SignedDuration::from_micros(cooldown_us)))
+            .unwrap_or(Timestamp::MIN);
+        tx.execute(
+            "DELETE FROM caller_id_starts WHERE number = $1 AND at < $2",
+            &[&number, &forgotten],
+        )
+        .await
+        .map_err(&failed)?;
         tx.commit().await.map_err(&failed)?;
         Ok(admit)
     }

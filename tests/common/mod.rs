@@ -191,6 +191,8 @@ reconcile_grace_seconds = {}
             .env("SYNTHFLOW_API_KEY", "test-key")
             .env("OUTDIAL_STATE_DIR", self.dir.path().join("state"))
             .env_remove("RUST_LOG")
+            // A store named in the developer's shell would share every test's account.
+            .env_remove("OUTDIAL_STORE_URL")
             .stdin(std::process::Stdio::null())
             .kill_on_drop(true);
         command
