@@ -404,7 +404,8 @@ impl<'a> Dialer<'a> {
         loop {
             if self.held.is_none() && self.stopping.is_none() {
                 self.held = self.next_work().await?;
-                if let Some(uncertain) = self.held.take_if(|e| e.state != State::Pending) {
+                if let Some(mut uncertain) = self.held.take_if(|e| e.state != State::Pending) {
+                    self.start_looking_up(&mut uncertain)?;
                     self.calls.find(&mut self.tasks, uncertain);
                     continue;
                 }
@@ -448,6 +449,18 @@ impl<'a> Dialer<'a> {
             self.show_progress();
         }
         self.finish()
+    }
+
+    /// An uncertain contact goes to its look-up task, and off the due queue for good: its row
+    /// read again meanwhile (a resume reads on from a mark a little before where the last run
+    /// got to) rewrites the entry, and with its look-up time still set that write would queue it
+    /// again, for a second look-up task. Two look-ups that both find nothing would each hand the
+    /// contact back to be dialled: two calls for one attempt. A run that stops during the
+    /// look-up leaves it `uncertain`, and the next run looks it up after its grace.
+    fn start_looking_up(&mut self, entry: &mut Entry) -> Result<(), Error> {
+        let before = entry.clone();
+        entry.looking_up();
+        self.record(&before, entry)
     }
 
     /// A call task ended; one that panicked ends the run (the journal is saved first).

@@ -456,6 +456,12 @@ impl Entry {
         self.due_at = Some(self.due_at.unwrap_or(after_grace));
     }
 
+    /// The look-up of this uncertain contact's call starts now: it leaves the due queue, so that
+    /// nothing that writes the entry meanwhile queues it for a second look-up.
+    pub fn looking_up(&mut self) {
+        self.due_at = None;
+    }
+
     /// The call could not be followed to its end (the run goes on; a later run follows it).
     pub fn not_followed(&mut self, why: String, at: Timestamp) {
         self.last_error = Some(why);

@@ -150,8 +150,10 @@ async fn killed_a_dozen_times(store: Option<&common::pg::TestDb>) {
         if let [first, _] = ids.as_slice() {
             let status = call_status(&scenario.sandbox, first).await;
             assert_eq!(
-                status, "no-answer",
-                "{phone} was called again after a call that ended {status}"
+                status,
+                "no-answer",
+                "{phone} was called again after a call that ended {status}; {}",
+                what_happened_to(&scenario, phone).await
             );
             redialled += 1;
         }
@@ -257,6 +259,38 @@ async fn history_matches_the_vendor(scenario: &Scenario) {
         seen.dedup();
         assert_eq!(seen.len(), count, "{callee} has an attempt number twice");
     }
+}
+
+/// What the sandbox and the journal know of `phone`, for a failure's message: every request for
+/// it, its exported row, its attempts and its entry.
+async fn what_happened_to(scenario: &Scenario, phone: &str) -> String {
+    let requests: Vec<_> = scenario
+        .sandbox
+        .received()
+        .await
+        .into_iter()
+        .filter(|c| c.phone.as_deref() == Some(phone))
+        .map(|c| (c.at_ms, c.status, c.call_id, c.fault))
+        .collect();
+    let export = scenario
+        .outdial(&["export", scenario.campaign_file().to_str().unwrap()])
+        .output()
+        .await
+        .unwrap();
+    let row: Vec<_> = String::from_utf8_lossy(&export.stdout)
+        .lines()
+        .filter(|l| l.contains(phone) || l.starts_with("line"))
+        .map(str::to_owned)
+        .collect();
+    let journal = common::open_journal(&scenario.campaign()).await;
+    let attempts: Vec<String> = journal
+        .attempts()
+        .filter_map(Result::ok)
+        .filter(|a| a.callee.as_str() == phone)
+        .map(|a| format!("{a:?}"))
+        .collect();
+    let entry = journal.get(&common::phone(phone)).unwrap();
+    format!("requests {requests:?}; export {row:?}; attempts {attempts:?}; entry {entry:?}")
 }
 
 /// The calls the sandbox created, per callee, in the order their requests arrived.
