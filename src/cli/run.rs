@@ -23,7 +23,7 @@ use crate::progress::Display;
 use crate::report::Report;
 use crate::store::account::{AccountLock, account_id};
 use crate::store::ledger::{KeptLock, LockState};
-use crate::store::{Store, StoreError, StoreUrl};
+use crate::store::{Origin, Store, StoreError, StoreUrl};
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -324,22 +324,12 @@ async fn taken_away(lock: Option<watch::Receiver<LockState>>) {
 /// and migrated; `None` when none is named. Campaigns run together share their account, so
 /// they share one store or none: files that name different ones are refused.
 async fn shared_store(campaigns: &[Campaign]) -> Result<Option<Arc<Store>>, Error> {
-    let first = &campaigns[0];
-    if StoreUrl::from_environment()?.is_none()
-        && let Some(other) = campaigns.iter().find(|c| c.store_url != first.store_url)
-    {
-        return Err(Error::Usage(format!(
-            "{} and {} name different stores in [store] url: campaigns run together share their accounts, so give them the same store (or none), or set OUTDIAL_STORE_URL",
-            first.file.display(),
-            other.file.display()
-        )));
-    }
-    let named = first
-        .store_url
-        .as_deref()
-        .map(|url| (url, first.file.as_path()));
-    let Some(url) = StoreUrl::chosen(named)? else {
-        return Ok(None);
+    let url = match StoreUrl::from_environment()? {
+        Some(url) => url,
+        None => match named_by_files(campaigns)? {
+            Some(url) => url,
+            None => return Ok(None),
+        },
     };
     let store = Store::connect(&url).await?;
     // A run resumed after a `kill -9` on this host finds its predecessor's slots free at once.
@@ -349,6 +339,24 @@ async fn shared_store(campaigns: &[Campaign]) -> Result<Option<Arc<Store>>, Erro
         Err(e) => tracing::warn!("{e}; the leases of processes that are gone expire by themselves"),
     }
     Ok(Some(Arc::new(store)))
+}
+
+/// The store the campaign files name in `[store] url`, which they must agree on.
+fn named_by_files(campaigns: &[Campaign]) -> Result<Option<StoreUrl>, Error> {
+    let first = &campaigns[0];
+    if let Some(other) = campaigns.iter().find(|c| c.store_url != first.store_url) {
+        return Err(Error::Usage(format!(
+            "{} and {} name different stores in [store] url: campaigns run together share their accounts, so give them the same store (or none), or set OUTDIAL_STORE_URL",
+            first.file.display(),
+            other.file.display()
+        )));
+    }
+    let origin = Origin::CampaignFile(&first.file);
+    let url = first
+        .store_url
+        .as_deref()
+        .map(|url| StoreUrl::parse(url, origin));
+    Ok(url.transpose()?)
 }
 
 /// What a run holds while it dials: without a store, each account's lock on this machine (a

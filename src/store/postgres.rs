@@ -3,7 +3,6 @@
 //! connection), rustls for TLS, and refinery for the embedded migrations.
 
 use std::num::NonZeroU32;
-use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -112,17 +111,6 @@ impl StoreUrl {
                 why: "it is not valid UTF-8".into(),
             }),
         }
-    }
-
-    /// The store a run uses: `OUTDIAL_STORE_URL` when set, else the campaign file's `[store] url`,
-    /// else none (sled alone, one process).
-    pub fn chosen(campaign: Option<(&str, &Path)>) -> Result<Option<StoreUrl>, StoreError> {
-        if let Some(url) = StoreUrl::from_environment()? {
-            return Ok(Some(url));
-        }
-        campaign
-            .map(|(url, file)| StoreUrl::parse(url, Origin::CampaignFile(file)))
-            .transpose()
     }
 
     /// The same server and user, another database (each test gets its own).
@@ -727,7 +715,7 @@ mod tests {
     /// from the environment is accepted and its password is never shown.
     #[test]
     fn a_password_belongs_in_the_environment_not_the_file() {
-        let file = Path::new("/campaigns/spring.toml");
+        let file = std::path::Path::new("/campaigns/spring.toml");
         let written = "postgres://dialer:hunter2@db.example.com:5433/outdial";
         let refused = StoreUrl::parse(written, Origin::CampaignFile(file)).unwrap_err();
         let message = refused.to_string();
@@ -747,7 +735,7 @@ mod tests {
     /// A URL without a password in the file is accepted; a malformed one names where it was.
     #[test]
     fn a_url_without_a_password_is_read_and_a_bad_one_named() {
-        let file = Path::new("spring.toml");
+        let file = std::path::Path::new("spring.toml");
         let url = StoreUrl::parse(
             "postgres://dialer@db.example.com/outdial",
             Origin::CampaignFile(file),
