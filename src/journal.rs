@@ -940,7 +940,7 @@ impl Journal {
     fn due_entry(&self, key: &[u8]) -> Result<Option<Entry>, JournalError> {
         let phone = std::str::from_utf8(&key[8..])
             .ok()
-            .and_then(|p| Phone::try_from(p.to_owned()).ok());
+            .and_then(|p| Phone::from_stored(p).ok());
         let Some(phone) = phone else { return Ok(None) };
         let at = i64::from_be_bytes(key[..8].try_into().expect("due keys start with 8 bytes"));
         let entry = self.get(&phone)?;
@@ -1009,7 +1009,7 @@ impl Journal {
     fn phone_of(&self, key: &[u8]) -> Result<Phone, JournalError> {
         std::str::from_utf8(key)
             .ok()
-            .and_then(|p| Phone::try_from(p.to_owned()).ok())
+            .and_then(|p| Phone::from_stored(p).ok())
             .ok_or_else(|| JournalError::Corrupt {
                 dir: self.dir.clone(),
                 why: format!("key {} is not a phone", String::from_utf8_lossy(key)),
@@ -1430,7 +1430,7 @@ fn migrate(db: &sled::Db, contacts: &sled::Tree, starts: &sled::Tree) -> Result<
         let (key, value) = item.map_err(|e| e.to_string())?;
         let phone = std::str::from_utf8(&key)
             .ok()
-            .and_then(|p| Phone::try_from(p.to_owned()).ok())
+            .and_then(|p| Phone::from_stored(p).ok())
             .ok_or_else(|| format!("key {} is not a phone", String::from_utf8_lossy(&key)))?;
         let entry = record::decode(&phone, &value)
             .map_err(|e| format!("entry {phone} cannot be read: {e}"))?;
@@ -1470,7 +1470,7 @@ fn migrate_starts(db: &sled::Db, starts: &sled::Tree) -> Result<(), String> {
             .and_then(|ms| Timestamp::from_millisecond(i64::from_be_bytes(ms)).ok());
         let caller = std::str::from_utf8(&key[8.min(key.len())..])
             .ok()
-            .and_then(|p| Phone::try_from(p.to_owned()).ok());
+            .and_then(|p| Phone::from_stored(p).ok());
         let (Some(at), Some(caller)) = (at, caller) else {
             return Err("a call start cannot be read".into());
         };

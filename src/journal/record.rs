@@ -38,7 +38,7 @@ struct Stored {
     custom_variables: Vec<CustomVariable>,
     state: StoredState,
     attempts: u32,
-    caller_id: Option<Phone>,
+    caller_id: Option<StoredPhone>,
     local_match: Option<Match>,
     call_id: Option<String>,
     dialed_at: Option<i128>,
@@ -47,6 +47,26 @@ struct Stored {
     run: u64,
     due_at: Option<i128>,
     earlier_calls: Vec<String>,
+}
+
+/// A phone inside a stored record: the same bytes as [`Phone`]'s own, read back by
+/// [`Phone::from_stored`] rather than parsed again.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+struct StoredPhone(Phone);
+
+impl TryFrom<String> for StoredPhone {
+    type Error = crate::phone::PhoneError;
+
+    fn try_from(e164: String) -> Result<StoredPhone, Self::Error> {
+        Phone::from_stored(&e164).map(StoredPhone)
+    }
+}
+
+impl From<StoredPhone> for String {
+    fn from(phone: StoredPhone) -> String {
+        phone.0.into()
+    }
 }
 
 /// What version 3 added after [`Stored`]'s fields: the latest attempt's local moment and end,
@@ -237,7 +257,7 @@ impl From<Entry> for Stored {
             custom_variables: contact.custom_variables,
             state: state.into(),
             attempts,
-            caller_id,
+            caller_id: caller_id.map(StoredPhone),
             local_match,
             call_id,
             dialed_at: dialed_at.map(nanos),
@@ -263,7 +283,7 @@ impl Stored {
             },
             state: self.state.into(),
             attempts: self.attempts,
-            caller_id: self.caller_id,
+            caller_id: self.caller_id.map(|stored| stored.0),
             local_match: self.local_match,
             call_id: self.call_id,
             dialed_at: self.dialed_at.map(instant).transpose()?,
