@@ -337,6 +337,34 @@ fn attempt_key(caller: &Phone, at: Timestamp, callee: &Phone) -> Vec<u8> {
     key
 }
 
+/// A due queue key: the moment (ms, big-endian), [`DUE_MIXED`], a hash of the phone, then the
+/// phone. Contacts due at one moment (a calling window opening) leave in hash order, which mixes
+/// their area codes: in phone order a zone's callees came area code by area code, so each local
+/// number, at its cooldown after one of them, lost the rest of its block to other numbers. The
+/// hash has a seed of its own, so the order is not the A/B arms' split ([`crate::rotation::arm_of`]).
+fn due_key(at: Timestamp, phone: &Phone) -> Vec<u8> {
+    let mut key = at.as_millisecond().to_be_bytes().to_vec();
+    key.push(DUE_MIXED);
+    let hash = xxhash_rust::xxh3::xxh3_64_with_seed(phone.as_str().as_bytes(), DUE_SEED);
+    key.extend_from_slice(&hash.to_be_bytes());
+    key.extend_from_slice(phone.as_str().as_bytes());
+    key
+}
+
+/// The byte after a due key's moment that says a hash follows; keys written before it have the
+/// phone there, which starts with `+`.
+const DUE_MIXED: u8 = 0;
+const DUE_SEED: u64 = 0x6475_655f_6d69_7865;
+
+/// The phone a due key names, in either shape.
+fn due_phone(key: &[u8]) -> Option<Phone> {
+    let phone = match key.get(8)? {
+        &DUE_MIXED => key.get(17..)?,
+        _ => &key[8..],
+    };
+    Phone::from_stored(std::str::from_utf8(phone).ok()?).ok()
+}
+
 /// A key that sorts by time: the moment (ms, big-endian) then the phone.
 fn time_key(at: Timestamp, phone: &Phone) -> Vec<u8> {
     let mut key = at.as_millisecond().to_be_bytes().to_vec();
@@ -720,7 +748,7 @@ impl Journal {
         drop(tally);
         if let Some(at) = entry.due_at.filter(|_| entry.is_waiting()) {
             self.due
-                .insert(time_key(at, entry.phone()), &[])
+                .insert(due_key(at, entry.phone()), &[])
                 .map_err(|e| self.storage(e))?;
         }
         Ok(())
@@ -938,10 +966,9 @@ impl Journal {
 
     /// The entry a due key stands for, unless it has moved on since the key was written.
     fn due_entry(&self, key: &[u8]) -> Result<Option<Entry>, JournalError> {
-        let phone = std::str::from_utf8(&key[8..])
-            .ok()
-            .and_then(|p| Phone::from_stored(p).ok());
-        let Some(phone) = phone else { return Ok(None) };
+        let Some(phone) = due_phone(key) else {
+            return Ok(None);
+        };
         let at = i64::from_be_bytes(key[..8].try_into().expect("due keys start with 8 bytes"));
         let entry = self.get(&phone)?;
         Ok(entry.filter(|e| e.is_waiting() && e.due_at.map(|t| t.as_millisecond()) == Some(at)))

@@ -388,3 +388,100 @@ async fn a_journal_of_a_later_format_is_refused_and_left_alone() {
     assert_eq!(scenario.sandbox.received().await.len(), before);
     assert_eq!(stored_format(&dir).0, "outdial-journal/3");
 }
+
+/// A waiting entry for `phone` (a contact outside its window), due at `due`.
+fn waiting(phone: &str, line: u64, run: u64, due: jiff::Timestamp) -> Entry {
+    let contact = outdial::contacts::Contact {
+        phone: outdial::phone::Phone::parse(phone, outdial::phone::Country::default()).unwrap(),
+        name: format!("Line {line}"),
+        line,
+        time_zone: None,
+        region: None,
+        custom_variables: Vec::new(),
+    };
+    let mut entry = Entry::new(contact, run, due - jiff::SignedDuration::from_hours(9));
+    entry.wait_until(due, due - jiff::SignedDuration::from_hours(9));
+    entry
+}
+
+/// Contacts due at one moment (a window opening) leave the due queue with their area codes
+/// mixed, not area code by area code as phone order had them: each local number is then free
+/// again, its cooldown past, when its next local callee comes.
+#[tokio::test(flavor = "multi_thread")]
+async fn contacts_due_together_leave_with_their_area_codes_mixed() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let journal = Journal::open(&dir.path().join("journal"), "c").unwrap();
+    let run = journal.begin_run().unwrap();
+    let opening: jiff::Timestamp = "2026-12-07T14:00:00Z".parse().unwrap();
+    let codes = ["212", "312", "415"];
+    for (i, code) in codes.iter().enumerate() {
+        for n in 0..10u64 {
+            let phone = format!("+1{code}555{:04}", 100 + n);
+            journal
+                .put(&waiting(&phone, i as u64 * 10 + n + 2, run, opening))
+                .unwrap();
+        }
+    }
+    let mut order = Vec::new();
+    while let Some(entry) = journal.take_due(opening).unwrap() {
+        order.push(entry.phone().as_str()[2..5].to_owned());
+    }
+    assert_eq!(
+        order.len(),
+        30,
+        "every waiting contact leaves once: {order:?}"
+    );
+    for code in codes {
+        assert_eq!(order.iter().filter(|c| *c == code).count(), 10, "{order:?}");
+        assert!(
+            order[..10].iter().any(|c| c == code),
+            "the first ten mix every area code, {code} missing: {order:?}"
+        );
+    }
+    let longest_block = order
+        .chunk_by(|a, b| a == b)
+        .map(<[String]>::len)
+        .max()
+        .unwrap();
+    assert!(longest_block <= 4, "a block of {longest_block}: {order:?}");
+    journal.close().await;
+}
+
+/// A due key written before the mix (moment, then phone) is still taken after an upgrade, at its
+/// moment and not before: a journal's waiting contacts are never lost to a new key shape.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_due_key_written_before_the_mix_is_still_taken() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let path = dir.path().join("journal");
+    let opening: jiff::Timestamp = "2026-12-07T14:00:00Z".parse().unwrap();
+    let journal = Journal::open(&path, "c").unwrap();
+    let run = journal.begin_run().unwrap();
+    journal
+        .put(&waiting("+12125550101", 2, run, opening))
+        .unwrap();
+    journal.flush().unwrap();
+    journal.close().await;
+
+    let db = raw_sled(&path);
+    let due = db.open_tree("due").unwrap();
+    due.clear().unwrap();
+    let mut old_key = opening.as_millisecond().to_be_bytes().to_vec();
+    old_key.extend_from_slice(b"+12125550101");
+    due.insert(old_key, &[]).unwrap();
+    db.flush().unwrap();
+    drop((due, db));
+
+    let journal = Journal::open(&path, "c").unwrap();
+    let before = opening - jiff::SignedDuration::from_secs(1);
+    assert!(
+        journal.take_due(before).unwrap().is_none(),
+        "not before its moment"
+    );
+    let taken = journal
+        .take_due(opening)
+        .unwrap()
+        .expect("taken at its moment");
+    assert_eq!(taken.phone().as_str(), "+12125550101");
+    assert!(journal.take_due(opening).unwrap().is_none(), "taken once");
+    journal.close().await;
+}
