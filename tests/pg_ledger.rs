@@ -15,7 +15,7 @@ use jiff::{SignedDuration, Timestamp};
 use outdial::phone::{Country, Phone};
 use outdial::store::ledger::{KeptLock, LockState};
 use outdial::store::{
-    Admit, CampaignHolder, Day, Lease, Origin, StartTurn, Store, StoreError, StoreUrl,
+    Admit, CampaignHolder, Day, Lease, Origin, Renewal, StartTurn, Store, StoreError, StoreUrl,
 };
 use tokio::sync::Barrier;
 
@@ -118,8 +118,9 @@ async fn leases_never_exceed_max_live_under_a_race() {
     db.drop().await;
 }
 
-/// A lease not renewed frees its slot by itself once its time is up, and then cannot be renewed;
-/// a renewed lease's expiry moves forward.
+/// A lease not renewed frees its slot by itself once its time is up; a renewed lease's expiry
+/// moves forward. A lease renewed after it expired (its process cut off from the store while its
+/// call went on) is taken back even past the bound, and no new slot is given until calls end.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unrenewed_lease_expires_and_frees_its_slot() {
     let Some(db) = database("an_unrenewed_lease_expires_and_frees_its_slot").await else {
@@ -158,12 +159,30 @@ async fn an_unrenewed_lease_expires_and_frees_its_slot() {
         renewed.elapsed(),
         taken.elapsed()
     );
-    let lost = store.renew(&held, ttl).await.unwrap_err();
-    assert!(
-        matches!(lost, StoreError::LeaseLost { id } if id == held.id),
-        "{lost}"
+    // The first holder's call is still live (its store was out of reach): its heartbeat takes
+    // the lease back, past the bound, and then nobody gets a slot until the count is within it.
+    assert_eq!(
+        store.renew(&held, Duration::from_secs(600)).await.unwrap(),
+        Renewal::TakenBack
+    );
+    assert_eq!(
+        db.inspect("SELECT count(*) FROM leases").await,
+        2,
+        "both live calls are counted"
     );
     store.release(next).await.unwrap();
+    assert!(
+        store.lease("acct", one, ttl).await.unwrap().is_none(),
+        "the taken-back lease alone fills the bound"
+    );
+    assert_eq!(
+        store.renew(&held, Duration::from_secs(600)).await.unwrap(),
+        Renewal::InTime
+    );
+    store.release(held).await.unwrap();
+    let free = store.lease("acct", one, ttl).await.unwrap();
+    assert!(free.is_some(), "free again once the call ended");
+    store.release(free.unwrap()).await.unwrap();
     db.drop().await;
 }
 

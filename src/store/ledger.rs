@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
-use super::{Admit, Day, Lease, Store, StoreError};
+use super::{Admit, Day, Lease, Renewal, Store, StoreError};
 use crate::phone::Phone;
 
 /// How long a live-call lease lasts unless renewed: a dead host's calls free their slots after
@@ -160,9 +160,20 @@ async fn heartbeat(ledger: Weak<AccountLedger>) {
                 account: ledger.account.clone(),
             };
             match ledger.store.renew(&lease, LEASE_TTL).await {
-                Ok(()) => {}
-                // Released meanwhile, or expired: either way no longer ours to renew.
-                Err(StoreError::LeaseLost { .. }) if !ledger.held().contains(&id) => {}
+                Ok(Renewal::InTime) => {}
+                // Its call ended while the lease was taken back: give it back again.
+                Ok(Renewal::TakenBack) if !ledger.held().contains(&id) => {
+                    if let Err(e) = ledger.store.release(lease).await {
+                        tracing::warn!(
+                            "a live-call lease was not given back (it expires by itself): {e}"
+                        );
+                    }
+                }
+                Ok(Renewal::TakenBack) => tracing::warn!(
+                    "live-call lease {id} had expired (the store was out of reach for longer than \
+                     {LEASE_TTL:?}) and is taken back: its call is still live, so no process \
+                     starts another call until the account is within its live bound again"
+                ),
                 Err(e) => tracing::warn!("{e}"),
             }
         }

@@ -79,10 +79,6 @@ pub enum StoreError {
         "the lock of campaign `{campaign}` on the store at {at} was lost (its connection closed): another process may take the campaign; stop dispatching and take the lock again before going on"
     )]
     LockLost { campaign: String, at: String },
-    #[error(
-        "live-call lease {id} expired before it was renewed: its slot may already be another call's; renew leases more often than their time to live"
-    )]
-    LeaseLost { id: i64 },
 }
 
 impl StoreError {
@@ -139,6 +135,16 @@ pub enum StartTurn {
 pub struct Lease {
     pub id: i64,
     pub account: String,
+}
+
+/// How a live-call lease was renewed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Renewal {
+    /// Before it expired.
+    InTime,
+    /// After it had expired (the store was out of reach too long): taken back, even past
+    /// `max_live`, so that no new lease is given until enough calls end.
+    TakenBack,
 }
 
 /// Whether a caller ID may start a call, checked against every process's starts.

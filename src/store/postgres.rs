@@ -14,7 +14,9 @@ use jiff::Timestamp;
 use tokio_postgres::config::Host;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use super::{Admit, CampaignHolder, Day, Lease, Origin, STORE_URL_ENV, StartTurn, StoreError};
+use super::{
+    Admit, CampaignHolder, Day, Lease, Origin, Renewal, STORE_URL_ENV, StartTurn, StoreError,
+};
 use crate::phone::Phone;
 
 refinery::embed_migrations!("src/store/migrations");
@@ -446,23 +448,44 @@ impl Store {
         }))
     }
 
-    /// The heartbeat: the lease now expires `ttl` from now. A lease that already expired is
-    /// lost ([`StoreError::LeaseLost`]): its slot may be another call's by now.
-    pub async fn renew(&self, lease: &Lease, ttl: Duration) -> Result<(), StoreError> {
-        let renewed = self
-            .pooled()
-            .await?
+    /// The heartbeat: the lease now expires `ttl` from now. A lease that expired meanwhile (the
+    /// store was out of reach for longer than its time to live) is taken back, whatever the
+    /// count: its call is still live at the vendor, so the account's count of live calls is true
+    /// again, and while it is past `max_live` nobody is given a new lease. Its slot may have gone
+    /// to another call meanwhile; counting both again is what stops further starts.
+    pub async fn renew(&self, lease: &Lease, ttl: Duration) -> Result<Renewal, StoreError> {
+        let failed = self.failed("renewing a live-call lease");
+        let mut client = self.pooled().await?;
+        let renewed = client
             .execute(
                 "UPDATE leases SET expires_at = clock_timestamp() + $2::bigint * interval '1 microsecond'
                  WHERE id = $1 AND expires_at > clock_timestamp()",
                 &[&lease.id, &micros(ttl)],
             )
             .await
-            .map_err(self.failed("renewing a live-call lease"))?;
-        match renewed {
-            0 => Err(StoreError::LeaseLost { id: lease.id }),
-            _ => Ok(()),
+            .map_err(&failed)?;
+        if renewed > 0 {
+            return Ok(Renewal::InTime);
         }
+        // As in `lease`: the account's row lock orders this with every taker's count.
+        let tx = client.transaction().await.map_err(&failed)?;
+        tx.execute(
+            "SELECT 1 FROM lease_accounts WHERE account = $1 FOR UPDATE",
+            &[&lease.account],
+        )
+        .await
+        .map_err(&failed)?;
+        tx.execute(
+            "INSERT INTO leases (id, account, holder, taken_at, expires_at)
+             VALUES ($1, $3, $4, clock_timestamp(),
+                     clock_timestamp() + $2::bigint * interval '1 microsecond')
+             ON CONFLICT (id) DO UPDATE SET expires_at = EXCLUDED.expires_at",
+            &[&lease.id, &micros(ttl), &lease.account, &self.holder],
+        )
+        .await
+        .map_err(&failed)?;
+        tx.commit().await.map_err(&failed)?;
+        Ok(Renewal::TakenBack)
     }
 
     /// Gives back the leases of processes of this host that are gone (killed, crashed), so that
