@@ -354,15 +354,20 @@ fn due_key(at: Timestamp, phone: &Phone) -> Vec<u8> {
 /// The byte after a due key's moment that says a hash follows; keys written before it have the
 /// phone there, which starts with `+`.
 const DUE_MIXED: u8 = 0;
+/// The due order's hash seed (any constant other than the arms' unseeded hash).
 const DUE_SEED: u64 = 0x6475_655f_6d69_7865;
 
 /// The phone a due key names, in either shape.
 fn due_phone(key: &[u8]) -> Option<Phone> {
-    let phone = match key.get(8)? {
+    stored_phone(match key.get(8)? {
         &DUE_MIXED => key.get(17..)?,
         _ => &key[8..],
-    };
-    Phone::from_stored(std::str::from_utf8(phone).ok()?).ok()
+    })
+}
+
+/// A phone as the journal stores it in its keys, or `None` if the bytes are not one.
+fn stored_phone(bytes: &[u8]) -> Option<Phone> {
+    Phone::from_stored(std::str::from_utf8(bytes).ok()?).ok()
 }
 
 /// A key that sorts by time: the moment (ms, big-endian) then the phone.
@@ -1034,13 +1039,10 @@ impl Journal {
     }
 
     fn phone_of(&self, key: &[u8]) -> Result<Phone, JournalError> {
-        std::str::from_utf8(key)
-            .ok()
-            .and_then(|p| Phone::from_stored(p).ok())
-            .ok_or_else(|| JournalError::Corrupt {
-                dir: self.dir.clone(),
-                why: format!("key {} is not a phone", String::from_utf8_lossy(key)),
-            })
+        stored_phone(key).ok_or_else(|| JournalError::Corrupt {
+            dir: self.dir.clone(),
+            why: format!("key {} is not a phone", String::from_utf8_lossy(key)),
+        })
     }
 
     fn lock_tally(&self) -> std::sync::MutexGuard<'_, Tally> {
@@ -1455,9 +1457,7 @@ fn migrate(db: &sled::Db, contacts: &sled::Tree, starts: &sled::Tree) -> Result<
     let mut in_batch = 0;
     for item in contacts.scan_prefix(ENTRY) {
         let (key, value) = item.map_err(|e| e.to_string())?;
-        let phone = std::str::from_utf8(&key)
-            .ok()
-            .and_then(|p| Phone::from_stored(p).ok())
+        let phone = stored_phone(&key)
             .ok_or_else(|| format!("key {} is not a phone", String::from_utf8_lossy(&key)))?;
         let entry = record::decode(&phone, &value)
             .map_err(|e| format!("entry {phone} cannot be read: {e}"))?;
@@ -1495,9 +1495,7 @@ fn migrate_starts(db: &sled::Db, starts: &sled::Tree) -> Result<(), String> {
         let at = <[u8; 8]>::try_from(key.get(..8).unwrap_or_default())
             .ok()
             .and_then(|ms| Timestamp::from_millisecond(i64::from_be_bytes(ms)).ok());
-        let caller = std::str::from_utf8(&key[8.min(key.len())..])
-            .ok()
-            .and_then(|p| Phone::from_stored(p).ok());
+        let caller = stored_phone(&key[8.min(key.len())..]);
         let (Some(at), Some(caller)) = (at, caller) else {
             return Err("a call start cannot be read".into());
         };

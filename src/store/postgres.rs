@@ -413,12 +413,7 @@ impl Store {
         )
         .await
         .map_err(&failed)?;
-        tx.execute(
-            "SELECT 1 FROM lease_accounts WHERE account = $1 FOR UPDATE",
-            &[&account],
-        )
-        .await
-        .map_err(&failed)?;
+        lock_lease_account(&tx, account).await.map_err(&failed)?;
         let row = tx
             .query_opt(
                 "WITH expired AS (
@@ -469,12 +464,9 @@ impl Store {
         }
         // As in `lease`: the account's row lock orders this with every taker's count.
         let tx = client.transaction().await.map_err(&failed)?;
-        tx.execute(
-            "SELECT 1 FROM lease_accounts WHERE account = $1 FOR UPDATE",
-            &[&lease.account],
-        )
-        .await
-        .map_err(&failed)?;
+        lock_lease_account(&tx, &lease.account)
+            .await
+            .map_err(&failed)?;
         tx.execute(
             "INSERT INTO leases (id, account, holder, taken_at, expires_at)
              VALUES ($1, $3, $4, clock_timestamp(),
@@ -695,6 +687,19 @@ impl CampaignLock {
 /// The advisory lock's key text: namespaced, so other users of the database never collide.
 fn campaign_key(campaign: &str) -> String {
     format!("outdial/campaign/{campaign}")
+}
+
+/// Locks `account`'s row in `lease_accounts` until `tx` ends. Whoever counts or adds leases
+/// takes it first, so two transactions never count the same snapshot and both insert.
+async fn lock_lease_account(
+    tx: &deadpool_postgres::Transaction<'_>,
+    account: &str,
+) -> Result<u64, tokio_postgres::Error> {
+    tx.execute(
+        "SELECT 1 FROM lease_accounts WHERE account = $1 FOR UPDATE",
+        &[&account],
+    )
+    .await
 }
 
 /// A duration in whole microseconds, at most a century: longer means "never" to every use here,
