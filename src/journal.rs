@@ -28,9 +28,12 @@ use crate::report::{Counter, Tally};
 use crate::rotation::{Choice, Match};
 use witness::Witness;
 
-/// Format 2: entries in postcard behind a version byte (see [`record`]), with the tally and the
-/// open entries' index kept beside them.
-const FORMAT: &str = "outdial-journal/2";
+/// Format 3: entries in postcard behind a version byte (see [`record`]), with the tally's
+/// counters (grouped, see [`Counts`]) and the open entries' index kept beside them.
+const FORMAT: &str = "outdial-journal/3";
+/// Format 2: as format 3, but each of the tally's counters under a key of its own. Migrated on
+/// open (see [`migrate_counters`]).
+const FORMAT_2: &str = "outdial-journal/2";
 /// Format 1: entries as JSON text, no tally, no index. Migrated on open (see [`migrate`]).
 const FORMAT_1: &str = "outdial-journal/1";
 /// Keys of the `contacts` tree. Entries are under the phone itself (`+…`); beside them, under
@@ -38,7 +41,13 @@ const FORMAT_1: &str = "outdial-journal/1";
 /// tree, because only writes to one tree can be one atomic batch: an entry, its index mark and
 /// the counters it moves are on disk together or not at all.
 const OPEN: &[u8] = b"open/";
-const TALLY: &[u8] = b"tally/";
+/// The tally's counters (format 3): the campaign's under [`CAMPAIGN_COUNTS`], each caller ID's
+/// under [`CALLER_COUNTS`] and the number.
+const COUNTS: &[u8] = b"counts/";
+const CAMPAIGN_COUNTS: &[u8] = b"counts/campaign";
+const CALLER_COUNTS: &[u8] = b"counts/caller/";
+/// Format 2's counters, one key each: `tally/` then the [`Counter`] in postcard.
+const COUNTERS_2: &[u8] = b"tally/";
 /// The attempt history, under `attempt/` + caller ID + `/` + moment + callee (see
 /// [`attempt_key`]): in the same tree as the entries, so an attempt's record is written in the
 /// same batch as the entry it follows from, and by caller then time, so one number's latest
@@ -601,11 +610,21 @@ impl Journal {
         let committer = Arc::new(Committer::check(db.clone(), dir, witness)?);
         let contacts = db.open_tree("contacts").map_err(storage)?;
         let starts = db.open_tree(STARTS).map_err(storage)?;
-        if db.get("format").map_err(storage)?.as_deref() == Some(FORMAT_1.as_bytes()) {
-            // What stops a migration is a record format 1 cannot have written: damage.
-            migrate(&db, &contacts, &starts).map_err(|why| JournalError::Corrupt {
+        let format = db.get("format").map_err(storage)?;
+        let migration = match format.as_deref() {
+            Some(f) if f == FORMAT_1.as_bytes() => {
+                Some((FORMAT_1, migrate(&db, &contacts, &starts)))
+            }
+            Some(f) if f == FORMAT_2.as_bytes() => {
+                Some((FORMAT_2, migrate_counters(&db, &contacts)))
+            }
+            _ => None,
+        };
+        if let Some((from, migrated)) = migration {
+            // What stops a migration is a record the older format cannot have written: damage.
+            migrated.map_err(|why| JournalError::Corrupt {
                 dir: dir.to_owned(),
-                why: format!("migrating it from {FORMAT_1} to {FORMAT}: {why}"),
+                why: format!("migrating it from {from} to {FORMAT}: {why}"),
             })?;
             committer.commit().map_err(|why| JournalError::Storage {
                 dir: dir.to_owned(),
@@ -736,16 +755,20 @@ impl Journal {
         let before = self.get(entry.phone())?;
         let mut batch = sled::Batch::default();
         batch.insert(key, record::encode(entry));
+        // The mark is written only when the entry joins or leaves the index: every key in a
+        // batch is a log message sled compresses on its own, the main cost of a write.
+        let was_open = before.as_ref().is_some_and(|b| is_open(&b.state));
         let mark = [OPEN, key].concat();
-        match is_open(&entry.state) {
-            true => batch.insert(mark, &[]),
-            false => batch.remove(mark),
+        match (was_open, is_open(&entry.state)) {
+            (false, true) => batch.insert(mark, &[]),
+            (true, false) => batch.remove(mark),
+            _ => {}
         }
         self.keep_history(&mut batch, before.as_ref(), entry);
         let mut tally = self.lock_tally();
-        for counter in tally.moved(before.as_ref(), entry) {
-            let value = tally.get(&counter).to_be_bytes();
-            batch.insert(counter_key(&counter), &value);
+        let moved = tally.moved(before.as_ref(), entry);
+        for counts in Counts::moved_by(&moved) {
+            batch.insert(counts.key(), counts.encode(&tally));
         }
         self.contacts
             .apply_batch(batch)
@@ -1220,7 +1243,11 @@ fn check_identity(
             db.flush().map_err(storage)?;
             Ok(())
         }
-        Some(f) if f == FORMAT.as_bytes() || f == FORMAT_1.as_bytes() => {
+        Some(f)
+            if [FORMAT, FORMAT_2, FORMAT_1]
+                .iter()
+                .any(|known| f == known.as_bytes()) =>
+        {
             let owner = db.get("campaign").map_err(storage)?.unwrap_or_default();
             if owner == campaign.as_bytes() {
                 return Ok(());
@@ -1416,22 +1443,121 @@ fn is_open(state: &State) -> bool {
     )
 }
 
-fn counter_key(counter: &Counter) -> Vec<u8> {
-    postcard::to_extend(counter, TALLY.to_vec()).expect("counters always serialise")
+/// Where the journal keeps a group of the tally's counters: those of the campaign as a whole,
+/// or one caller ID's. A contact's move shifts up to six counters in at most two groups, and a
+/// put writes one key per group it moved.
+#[derive(Debug, PartialEq)]
+enum Counts {
+    Campaign,
+    Caller(String),
+}
+
+impl Counts {
+    fn of(counter: &Counter) -> Counts {
+        match counter {
+            Counter::CallerCalls(caller) | Counter::CallerLocal(caller) => {
+                Counts::Caller(caller.clone())
+            }
+            Counter::State(_) | Counter::Attempts | Counter::Outcome(_) | Counter::Match(_) => {
+                Counts::Campaign
+            }
+        }
+    }
+
+    /// The groups `moved` touches, each once.
+    fn moved_by(moved: &[Counter]) -> Vec<Counts> {
+        let mut groups: Vec<Counts> = Vec::with_capacity(2);
+        for counts in moved.iter().map(Counts::of) {
+            if !groups.contains(&counts) {
+                groups.push(counts);
+            }
+        }
+        groups
+    }
+
+    /// Every group `tally` holds.
+    fn all(tally: &Tally) -> impl Iterator<Item = Counts> + '_ {
+        let callers = tally.callers.keys().map(|c| Counts::Caller(c.clone()));
+        std::iter::once(Counts::Campaign).chain(callers)
+    }
+
+    fn key(&self) -> Vec<u8> {
+        match self {
+            Counts::Campaign => CAMPAIGN_COUNTS.to_vec(),
+            Counts::Caller(caller) => [CALLER_COUNTS, caller.as_bytes()].concat(),
+        }
+    }
+
+    /// This group's counters as `tally` holds them, as stored.
+    fn encode(&self, tally: &Tally) -> Vec<u8> {
+        match self {
+            Counts::Campaign => record::encode_campaign_counts(tally),
+            Counts::Caller(caller) => record::encode_caller_counts(
+                &tally.callers.get(caller).cloned().unwrap_or_default(),
+            ),
+        }
+    }
 }
 
 /// The tally the counters of `contacts` hold.
 fn read_tally(contacts: &sled::Tree) -> Result<Tally, String> {
     let mut tally = Tally::default();
-    for item in contacts.scan_prefix(TALLY) {
+    for item in contacts.scan_prefix(COUNTS) {
         let (key, value) = item.map_err(|e| e.to_string())?;
-        let counter: Counter = postcard::from_bytes(&key[TALLY.len()..])
+        if key == CAMPAIGN_COUNTS {
+            record::decode_campaign_counts(&value, &mut tally)?;
+        } else if let Some(caller) = key.strip_prefix(CALLER_COUNTS) {
+            let caller = String::from_utf8(caller.to_vec())
+                .map_err(|_| "a caller ID's counters are under a damaged key".to_owned())?;
+            let counts = record::decode_caller_counts(&value)?;
+            tally.callers.insert(caller, counts);
+        } else {
+            return Err(format!(
+                "unknown counters {}",
+                String::from_utf8_lossy(&key)
+            ));
+        }
+    }
+    Ok(tally)
+}
+
+/// The tally format 2's counters (one key each) hold.
+fn read_counters_2(contacts: &sled::Tree) -> Result<Tally, String> {
+    let mut tally = Tally::default();
+    for item in contacts.scan_prefix(COUNTERS_2) {
+        let (key, value) = item.map_err(|e| e.to_string())?;
+        let counter: Counter = postcard::from_bytes(&key[COUNTERS_2.len()..])
             .map_err(|e| format!("a tally counter cannot be read: {e}"))?;
         let value = <[u8; 8]>::try_from(value.as_ref())
             .map_err(|_| "a tally counter's value is damaged".to_owned())?;
         tally.set(counter, u64::from_be_bytes(value));
     }
     Ok(tally)
+}
+
+/// Every group of `tally`'s counters, written into `batch`.
+fn write_tally(batch: &mut sled::Batch, tally: &Tally) {
+    for counts in Counts::all(tally) {
+        batch.insert(counts.key(), counts.encode(tally));
+    }
+}
+
+/// Brings a format-2 journal to format 3: its counters, one key each, are folded into their
+/// groups in one atomic batch, then the stamp is bumped. A migration interrupted after the batch
+/// finds no format-2 counters left and only bumps the stamp.
+fn migrate_counters(db: &sled::Db, contacts: &sled::Tree) -> Result<(), String> {
+    let mut batch = sled::Batch::default();
+    let mut folded = false;
+    for key in contacts.scan_prefix(COUNTERS_2).keys() {
+        batch.remove(key.map_err(|e| e.to_string())?);
+        folded = true;
+    }
+    if folded {
+        write_tally(&mut batch, &read_counters_2(contacts)?);
+        contacts.apply_batch(batch).map_err(|e| e.to_string())?;
+    }
+    db.insert("format", FORMAT).map_err(|e| e.to_string())?;
+    Ok(())
 }
 
 /// Entries rewritten per batch while migrating: bounds the memory a migration holds.
@@ -1447,7 +1573,8 @@ fn migrate(db: &sled::Db, contacts: &sled::Tree, starts: &sled::Tree) -> Result<
     let mut stale = sled::Batch::default();
     for item in contacts
         .scan_prefix(OPEN)
-        .chain(contacts.scan_prefix(TALLY))
+        .chain(contacts.scan_prefix(COUNTERS_2))
+        .chain(contacts.scan_prefix(COUNTS))
     {
         stale.remove(item.map_err(|e| e.to_string())?.0);
     }
@@ -1476,9 +1603,7 @@ fn migrate(db: &sled::Db, contacts: &sled::Tree, starts: &sled::Tree) -> Result<
             in_batch = 0;
         }
     }
-    for (counter, value) in tally_counters(&tally) {
-        batch.insert(counter_key(&counter), &value.to_be_bytes());
-    }
+    write_tally(&mut batch, &tally);
     contacts.apply_batch(batch).map_err(|e| e.to_string())?;
     db.insert("format", FORMAT).map_err(|e| e.to_string())?;
     db.drop_tree("starts").map_err(|e| e.to_string())?;
@@ -1502,26 +1627,4 @@ fn migrate_starts(db: &sled::Db, starts: &sled::Tree) -> Result<(), String> {
         batch.insert(start_key(&caller, at), &[]);
     }
     starts.apply_batch(batch).map_err(|e| e.to_string())
-}
-
-/// Every counter of `tally`, with its value.
-fn tally_counters(tally: &Tally) -> Vec<(Counter, u64)> {
-    let states = tally.states.iter().map(|(k, n)| (Counter::State(*k), *n));
-    let outcomes = tally
-        .outcomes
-        .iter()
-        .map(|(s, n)| (Counter::Outcome(s.clone()), *n));
-    let callers = tally.callers.iter().flat_map(|(c, t)| {
-        [
-            (Counter::CallerCalls(c.clone()), t.calls),
-            (Counter::CallerLocal(c.clone()), t.local),
-        ]
-    });
-    let matches = tally.matches.iter().map(|(m, n)| (Counter::Match(*m), *n));
-    states
-        .chain([(Counter::Attempts, tally.attempts)])
-        .chain(outcomes)
-        .chain(callers)
-        .chain(matches)
-        .collect()
 }

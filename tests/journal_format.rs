@@ -227,7 +227,7 @@ async fn a_format_1_journal_is_migrated_on_open_and_resumes_calling_nobody_twice
     );
     assert_eq!(
         stored_format(&dir),
-        ("outdial-journal/2".to_owned(), BTreeSet::from([3])),
+        ("outdial-journal/3".to_owned(), BTreeSet::from([3])),
         "opening it (here for `status`) rewrote every entry in the binary encoding and bumped \
          the stamp"
     );
@@ -283,6 +283,9 @@ async fn a_migration_interrupted_midway_is_done_again_and_counts_true() {
         contacts.insert(key, &7u64.to_be_bytes()).unwrap();
         let mark = format!("open/{}", entries[0].phone());
         contacts.insert(mark.as_bytes(), &[]).unwrap();
+        contacts
+            .insert(b"counts/caller/+12125550101", &[1, 50, 0])
+            .unwrap();
         db.flush().unwrap();
     }
 
@@ -293,8 +296,134 @@ async fn a_migration_interrupted_midway_is_done_again_and_counts_true() {
     journal.close().await;
     assert_eq!(
         stored_format(&dir),
-        ("outdial-journal/2".to_owned(), BTreeSet::from([3]))
+        ("outdial-journal/3".to_owned(), BTreeSet::from([3]))
     );
+}
+
+/// Every counter of `tally` as format 2 kept it: one key each, `tally/` then the counter in
+/// postcard, the value big-endian.
+fn counters_of_format_2(tally: &Tally) -> Vec<(Vec<u8>, u64)> {
+    let mut counters: Vec<(Counter, u64)> = vec![(Counter::Attempts, tally.attempts)];
+    counters.extend(tally.states.iter().map(|(k, n)| (Counter::State(*k), *n)));
+    counters
+        .extend((tally.outcomes.iter()).map(|(status, n)| (Counter::Outcome(status.clone()), *n)));
+    counters.extend(tally.matches.iter().map(|(m, n)| (Counter::Match(*m), *n)));
+    for (caller, counts) in &tally.callers {
+        counters.push((Counter::CallerCalls(caller.clone()), counts.calls));
+        counters.push((Counter::CallerLocal(caller.clone()), counts.local));
+    }
+    let key = |counter: &Counter| [b"tally/".to_vec(), postcard::to_stdvec(counter).unwrap()];
+    (counters.iter())
+        .map(|(counter, n)| (key(counter).concat(), *n))
+        .collect()
+}
+
+/// Rewrites a journal's counters as format 2 kept them (one key each) and stamps it format 2.
+fn downgrade_to_format_2(dir: &Path, tally: &Tally) {
+    let db = raw_sled(dir);
+    let contacts = db.open_tree("contacts").unwrap();
+    for key in contacts.scan_prefix(b"counts/").keys() {
+        contacts.remove(key.unwrap()).unwrap();
+    }
+    for (key, n) in counters_of_format_2(tally) {
+        contacts.insert(key, &n.to_be_bytes()).unwrap();
+    }
+    db.insert("format", "outdial-journal/2").unwrap();
+    db.flush().unwrap();
+}
+
+/// The keys of the journal's `contacts` tree under `prefix`.
+fn keys_under(dir: &Path, prefix: &[u8]) -> usize {
+    let db = raw_sled(dir);
+    db.open_tree("contacts")
+        .unwrap()
+        .scan_prefix(prefix)
+        .count()
+}
+
+/// A journal written in format 2 (each of the tally's counters under a key of its own) by a run
+/// killed midway has its counters folded into format 3's groups when it is next opened, the
+/// tally unchanged; and the resumed run finishes calling nobody twice and missing nobody.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_format_2_journal_has_its_counters_folded_on_open_and_resumes_calling_nobody_twice() {
+    let phones = contacts(60);
+    let scenario = Scenario::start(POOL, Settings::default(), &csv_of(&phones)).await;
+    killed_midway(&scenario, 80).await;
+    let dir = scenario.campaign().journal_dir;
+    let journal = open_journal(&scenario.campaign()).await;
+    let tally = journal.tally();
+    journal.close().await;
+    assert!(
+        tally.placed() > 0 && tally.callers.len() > 1 && !tally.outcomes.is_empty(),
+        "the kill left too little to fold: {tally:?}"
+    );
+    downgrade_to_format_2(&dir, &tally);
+    assert_eq!(stored_format(&dir).0, "outdial-journal/2");
+    assert_eq!(keys_under(&dir, b"counts/"), 0);
+
+    let file = scenario.campaign_file();
+    let status = scenario
+        .outdial(&["status", file.to_str().unwrap()])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        status.status.success(),
+        "status failed: {}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    assert_eq!(stored_format(&dir).0, "outdial-journal/3");
+    assert_eq!(
+        keys_under(&dir, b"tally/"),
+        0,
+        "format 2's counters are gone"
+    );
+    assert_eq!(
+        keys_under(&dir, b"counts/"),
+        1 + tally.callers.len(),
+        "one group for the campaign, one per caller ID"
+    );
+    let journal = open_journal(&scenario.campaign()).await;
+    assert_eq!(journal.tally(), tally, "folding changed the tally");
+    journal.close().await;
+
+    let done = scenario
+        .outdial(&["resume", file.to_str().unwrap(), "-q"])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        done.status.success(),
+        "resume failed: {}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    scenario.assert_each_called_once(&phones).await;
+    let journal = open_journal(&scenario.campaign()).await;
+    assert_resume_state_true(&journal);
+    assert_eq!(journal.tally().placed(), phones.len() as u64);
+    journal.close().await;
+}
+
+/// A fold interrupted after its batch and before the stamp (format 2's stamp over format 3's
+/// counters) finds nothing to fold and only bumps the stamp: the counters are not reset.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fold_interrupted_before_its_stamp_keeps_the_folded_counters() {
+    let phones = contacts(10);
+    let scenario = Scenario::start(POOL, Settings::default(), &csv_of(&phones)).await;
+    scenario.run().await;
+    let dir = scenario.campaign().journal_dir;
+    {
+        let db = raw_sled(&dir);
+        db.insert("format", "outdial-journal/2").unwrap();
+        db.flush().unwrap();
+    }
+
+    let journal = Journal::open(&dir, &scenario.campaign().name).expect("the journal opens");
+
+    assert_eq!(journal.tally().placed(), phones.len() as u64);
+    assert_resume_state_true(&journal);
+    journal.close().await;
+    assert_eq!(stored_format(&dir).0, "outdial-journal/3");
 }
 
 /// The tally and the open index are written in the same atomic batch as the entry that moves
@@ -368,7 +497,7 @@ async fn a_journal_of_a_later_format_is_refused_and_left_alone() {
     let before = scenario.sandbox.received().await.len();
     {
         let db = raw_sled(&dir);
-        db.insert("format", "outdial-journal/3").unwrap();
+        db.insert("format", "outdial-journal/4").unwrap();
         db.flush().unwrap();
     }
 
@@ -382,11 +511,11 @@ async fn a_journal_of_a_later_format_is_refused_and_left_alone() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("outdial-journal/3") && stderr.contains("newer"),
+        stderr.contains("outdial-journal/4") && stderr.contains("newer"),
         "{stderr}"
     );
     assert_eq!(scenario.sandbox.received().await.len(), before);
-    assert_eq!(stored_format(&dir).0, "outdial-journal/3");
+    assert_eq!(stored_format(&dir).0, "outdial-journal/4");
 }
 
 /// A waiting entry for `phone` (a contact outside its window), due at `due`.

@@ -1,21 +1,25 @@
-//! How an entry is stored (journal format 2): one version byte, then the entry in postcard, a
-//! compact binary serde format. The phone is the key, so it is not stored again; instants are
+//! How an entry is stored (journal formats 2 and 3): one version byte, then the entry in
+//! postcard, a compact binary serde format. The phone is the key, so it is not stored again; instants are
 //! nanoseconds since the epoch (lossless, a few bytes as varints). The stored shape is its own
 //! type, frozen for its version byte, so that changing [`Entry`] in memory never silently changes
 //! what older journals hold: a new shape gets a new version byte and a branch in [`decode`].
+//! The tally's counters, grouped as format 3 keeps them, are stored the same way.
 //!
 //! Format 1 (`outdial-journal/1`) stored entries as JSON text; its values start with `{`, never
 //! with a version byte, so [`decode`] still reads them (a journal being migrated holds both).
 
+use std::collections::BTreeMap;
+
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use super::{Entry, State};
+use super::{Entry, State, StateKind};
 use crate::api::CallState;
 use crate::area_codes::Region;
 use crate::contacts::{Contact, CustomVariable};
 use crate::history::{Attempt, LocalMoment};
 use crate::phone::Phone;
+use crate::report::{CallerTally, Tally};
 use crate::rotation::Match;
 
 /// The version byte of entries written today: format 2's fields, then [`SinceV3`]'s.
@@ -24,6 +28,9 @@ const VERSION: u8 = 3;
 const VERSION_2: u8 = 2;
 /// The version byte of an attempt record ([`StoredAttempt`]).
 const ATTEMPT_VERSION: u8 = 1;
+/// The version byte of the tally's counters as format 3 groups them ([`CampaignCounts`] and
+/// [`CallerCounts`]).
+const COUNTS_VERSION: u8 = 1;
 
 /// Why a stored value could not be read.
 pub(super) type DecodeError = String;
@@ -196,6 +203,74 @@ pub(super) fn decode_attempt(
         }
         Some(other) => Err(format!("unknown attempt version {other}")),
         None => Err("empty attempt".into()),
+    }
+}
+
+/// The tally's counters that belong to the campaign as a whole, stored together under one key:
+/// a contact's move shifts several of them at once (two states, the attempts, an outcome, a
+/// match), and one key is one write where one key per counter was up to five.
+#[derive(Serialize, Deserialize)]
+struct CampaignCounts {
+    states: BTreeMap<StateKind, u64>,
+    attempts: u64,
+    outcomes: BTreeMap<String, u64>,
+    matches: BTreeMap<Match, u64>,
+}
+
+/// One caller ID's counters, stored together under a key of their own: their number is the
+/// pool's, so the campaign's key does not grow with it.
+#[derive(Serialize, Deserialize)]
+struct CallerCounts {
+    calls: u64,
+    local: u64,
+}
+
+/// The bytes stored for the campaign's counters of `tally`.
+pub(super) fn encode_campaign_counts(tally: &Tally) -> Vec<u8> {
+    let counts = CampaignCounts {
+        states: tally.states.clone(),
+        attempts: tally.attempts,
+        outcomes: tally.outcomes.clone(),
+        matches: tally.matches.clone(),
+    };
+    postcard::to_extend(&counts, vec![COUNTS_VERSION]).expect("counters always serialise")
+}
+
+/// Sets the campaign's counters of `tally` to those stored as `bytes`.
+pub(super) fn decode_campaign_counts(bytes: &[u8], tally: &mut Tally) -> Result<(), DecodeError> {
+    let counts: CampaignCounts = postcard::from_bytes(counts_body(bytes)?)
+        .map_err(|e| format!("the tally's counters cannot be read: {e}"))?;
+    tally.states = counts.states;
+    tally.attempts = counts.attempts;
+    tally.outcomes = counts.outcomes;
+    tally.matches = counts.matches;
+    Ok(())
+}
+
+/// The bytes stored for one caller ID's counters.
+pub(super) fn encode_caller_counts(tally: &CallerTally) -> Vec<u8> {
+    let counts = CallerCounts {
+        calls: tally.calls,
+        local: tally.local,
+    };
+    postcard::to_extend(&counts, vec![COUNTS_VERSION]).expect("counters always serialise")
+}
+
+/// One caller ID's counters stored as `bytes`.
+pub(super) fn decode_caller_counts(bytes: &[u8]) -> Result<CallerTally, DecodeError> {
+    let counts: CallerCounts = postcard::from_bytes(counts_body(bytes)?)
+        .map_err(|e| format!("a caller ID's counters cannot be read: {e}"))?;
+    Ok(CallerTally {
+        calls: counts.calls,
+        local: counts.local,
+    })
+}
+
+fn counts_body(bytes: &[u8]) -> Result<&[u8], DecodeError> {
+    match bytes.split_first() {
+        Some((&COUNTS_VERSION, body)) => Ok(body),
+        Some((other, _)) => Err(format!("unknown counters version {other}")),
+        None => Err("empty counters".into()),
     }
 }
 
