@@ -539,3 +539,56 @@ async fn a_wrong_password_is_named_without_showing_it() {
     assert!(!message.contains("not-the-password"), "{message}");
     db.drop().await;
 }
+
+/// A store reached over TLS is verified against the CA file the URL names (`sslrootcert`, as
+/// managed PostgreSQL services need: their certificates are signed by a CA of their own, not by
+/// one of the Mozilla roots), and without it the same server's certificate is refused, naming
+/// the reason. CI's server (.ci/pg) speaks TLS with a CA made for it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_store_over_tls_is_verified_against_the_ca_file_the_url_names() {
+    let test = "a_store_over_tls_is_verified_against_the_ca_file_the_url_names";
+    let Some(db) = database(test).await else {
+        return;
+    };
+    let Ok(ca) = std::env::var("OUTDIAL_TEST_PG_CA") else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "OUTDIAL_TEST_PG_CA is unset under CI=true: .ci/pg makes the server's CA"
+        );
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED pg_ledger::{test}: OUTDIAL_TEST_PG_CA names no CA for the server's TLS \
+             certificate (.ci/pg start makes one)"
+        );
+        db.drop().await;
+        return;
+    };
+    let over_tls = db.url_text().replace("sslmode=disable", "sslmode=require");
+    assert!(over_tls.contains("sslmode=require"), "{over_tls}");
+
+    let verified = format!("{over_tls}&sslrootcert={ca}");
+    let store = Store::connect(&StoreUrl::parse(&verified, Origin::Environment).unwrap())
+        .await
+        .unwrap_or_else(|e| panic!("the server's certificate did not verify against {ca}: {e}"));
+    let now = Timestamp::now();
+    let admitted = store
+        .record_start(&caller_id(), now, None, Day::utc_of(now), Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(admitted, Admit::Admitted, "the store answers over TLS");
+    let tls_sessions = db
+        .inspect("SELECT count(*) FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) WHERE ssl AND application_name = 'outdial'")
+        .await;
+    assert!(tls_sessions > 0, "no session of the store's uses TLS");
+
+    let unknown = Store::connect(&StoreUrl::parse(&over_tls, Origin::Environment).unwrap()).await;
+    let Err(refused) = unknown else {
+        panic!("a certificate signed by a CA outside the Mozilla roots was accepted");
+    };
+    let message = refused.to_string();
+    assert!(
+        matches!(refused, StoreError::Connect { .. }) && message.contains("certificate"),
+        "{message}"
+    );
+    db.drop().await;
+}

@@ -48,6 +48,10 @@ pub enum StoreError {
     )]
     BadUrl { origin: String, why: String },
     #[error(
+        "{origin}: {why}; sslrootcert (or PGSSLROOTCERT) names a PEM file of the certificates that may sign the server's, such as the CA bundle your PostgreSQL provider publishes"
+    )]
+    RootCert { origin: String, why: String },
+    #[error(
         "cannot connect to the store at {at}: {why}; check that PostgreSQL runs there and accepts this user (its password comes from PGPASSWORD or {STORE_URL_ENV})"
     )]
     Connect { at: String, why: String },

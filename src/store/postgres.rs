@@ -2,7 +2,9 @@
 //! dedicated connection per campaign lock (a session advisory lock lives and dies with its
 //! connection), rustls for TLS, and refinery for the embedded migrations.
 
+use std::ffi::OsString;
 use std::num::NonZeroU32;
+use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,6 +13,10 @@ use deadpool_postgres::{
     Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime,
 };
 use jiff::Timestamp;
+use percent_encoding::percent_decode_str;
+use rustls::RootCertStore;
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
 use tokio_postgres::config::Host;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
@@ -34,11 +40,18 @@ const KEPT_DAYS: i64 = 2;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a request waits for a free pooled connection before the store counts as unreachable.
 const POOL_WAIT: Duration = Duration::from_secs(30);
+/// The URL's parameter naming the file of the certificates that may sign the server's (libpq's
+/// name): a private CA, as managed PostgreSQL services sign with one of their own.
+const ROOT_CERT_PARAM: &str = "sslrootcert";
+/// libpq's variable for the same file, read when the URL does not name one.
+const ROOT_CERT_ENV: &str = "PGSSLROOTCERT";
 
 /// A checked store URL. Its password, if any, came from the environment; it is never shown.
 #[derive(Clone)]
 pub struct StoreUrl {
     config: tokio_postgres::Config,
+    /// What may sign the server's certificate.
+    roots: Arc<RootCertStore>,
     /// `user@host:port/database`, for messages.
     at: String,
 }
@@ -62,8 +75,16 @@ impl StoreUrl {
             origin: origin_name.clone(),
             why,
         };
-        let mut config =
-            tokio_postgres::Config::from_str(written.trim()).map_err(|e| bad(chain(&e)))?;
+        let (written, root_cert) = take_root_cert(written.trim()).map_err(bad)?;
+        let root_cert = root_cert.map(OsString::from);
+        let roots = match root_cert.or_else(|| std::env::var_os(ROOT_CERT_ENV)) {
+            Some(file) => read_roots(Path::new(&file)).map_err(|why| StoreError::RootCert {
+                origin: origin_name.clone(),
+                why,
+            })?,
+            None => mozilla_roots(),
+        };
+        let mut config = tokio_postgres::Config::from_str(&written).map_err(|e| bad(chain(&e)))?;
         match (config.get_password().is_some(), origin) {
             (true, Origin::CampaignFile(file)) => {
                 return Err(StoreError::PasswordInFile {
@@ -98,7 +119,11 @@ impl StoreUrl {
             .connect_timeout(CONNECT_TIMEOUT)
             .keepalives_idle(Duration::from_secs(30));
         let at = describe(&config);
-        Ok(StoreUrl { config, at })
+        Ok(StoreUrl {
+            config,
+            roots: Arc::new(roots),
+            at,
+        })
     }
 
     /// The store the environment names (`OUTDIAL_STORE_URL`), if any.
@@ -120,7 +145,11 @@ impl StoreUrl {
         let mut config = self.config.clone();
         config.dbname(database);
         let at = describe(&config);
-        StoreUrl { config, at }
+        StoreUrl {
+            config,
+            roots: self.roots.clone(),
+            at,
+        }
     }
 
     /// `user@host:port/database`, without the password.
@@ -144,12 +173,79 @@ fn describe(config: &tokio_postgres::Config) -> String {
     )
 }
 
-/// rustls with the Mozilla roots: TLS is used whenever the server offers it (`sslmode=prefer`,
-/// the default) or the URL requires it, and the server's certificate is always verified.
-fn tls() -> MakeRustlsConnect {
-    let roots = rustls::RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+/// Takes `sslrootcert` out of a `postgres://` URL's query (tokio-postgres does not know it), and
+/// returns the URL without it and the file it names. libpq's `key=value` form is read whole by
+/// tokio-postgres, so there the parameter is refused with the two ways to give it.
+fn take_root_cert(written: &str) -> Result<(String, Option<String>), String> {
+    let is_url = ["postgres://", "postgresql://"]
+        .iter()
+        .any(|scheme| written.starts_with(scheme));
+    if !is_url {
+        let named = written
+            .split_whitespace()
+            .any(|pair| pair.trim_start().starts_with(ROOT_CERT_PARAM));
+        return match named {
+            true => Err(format!(
+                "{ROOT_CERT_PARAM} is read from a postgres:// URL's query \
+                 (postgres://USER@HOST/DB?{ROOT_CERT_PARAM}=/path/ca.pem) or from {ROOT_CERT_ENV}"
+            )),
+            false => Ok((written.to_owned(), None)),
+        };
+    }
+    let Some((base, query)) = written.split_once('?') else {
+        return Ok((written.to_owned(), None));
     };
+    let mut file = None;
+    let mut kept = Vec::new();
+    for pair in query.split('&') {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        if percent_decode_str(key).decode_utf8_lossy() == ROOT_CERT_PARAM {
+            file = Some(percent_decode_str(value).decode_utf8_lossy().into_owned());
+        } else {
+            kept.push(pair);
+        }
+    }
+    let rest = match kept.is_empty() {
+        true => base.to_owned(),
+        false => format!("{base}?{}", kept.join("&")),
+    };
+    Ok((rest, file))
+}
+
+/// The certificates in the PEM file `file`, which alone may then sign the server's (as with
+/// libpq); `system` (libpq's word for the platform's roots) stands for the Mozilla roots.
+fn read_roots(file: &Path) -> Result<RootCertStore, String> {
+    if file == Path::new("system") {
+        return Ok(mozilla_roots());
+    }
+    let shown = file.display();
+    let certificates = CertificateDer::pem_file_iter(file)
+        .and_then(|certificates| certificates.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| format!("the CA file {shown} ({ROOT_CERT_PARAM}) cannot be read: {e}"))?;
+    let mut roots = RootCertStore::empty();
+    let (added, ignored) = roots.add_parsable_certificates(certificates);
+    match (added, ignored) {
+        (0, 0) => Err(format!(
+            "the CA file {shown} ({ROOT_CERT_PARAM}) holds no PEM certificate"
+        )),
+        (0, _) => Err(format!(
+            "the CA file {shown} ({ROOT_CERT_PARAM}) holds no certificate that can sign a server's"
+        )),
+        _ => Ok(roots),
+    }
+}
+
+fn mozilla_roots() -> RootCertStore {
+    RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    }
+}
+
+/// rustls with the URL's roots (the Mozilla roots unless `sslrootcert` names a CA file): TLS is
+/// used whenever the server offers it (`sslmode=prefer`, the default) or the URL requires it,
+/// and the server's certificate is always verified.
+fn tls(roots: &RootCertStore) -> MakeRustlsConnect {
+    let roots = roots.clone();
     let config = rustls::ClientConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
@@ -173,7 +269,7 @@ pub struct Store {
 impl Store {
     /// Connects and applies the embedded migrations that the database lacks.
     pub async fn connect(url: &StoreUrl) -> Result<Store, StoreError> {
-        let tls = tls();
+        let tls = tls(&url.roots);
         let manager = Manager::from_config(
             url.config.clone(),
             tls.clone(),
@@ -784,5 +880,63 @@ mod tests {
             bad.contains("spring.toml: [store] url") && bad.contains("postgres://"),
             "{bad}"
         );
+    }
+
+    /// `sslrootcert` is taken out of a URL's query whatever its place, the other parameters
+    /// kept as written; the key=value form refuses it with the two ways to give it.
+    #[test]
+    fn sslrootcert_is_taken_from_the_query_and_the_rest_kept() {
+        let cases = [
+            ("postgres://u@h/db", "postgres://u@h/db", None),
+            (
+                "postgres://u@h/db?sslrootcert=%2Fetc%2Fca.pem",
+                "postgres://u@h/db",
+                Some("/etc/ca.pem"),
+            ),
+            (
+                "postgresql://u@h/db?sslmode=require&sslrootcert=/ca.pem&application_name=x",
+                "postgresql://u@h/db?sslmode=require&application_name=x",
+                Some("/ca.pem"),
+            ),
+            ("host=h user=u", "host=h user=u", None),
+        ];
+        for (written, rest, file) in cases {
+            let (kept, named) = take_root_cert(written).unwrap();
+            assert_eq!((kept.as_str(), named.as_deref()), (rest, file), "{written}");
+        }
+        let keyword = take_root_cert("host=h sslrootcert=/ca.pem").unwrap_err();
+        assert!(
+            keyword.contains("postgres://") && keyword.contains("PGSSLROOTCERT"),
+            "{keyword}"
+        );
+    }
+
+    /// A CA file that is missing or holds no certificate is refused at once, naming the file
+    /// and where it was given, rather than failing every connection later.
+    #[test]
+    fn a_ca_file_without_certificates_is_refused_naming_it() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let empty = dir.path().join("ca.pem");
+        std::fs::write(&empty, "not a certificate\n").unwrap();
+        let missing = dir.path().join("gone.pem");
+        let file = std::path::Path::new("spring.toml");
+        for (path, says) in [
+            (&empty, "holds no PEM certificate"),
+            (&missing, "cannot be read"),
+        ] {
+            let written = format!("postgres://u@h/db?sslrootcert={}", path.display());
+            let refused = StoreUrl::parse(&written, Origin::CampaignFile(file)).unwrap_err();
+            let message = refused.to_string();
+            assert!(matches!(refused, StoreError::RootCert { .. }), "{message}");
+            assert!(
+                message.contains("spring.toml: [store] url")
+                    && message.contains(&path.display().to_string())
+                    && message.contains(says),
+                "{message}"
+            );
+        }
+        let system =
+            StoreUrl::parse("postgres://u@h/db?sslrootcert=system", Origin::Environment).unwrap();
+        assert_eq!(system.roots.roots.len(), mozilla_roots().roots.len());
     }
 }
