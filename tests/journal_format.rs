@@ -176,6 +176,32 @@ fn assert_resume_state_true(journal: &Journal) {
     );
 }
 
+/// `outdial COMMAND CAMPAIGN.toml -q` on the scenario's campaign, which must succeed.
+async fn outdial_succeeds(scenario: &Scenario, command: &str) {
+    let file = scenario.campaign_file();
+    let out = scenario
+        .outdial(&[command, file.to_str().unwrap(), "-q"])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{command} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The campaign is over: everyone called exactly once, nothing left open, and the journal's
+/// resume state true to its entries.
+async fn assert_finished_calling_each_once(scenario: &Scenario, phones: &[String]) {
+    scenario.assert_each_called_once(phones).await;
+    let journal = open_journal(&scenario.campaign()).await;
+    assert_resume_state_true(&journal);
+    assert_eq!(journal.tally().placed(), phones.len() as u64);
+    assert_eq!(journal.open_entries().count(), 0, "nothing is left open");
+    journal.close().await;
+}
+
 /// A tally without the counters that went back to zero (a count never creates them).
 fn without_zeros(mut tally: Tally) -> Tally {
     tally.states.retain(|_, n| *n > 0);
@@ -214,17 +240,7 @@ async fn a_format_1_journal_is_migrated_on_open_and_resumes_calling_nobody_twice
         "the journal is in format 1 before the run"
     );
 
-    let file = scenario.campaign_file();
-    let status = scenario
-        .outdial(&["status", file.to_str().unwrap()])
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        status.status.success(),
-        "status failed: {}",
-        String::from_utf8_lossy(&status.stderr)
-    );
+    outdial_succeeds(&scenario, "status").await;
     assert_eq!(
         stored_format(&dir),
         ("outdial-journal/3".to_owned(), BTreeSet::from([3])),
@@ -241,23 +257,9 @@ async fn a_format_1_journal_is_migrated_on_open_and_resumes_calling_nobody_twice
         assert!(!db.tree_names().iter().any(|name| name == b"starts"));
     }
 
-    let done = scenario
-        .outdial(&["resume", file.to_str().unwrap(), "-q"])
-        .output()
-        .await
-        .unwrap();
+    outdial_succeeds(&scenario, "resume").await;
 
-    assert!(
-        done.status.success(),
-        "resume failed: {}",
-        String::from_utf8_lossy(&done.stderr)
-    );
-    scenario.assert_each_called_once(&phones).await;
-    let journal = open_journal(&scenario.campaign()).await;
-    assert_resume_state_true(&journal);
-    assert_eq!(journal.tally().placed(), phones.len() as u64);
-    assert_eq!(journal.open_entries().count(), 0, "nothing is left open");
-    journal.close().await;
+    assert_finished_calling_each_once(&scenario, &phones).await;
 }
 
 /// A migration interrupted midway (some entries still JSON, others already binary, an index
@@ -361,17 +363,7 @@ async fn a_format_2_journal_has_its_counters_folded_on_open_and_resumes_calling_
     assert_eq!(stored_format(&dir).0, "outdial-journal/2");
     assert_eq!(keys_under(&dir, b"counts/"), 0);
 
-    let file = scenario.campaign_file();
-    let status = scenario
-        .outdial(&["status", file.to_str().unwrap()])
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        status.status.success(),
-        "status failed: {}",
-        String::from_utf8_lossy(&status.stderr)
-    );
+    outdial_succeeds(&scenario, "status").await;
     assert_eq!(stored_format(&dir).0, "outdial-journal/3");
     assert_eq!(
         keys_under(&dir, b"tally/"),
@@ -387,21 +379,9 @@ async fn a_format_2_journal_has_its_counters_folded_on_open_and_resumes_calling_
     assert_eq!(journal.tally(), tally, "folding changed the tally");
     journal.close().await;
 
-    let done = scenario
-        .outdial(&["resume", file.to_str().unwrap(), "-q"])
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        done.status.success(),
-        "resume failed: {}",
-        String::from_utf8_lossy(&done.stderr)
-    );
-    scenario.assert_each_called_once(&phones).await;
-    let journal = open_journal(&scenario.campaign()).await;
-    assert_resume_state_true(&journal);
-    assert_eq!(journal.tally().placed(), phones.len() as u64);
-    journal.close().await;
+    outdial_succeeds(&scenario, "resume").await;
+
+    assert_finished_calling_each_once(&scenario, &phones).await;
 }
 
 /// A fold interrupted after its batch and before the stamp (format 2's stamp over format 3's
