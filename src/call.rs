@@ -118,6 +118,7 @@ impl Calls {
     /// Sends the create request of `entry`, whose mark is durable, once its caller ID is
     /// admitted by the shared store (when there is one) and its send turn has come.
     async fn send(&self, entry: &Entry) -> Result<String, CreateError> {
+        let mut admitted = None;
         if let (Some(caps), Some(caller)) = (&self.shared_caps, &entry.caller_id) {
             let at = self.clock.now();
             match caps
@@ -125,7 +126,7 @@ impl Calls {
                 .admit_start(caller, at, caps.cap_per_day, caps.cooldown)
                 .await
             {
-                Ok(Admit::Admitted) => {}
+                Ok(Admit::Admitted) => admitted = Some((caps, caller, at)),
                 Ok(refused) => return Err(CreateError::CallerTaken(refused)),
                 Err(e) => return Err(CreateError::StoreUnavailable(e)),
             }
@@ -137,10 +138,13 @@ impl Calls {
                 at: self.clock.now(),
             });
         }
-        self.api
-            .create_call(&request(&self.agent, entry))
-            .await
-            .map_err(CreateError::Api)
+        let created = self.api.create_call(&request(&self.agent, entry)).await;
+        if let (Err(refused), Some((caps, caller, at))) = (&created, admitted)
+            && !refused.may_have_created()
+        {
+            caps.ledger.forget_start(caller, at).await;
+        }
+        created.map_err(CreateError::Api)
     }
 
     /// Looks for the call of a contact whose creation was uncertain (see [`Attempt`]), then

@@ -157,3 +157,61 @@ async fn through_the_store_every_contact_is_called_exactly_once() {
     }
     db.drop().await;
 }
+
+/// A create the account refuses with 429 makes no call, so through the store it does not use up
+/// its number's daily cap either: with a cap of 5, two numbers, ten contacts and bursts of 429,
+/// the run completes (the caps, counting only calls, let each number make its five) instead of
+/// waiting for the next day, and the store's record of starts holds exactly the calls made.
+#[tokio::test(flavor = "multi_thread")]
+async fn through_the_store_refused_creates_do_not_use_up_the_daily_cap() {
+    let test = "pg_shared_account::through_the_store_refused_creates_do_not_use_up_the_daily_cap";
+    let Some(db) = database(test).await else {
+        return;
+    };
+    let config = outdial::sandbox::SandboxConfig {
+        agents: common::agent_with(POOL),
+        call_duration: std::time::Duration::ZERO.into(),
+        seed: 7,
+        faults: outdial::sandbox::Faults {
+            bursts: outdial::sandbox::Bursts {
+                chance: outdial::sandbox::Share::new(0.3).unwrap(),
+                length: std::num::NonZeroU32::new(2).unwrap(),
+                retry_after: Some(0),
+            },
+            ..outdial::sandbox::Faults::default()
+        },
+        ..outdial::sandbox::SandboxConfig::default()
+    };
+    let scenario = Scenario::start_with(config, "", "phone\n").await;
+    let phones = numbers_in(212, 0, 10);
+    let capped = "[pacing]\ncalls_per_second = 200\nmax_live_calls = 4\nreads_per_second = 50\n\n\
+                  [rotation]\nstrategy = \"round-robin\"\nmax_calls_per_number_per_day = 5\n";
+    let file = named_campaign(scenario.dir.path(), "capped", &phones, capped);
+
+    let run = spawn_sharing(&scenario, &db, &file).wait_with_output();
+    let out = tokio::time::timeout(std::time::Duration::from_secs(120), run)
+        .await
+        .expect("the run waits for another day: refused creates used up the caps")
+        .unwrap();
+
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    scenario.assert_each_called_once(&phones).await;
+    let stats = scenario.sandbox.stats();
+    assert!(
+        stats.too_many_requests.total() > 0,
+        "no 429 was answered: nothing was tried ({stats:?})"
+    );
+    let starts = db.inspect("SELECT count(*) FROM caller_id_starts").await;
+    assert_eq!(
+        starts,
+        phones.len() as i64,
+        "the store counts {starts} starts for {} calls",
+        phones.len()
+    );
+    db.drop().await;
+}

@@ -124,6 +124,15 @@ impl AccountLedger {
             .record_start(number, at, cap_per_day, Day::utc_of(at), cooldown)
             .await
     }
+
+    /// Takes back a start admitted by [`AccountLedger::admit_start`] whose create request made
+    /// no call. Not asked again if the store cannot answer: the start then stays counted, which
+    /// costs the number a call that day, never adds one.
+    pub async fn forget_start(&self, number: &Phone, at: Timestamp) {
+        if let Err(e) = self.store.forget_start(number, at).await {
+            tracing::warn!("a call start that made no call stays counted in the store: {e}");
+        }
+    }
 }
 
 impl Drop for HeldLease {

@@ -718,6 +718,24 @@ impl Store {
         tx.commit().await.map_err(&failed)?;
         Ok(admit)
     }
+
+    /// Takes back one start of `number` at `at` recorded by [`Store::record_start`], whose
+    /// create request then made no call (a 429, a refusal): caps count calls, not refusals.
+    /// Two processes may have started the number at the same instant; either row stands for
+    /// the start taken back.
+    pub async fn forget_start(&self, number: &Phone, at: Timestamp) -> Result<(), StoreError> {
+        let client = self.pooled().await?;
+        client
+            .execute(
+                "DELETE FROM caller_id_starts WHERE ctid = (
+                     SELECT ctid FROM caller_id_starts WHERE number = $1 AND at = $2 LIMIT 1
+                 )",
+                &[&number.as_str(), &at],
+            )
+            .await
+            .map_err(self.failed("taking back a caller ID's call start"))?;
+        Ok(())
+    }
 }
 
 /// A campaign held by this process through the store, on a connection of its own. Dropping it

@@ -127,6 +127,8 @@ pub fn spawn_sharing(
     scenario
         .outdial(&["run", file.to_str().unwrap()])
         .env("OUTDIAL_STORE_URL", db.url_text())
+        // A test that gives up on it (a timeout) leaves no run behind.
+        .kill_on_drop(true)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
