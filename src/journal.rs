@@ -767,7 +767,7 @@ impl Journal {
         self.keep_history(&mut batch, before.as_ref(), entry);
         let mut tally = self.lock_tally();
         let moved = tally.moved(before.as_ref(), entry);
-        for counts in Counts::moved_by(&moved) {
+        for counts in Counts::moved_by(moved) {
             batch.insert(counts.key(), counts.encode(&tally));
         }
         self.contacts
@@ -1491,22 +1491,22 @@ enum Counts {
     Caller(String),
 }
 
-impl Counts {
-    fn of(counter: &Counter) -> Counts {
+impl From<Counter> for Counts {
+    fn from(counter: Counter) -> Counts {
         match counter {
-            Counter::CallerCalls(caller) | Counter::CallerLocal(caller) => {
-                Counts::Caller(caller.clone())
-            }
+            Counter::CallerCalls(caller) | Counter::CallerLocal(caller) => Counts::Caller(caller),
             Counter::State(_) | Counter::Attempts | Counter::Outcome(_) | Counter::Match(_) => {
                 Counts::Campaign
             }
         }
     }
+}
 
+impl Counts {
     /// The groups `moved` touches, each once.
-    fn moved_by(moved: &[Counter]) -> Vec<Counts> {
+    fn moved_by(moved: Vec<Counter>) -> Vec<Counts> {
         let mut groups: Vec<Counts> = Vec::with_capacity(2);
-        for counts in moved.iter().map(Counts::of) {
+        for counts in moved.into_iter().map(Counts::from) {
             if !groups.contains(&counts) {
                 groups.push(counts);
             }

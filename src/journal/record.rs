@@ -1,6 +1,6 @@
 //! How an entry is stored (journal formats 2 and 3): one version byte, then the entry in
-//! postcard, a compact binary serde format. The phone is the key, so it is not stored again; instants are
-//! nanoseconds since the epoch (lossless, a few bytes as varints). The stored shape is its own
+//! postcard, a compact binary serde format. The phone is the key, so it is not stored again;
+//! instants are nanoseconds since the epoch (lossless, a few bytes as varints). The stored shape is its own
 //! type, frozen for its version byte, so that changing [`Entry`] in memory never silently changes
 //! what older journals hold: a new shape gets a new version byte and a branch in [`decode`].
 //! The tally's counters, grouped as format 3 keeps them, are stored the same way.

@@ -181,16 +181,16 @@ fn take_root_cert(written: &str) -> Result<(String, Option<String>), String> {
         .iter()
         .any(|scheme| written.starts_with(scheme));
     if !is_url {
-        let named = written
+        if written
             .split_whitespace()
-            .any(|pair| pair.trim_start().starts_with(ROOT_CERT_PARAM));
-        return match named {
-            true => Err(format!(
+            .any(|pair| pair.starts_with(ROOT_CERT_PARAM))
+        {
+            return Err(format!(
                 "{ROOT_CERT_PARAM} is read from a postgres:// URL's query \
                  (postgres://USER@HOST/DB?{ROOT_CERT_PARAM}=/path/ca.pem) or from {ROOT_CERT_ENV}"
-            )),
-            false => Ok((written.to_owned(), None)),
-        };
+            ));
+        }
+        return Ok((written.to_owned(), None));
     }
     let Some((base, query)) = written.split_once('?') else {
         return Ok((written.to_owned(), None));
