@@ -90,12 +90,13 @@ impl Error {
             Error::Account(_) => 2,
             // A URL that cannot be used, or a campaign another host runs: bad input, as a locked
             // journal is; an unreachable or failing store is a runtime failure.
-            Error::Store(
+            Error::Store(store) | Error::Journal(JournalError::Store(store)) => match store {
                 StoreError::PasswordInFile { .. }
                 | StoreError::BadUrl { .. }
-                | StoreError::CampaignLocked { .. },
-            ) => 2,
-            Error::Store(_) => 1,
+                | StoreError::RootCert { .. }
+                | StoreError::CampaignLocked { .. } => 2,
+                _ => 1,
+            },
             Error::Journal(_) => 2,
             Error::Agent {
                 source: ApiError::Account { .. },

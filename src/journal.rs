@@ -3,8 +3,12 @@
 //! a contact is marked `dialing` and that mark is on disk *before* its create request leaves.
 //! Every flush that makes such marks durable is a numbered commit, recorded both inside sled and
 //! in a [witness](witness) file beside it, so a journal that lost durable writes is refused.
+//!
+//! A campaign run through the shared store keeps the same records as rows in PostgreSQL instead
+//! (see [`tree`]), each write committed before it returns, so that it can resume on any host.
 
 mod record;
+mod tree;
 mod witness;
 
 use std::fs::{self, File, TryLockError};
@@ -20,12 +24,15 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::api::CallState;
+use crate::campaign::Campaign;
 use crate::contacts::{Contact, CustomVariable, Rejected};
 use crate::health::Rest;
 use crate::history::{Attempt, LocalMoment};
 use crate::phone::Phone;
 use crate::report::{Counter, Tally};
 use crate::rotation::{Choice, Match};
+use crate::store::{StoreError, StoreUrl};
+use tree::{Batch, Failure, SharedJournal, Tree};
 use witness::Witness;
 
 /// Format 3: entries in postcard behind a version byte (see [`record`]), with the tally's
@@ -74,28 +81,54 @@ const COMMIT_KEY: &str = "commit";
 
 /// One campaign's journal, open and locked by this process.
 pub struct Journal {
-    db: sled::Db,
+    /// The journal's own records: its format stamp, its campaign, its runs.
+    root: Tree,
     /// Entries by phone, the index of open ones and the tally: see [`OPEN`].
-    contacts: sled::Tree,
+    contacts: Tree,
     /// The tally as the counters in `contacts` hold it, moved by every [`Journal::put`].
     tally: Mutex<Tally>,
     /// CSV rows that are not contacts (bad phone, duplicate), keyed by line; cleared by a run that
     /// reads its CSV from the start.
-    rows: sled::Tree,
+    rows: Tree,
     /// Contacts waiting for a moment (a redial, an uncertain call's look-up, a window, a cap),
     /// keyed by that moment then phone, so the earliest is first. A key whose entry has since
     /// moved on is dropped when it comes up, rather than hunted down on every write.
-    due: sled::Tree,
+    due: Tree,
     /// Every call started, keyed by caller ID then moment (see [`start_key`]): a resumed run
     /// reads each number's latest calls from it, for its caps and the rotation's order, without
     /// reading the calls of every other day.
-    starts: sled::Tree,
+    starts: Tree,
     /// Small records any part of the run keeps across runs (where the CSV was read up to, …),
     /// by name: see [`Journal::meta_get`].
-    meta: sled::Tree,
+    meta: Tree,
     /// Number health's decisions, keyed by when each was made then the number (see
     /// [`time_key`]), as JSON: a resume takes the rests back, and `pool health` says why.
-    health: sled::Tree,
+    health: Tree,
+    /// Where the trees are kept, and what makes their writes durable there.
+    keeping: Keeping,
+    /// On this disk whichever keeps the trees: the lock that keeps a second process of this host
+    /// out, and `status.json`.
+    dir: PathBuf,
+    /// Held for the journal's life: the OS lock that keeps a second process out (none when a
+    /// journal in the store is only read, see [`Opening::Reading`]).
+    _lock: Option<File>,
+}
+
+/// Where a journal's trees are kept.
+enum Keeping {
+    /// sled, in `sled/` under the journal's directory: the default, for one process.
+    Disk(DiskKeeping),
+    /// Rows in the shared store (`[store] url`), each write committed before it returns, so
+    /// that a campaign can resume on another host.
+    Shared {
+        store: Arc<SharedJournal>,
+        began: Timestamp,
+    },
+}
+
+/// A sled journal's database and the group commit that makes its writes durable.
+struct DiskKeeping {
+    db: sled::Db,
     /// Group commit: callers queue here; one flush answers everyone queued before it started.
     flush_requests: mpsc::UnboundedSender<oneshot::Sender<Result<(), String>>>,
     /// The group-commit task, joined by [`Journal::close`]: it holds the database, and with it
@@ -106,9 +139,57 @@ pub struct Journal {
     /// How many fsyncs the group commit has made, to show what durability costs.
     flushes: Arc<AtomicU64>,
     durability: Durability,
-    dir: PathBuf,
-    /// Held for the journal's life: the OS lock that keeps a second process out.
-    _lock: File,
+}
+
+/// The trees of a journal just opened, before its tally is read from them.
+struct Trees {
+    root: Tree,
+    contacts: Tree,
+    rows: Tree,
+    due: Tree,
+    starts: Tree,
+    meta: Tree,
+    health: Tree,
+}
+
+impl Trees {
+    fn journal(
+        self,
+        keeping: Keeping,
+        dir: &Path,
+        lock: Option<File>,
+    ) -> Result<Journal, JournalError> {
+        let tally = read_tally(&self.contacts).map_err(|why| JournalError::Corrupt {
+            dir: dir.to_owned(),
+            why,
+        })?;
+        Ok(Journal {
+            root: self.root,
+            contacts: self.contacts,
+            tally: Mutex::new(tally),
+            rows: self.rows,
+            due: self.due,
+            starts: self.starts,
+            meta: self.meta,
+            health: self.health,
+            keeping,
+            dir: dir.to_owned(),
+            _lock: lock,
+        })
+    }
+}
+
+/// Whether a journal may be created by opening it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Opening {
+    /// `outdial run`: created on the first run, resumed after.
+    StartOrResume,
+    /// `outdial resume`, `status`, `export`, …: it must exist.
+    Existing,
+    /// It must exist, and is only read, also while a run holds it: a journal in the store is
+    /// then read as it stands (its lock on this host is not taken); a sled journal cannot be
+    /// opened by two processes, so this is [`Opening::Existing`] for it.
+    Reading,
 }
 
 /// What [`Journal::durable`] waits for.
@@ -254,6 +335,16 @@ pub enum JournalError {
     },
     #[error("journal at {dir} could not be written: {why}")]
     Storage { dir: PathBuf, why: String },
+    #[error(
+        "campaign `{campaign}` has no journal in the store at {at}: it has not been started through this store; use `outdial run` to start it"
+    )]
+    MissingInStore { campaign: String, at: String },
+    #[error(
+        "campaign `{campaign}` keeps its journal on this disk at {dir}, as it did before it named a shared store, whose journals are kept in the store: resume it without the store (remove [store] url and unset OUTDIAL_STORE_URL), or give the campaign another name to start it through the store"
+    )]
+    KeptOnDisk { campaign: String, dir: PathBuf },
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 impl State {
@@ -606,7 +697,9 @@ impl Journal {
             dir: dir.to_owned(),
             why: e.to_string(),
         };
-        check_identity(&db, dir, campaign, witness.commit > 0)?;
+        let root = Tree::Disk((*db).clone());
+        check_identity(&root, dir, campaign, witness.commit > 0, witness.began)?;
+        db.flush().map_err(storage)?;
         let committer = Arc::new(Committer::check(db.clone(), dir, witness)?);
         let contacts = db.open_tree("contacts").map_err(storage)?;
         let starts = db.open_tree(STARTS).map_err(storage)?;
@@ -631,34 +724,106 @@ impl Journal {
                 why,
             })?;
         }
-        let tally = Mutex::new(read_tally(&contacts).map_err(|why| JournalError::Corrupt {
-            dir: dir.to_owned(),
-            why,
-        })?);
-        let rows = db.open_tree("rows").map_err(storage)?;
-        let due = db.open_tree("due").map_err(storage)?;
-        let meta = db.open_tree("meta").map_err(storage)?;
-        let health = db.open_tree("health").map_err(storage)?;
+        let tree = |name: &str| db.open_tree(name).map(Tree::Disk).map_err(storage);
+        let trees = Trees {
+            root,
+            contacts: Tree::Disk(contacts),
+            rows: tree("rows")?,
+            due: tree("due")?,
+            starts: Tree::Disk(starts),
+            meta: tree("meta")?,
+            health: tree("health")?,
+        };
         let flushes = Arc::new(AtomicU64::new(0));
         let (flush_requests, flusher) = spawn_group_commit(committer.clone(), flushes.clone());
-        tracing::info!(ms = started.elapsed().as_millis(), "journal opened");
-        Ok(Journal {
+        let keeping = Keeping::Disk(DiskKeeping {
             db,
-            contacts,
-            tally,
-            rows,
-            due,
-            starts,
-            meta,
-            health,
             flush_requests,
             flusher,
             committer,
             flushes,
             durability,
+        });
+        let journal = trees.journal(keeping, dir, Some(lock))?;
+        tracing::info!(ms = started.elapsed().as_millis(), "journal opened");
+        Ok(journal)
+    }
+
+    /// Opens the journal `campaign` keeps: in the shared store when it runs through one
+    /// (`OUTDIAL_STORE_URL`, or its file's `[store] url`), else in sled under its directory.
+    pub fn open_campaign(campaign: &Campaign, opening: Opening) -> Result<Journal, JournalError> {
+        let (dir, name) = (&campaign.journal_dir, campaign.name.as_str());
+        match (crate::store::url_for(campaign)?, opening) {
+            (Some(url), _) => Self::open_in_store(dir, name, &url, opening),
+            (None, Opening::StartOrResume) => Self::open(dir, name),
+            (None, Opening::Existing | Opening::Reading) => Self::open_existing(dir, name),
+        }
+    }
+
+    /// Opens the campaign's journal in the store at `url`, creating it unless it must exist.
+    /// `dir` is made on this host if it is missing: a campaign resumed on another host has its
+    /// lock and status snapshot there, and its records in the store.
+    pub fn open_in_store(
+        dir: &Path,
+        campaign: &str,
+        url: &StoreUrl,
+        opening: Opening,
+    ) -> Result<Journal, JournalError> {
+        let started = std::time::Instant::now();
+        Self::create_dir(dir)?;
+        check_own_directory(dir)?;
+        if dir.join("sled").exists() {
+            return Err(JournalError::KeptOnDisk {
+                campaign: campaign.to_owned(),
+                dir: dir.to_owned(),
+            });
+        }
+        let lock = match opening {
+            Opening::Reading => None,
+            Opening::StartOrResume | Opening::Existing => Some(lock(dir, campaign)?),
+        };
+        let store = Arc::new(SharedJournal::connect(url, campaign)?);
+        let tree = |name| Tree::Shared {
+            store: store.clone(),
+            name,
+        };
+        let root = tree("root");
+        let storage = |why| JournalError::Storage {
             dir: dir.to_owned(),
-            _lock: lock,
-        })
+            why,
+        };
+        let existed = root.get("format").map_err(storage)?.is_some();
+        if !existed && opening != Opening::StartOrResume {
+            return Err(JournalError::MissingInStore {
+                campaign: campaign.to_owned(),
+                at: url.at().to_owned(),
+            });
+        }
+        check_identity(&root, dir, campaign, existed, Timestamp::now())?;
+        let began = root.get("began").map_err(storage)?;
+        let began = began
+            .and_then(|b| <[u8; 8]>::try_from(b.as_ref()).ok())
+            .and_then(|ms| Timestamp::from_millisecond(i64::from_be_bytes(ms)).ok())
+            .ok_or_else(|| JournalError::Corrupt {
+                dir: dir.to_owned(),
+                why: "its record of when the campaign began is missing or damaged".into(),
+            })?;
+        let trees = Trees {
+            root,
+            contacts: tree("contacts"),
+            rows: tree("rows"),
+            due: tree("due"),
+            starts: tree(STARTS),
+            meta: tree("meta"),
+            health: tree("health"),
+        };
+        let journal = trees.journal(Keeping::Shared { store, began }, dir, lock)?;
+        tracing::info!(
+            ms = started.elapsed().as_millis(),
+            at = url.at(),
+            "journal opened in the store"
+        );
+        Ok(journal)
     }
 
     /// Moves the journal in `dir` aside, to `<dir>.damaged-<UTC time>` beside it, so that a
@@ -684,28 +849,46 @@ impl Journal {
 
     /// When this campaign began: its first run.
     pub fn began(&self) -> Timestamp {
-        self.committer.witness().began
+        match &self.keeping {
+            Keeping::Disk(disk) => disk.committer.witness().began,
+            Keeping::Shared { began, .. } => *began,
+        }
     }
 
-    /// Closes the journal: the group-commit task is joined and the database dropped, so when
-    /// this returns the OS locks are free and another open succeeds at once.
+    /// Closes the journal: the group-commit task is joined and the database dropped (or the
+    /// store's connection closed), so when this returns the OS locks are free and another open
+    /// succeeds at once.
     pub async fn close(self) {
         let Journal {
-            db,
+            root,
             contacts,
             rows,
             due,
             starts,
             meta,
-            flush_requests,
-            flusher,
-            committer,
+            health,
+            keeping,
             _lock,
             ..
         } = self;
-        drop(flush_requests);
-        let _ = flusher.await;
-        drop((committer, contacts, rows, due, starts, meta, db));
+        drop((root, contacts, rows, due, starts, meta, health));
+        match keeping {
+            Keeping::Disk(DiskKeeping {
+                db,
+                flush_requests,
+                flusher,
+                committer,
+                ..
+            }) => {
+                drop(flush_requests);
+                let _ = flusher.await;
+                drop((committer, db));
+            }
+            // The last handle: its thread ends once its request in hand is answered.
+            Keeping::Shared { store, .. } => {
+                let _ = tokio::task::spawn_blocking(move || drop(store)).await;
+            }
+        }
         drop(_lock);
     }
 
@@ -714,21 +897,13 @@ impl Journal {
     }
 
     /// Starts a new run and returns its number (1 for the first run).
+    /// Read, then written: the journal's lock keeps every other writer out.
     pub fn begin_run(&self) -> Result<u64, JournalError> {
-        let next = self
-            .db
-            .update_and_fetch("runs", |old| {
-                let n = old
-                    .and_then(|b| b.try_into().ok())
-                    .map(u64::from_be_bytes)
-                    .unwrap_or(0);
-                Some((n + 1).to_be_bytes().to_vec())
-            })
-            .map_err(|e| self.storage(e))?
-            .expect("update_and_fetch returns the new value");
-        Ok(u64::from_be_bytes(
-            next.as_ref().try_into().expect("8 bytes written above"),
-        ))
+        let next = self.latest_run()? + 1;
+        self.root
+            .insert("runs", next.to_be_bytes())
+            .map_err(|e| self.storage(e))?;
+        Ok(next)
     }
 
     pub fn get(&self, phone: &Phone) -> Result<Option<Entry>, JournalError> {
@@ -753,15 +928,15 @@ impl Journal {
     pub fn put(&self, entry: &Entry) -> Result<(), JournalError> {
         let key = entry.phone().as_str().as_bytes();
         let before = self.get(entry.phone())?;
-        let mut batch = sled::Batch::default();
+        let mut batch = Batch::default();
         batch.insert(key, record::encode(entry));
         // The mark is written only when the entry joins or leaves the index: every key in a
         // batch is a log message sled compresses on its own, the main cost of a write.
         let was_open = before.as_ref().is_some_and(|b| is_open(&b.state));
         let mark = [OPEN, key].concat();
         match (was_open, is_open(&entry.state)) {
-            (false, true) => batch.insert(mark, &[]),
-            (true, false) => batch.remove(mark),
+            (false, true) => batch.insert(&mark, []),
+            (true, false) => batch.remove(&mark),
             _ => {}
         }
         self.keep_history(&mut batch, before.as_ref(), entry);
@@ -770,13 +945,11 @@ impl Journal {
         for counts in Counts::moved_by(moved) {
             batch.insert(counts.key(), counts.encode(&tally));
         }
-        self.contacts
-            .apply_batch(batch)
-            .map_err(|e| self.storage(e))?;
+        self.contacts.apply(batch).map_err(|e| self.storage(e))?;
         drop(tally);
         if let Some(at) = entry.due_at.filter(|_| entry.is_waiting()) {
             self.due
-                .insert(due_key(at, entry.phone()), &[])
+                .insert(due_key(at, entry.phone()), [])
                 .map_err(|e| self.storage(e))?;
         }
         Ok(())
@@ -784,7 +957,7 @@ impl Journal {
 
     /// The attempt history follows from the entry's moves: a new `dialing` mark, or an end,
     /// writes the latest attempt's record; an attempt taken back (no call was made) removes it.
-    fn keep_history(&self, batch: &mut sled::Batch, before: Option<&Entry>, after: &Entry) {
+    fn keep_history(&self, batch: &mut Batch, before: Option<&Entry>, after: &Entry) {
         let key = |entry: &Entry| {
             Some(attempt_key(
                 entry.caller_id.as_ref()?,
@@ -812,7 +985,7 @@ impl Journal {
     /// The latest `n` attempts made from `caller`, newest first.
     pub fn latest_attempts(&self, caller: &Phone, n: usize) -> Result<Vec<Attempt>, JournalError> {
         let prefix = [ATTEMPT, caller.as_str().as_bytes(), b"/"].concat();
-        let items = self.contacts.scan_prefix(&prefix).rev().take(n);
+        let items = self.contacts.scan_prefix_rev(&prefix).take(n);
         items.map(|item| self.attempt_of(item)).collect()
     }
 
@@ -828,8 +1001,11 @@ impl Journal {
     pub fn callers(&self) -> Result<Vec<Phone>, JournalError> {
         let mut callers = Vec::new();
         let mut from = ATTEMPT.to_vec();
-        while let Some(item) = self.contacts.range(from..).next() {
-            let (key, _) = item.map_err(|e| self.storage(e))?;
+        while let Some((key, _)) = self
+            .contacts
+            .first_from(&from)
+            .map_err(|e| self.storage(e))?
+        {
             let Some(rest) = key.strip_prefix(ATTEMPT) else {
                 break;
             };
@@ -844,10 +1020,7 @@ impl Journal {
         Ok(callers)
     }
 
-    fn attempt_of(
-        &self,
-        item: sled::Result<(sled::IVec, sled::IVec)>,
-    ) -> Result<Attempt, JournalError> {
+    fn attempt_of(&self, item: Result<tree::Pair, Failure>) -> Result<Attempt, JournalError> {
         let (key, value) = item.map_err(|e| self.storage(e))?;
         let rest = &key[ATTEMPT.len()..];
         let slash = rest.iter().position(|&b| b == b'/');
@@ -861,7 +1034,7 @@ impl Journal {
 
     /// The latest run's number (0 before any run).
     pub fn latest_run(&self) -> Result<u64, JournalError> {
-        let runs = self.db.get("runs").map_err(|e| self.storage(e))?;
+        let runs = self.root.get("runs").map_err(|e| self.storage(e))?;
         let bytes = runs.and_then(|b| <[u8; 8]>::try_from(b.as_ref()).ok());
         Ok(bytes.map_or(0, u64::from_be_bytes))
     }
@@ -924,11 +1097,11 @@ impl Journal {
         keep: usize,
     ) -> Result<(), JournalError> {
         let key = start_key(caller, at);
-        self.starts.insert(&key, &[]).map_err(|e| self.storage(e))?;
+        self.starts.insert(&key, []).map_err(|e| self.storage(e))?;
         let prefix = &key[..key.len() - 8];
-        let beyond = self.starts.scan_prefix(prefix).keys().rev().nth(keep);
+        let beyond = self.starts.scan_prefix_rev(prefix).nth(keep);
         if let Some(oldest) = beyond {
-            let oldest = oldest.map_err(|e| self.storage(e))?;
+            let (oldest, _) = oldest.map_err(|e| self.storage(e))?;
             self.starts.remove(oldest).map_err(|e| self.storage(e))?;
         }
         Ok(())
@@ -948,8 +1121,8 @@ impl Journal {
         let prefix = start_key(caller, Timestamp::UNIX_EPOCH);
         let prefix = &prefix[..prefix.len() - 8];
         let mut latest = Vec::with_capacity(n.min(64));
-        for item in self.starts.scan_prefix(prefix).keys().rev().take(n) {
-            let key = item.map_err(|e| self.storage(e))?;
+        for item in self.starts.scan_prefix_rev(prefix).take(n) {
+            let (key, _) = item.map_err(|e| self.storage(e))?;
             let millis = <[u8; 8]>::try_from(&key[prefix.len()..]).map(i64::from_be_bytes);
             let at = millis
                 .ok()
@@ -1003,12 +1176,17 @@ impl Journal {
     }
 
     /// Resolves once everything written before this call is on disk. Concurrent callers share
-    /// one fsync (group commit), so durability does not cost one fsync per call.
+    /// one fsync (group commit), so durability does not cost one fsync per call. In the store,
+    /// each write has committed before it returned: nothing is left to wait for.
     pub fn durable(&self) -> impl Future<Output = Result<(), JournalError>> + Send + 'static {
         let (done, flushed) = oneshot::channel();
-        let queued = match self.durability {
-            Durability::Disk => self.flush_requests.send(done).is_ok(),
-            Durability::Scratch => done.send(Ok(())).is_ok(),
+        let queued = match &self.keeping {
+            Keeping::Disk(DiskKeeping {
+                durability: Durability::Disk,
+                flush_requests,
+                ..
+            }) => flush_requests.send(done).is_ok(),
+            Keeping::Disk(_) | Keeping::Shared { .. } => done.send(Ok(())).is_ok(),
         };
         let dir = self.dir.clone();
         async move {
@@ -1026,7 +1204,10 @@ impl Journal {
 
     /// Commits now, waiting for the disk (end of run, interrupt).
     pub fn flush(&self) -> Result<(), JournalError> {
-        self.committer
+        let Keeping::Disk(disk) = &self.keeping else {
+            return Ok(());
+        };
+        disk.committer
             .commit()
             .map_err(|why| JournalError::Storage {
                 dir: self.dir.clone(),
@@ -1034,9 +1215,12 @@ impl Journal {
             })
     }
 
-    /// fsyncs made by the group commit so far.
+    /// What durability has cost so far: the group commit's fsyncs, or the store's transactions.
     pub fn flush_count(&self) -> u64 {
-        self.flushes.load(Ordering::Relaxed)
+        match &self.keeping {
+            Keeping::Disk(disk) => disk.flushes.load(Ordering::Relaxed),
+            Keeping::Shared { store, .. } => store.writes(),
+        }
     }
 
     /// Every contact, in phone order, read from disk as it goes.
@@ -1110,10 +1294,10 @@ impl Journal {
         }
     }
 
-    fn storage(&self, error: sled::Error) -> JournalError {
+    fn storage(&self, why: Failure) -> JournalError {
         JournalError::Storage {
             dir: self.dir.clone(),
-            why: error.to_string(),
+            why,
         }
     }
 }
@@ -1262,32 +1446,35 @@ fn open_scratch_sled(dir: &Path) -> Result<sled::Db, sled::Error> {
         .open()
 }
 
-/// A new journal is stamped with our format and the campaign's name; an old one must match both.
-/// A database that `existed` before this open but has no stamp is damaged, never reset.
+/// A new journal is stamped with our format, the campaign's name and when it `began`, in one
+/// batch; an old one must match the format and the name. A journal that `existed` before this
+/// open but has no stamp is damaged, never reset.
 fn check_identity(
-    db: &sled::Db,
+    root: &Tree,
     dir: &Path,
     campaign: &str,
     existed: bool,
+    began: Timestamp,
 ) -> Result<(), JournalError> {
-    let storage = |e: sled::Error| JournalError::Storage {
+    let storage = |why| JournalError::Storage {
         dir: dir.to_owned(),
-        why: e.to_string(),
+        why,
     };
-    let format = db.get("format").map_err(storage)?;
+    let format = root.get("format").map_err(storage)?;
     match format.as_deref() {
         None if !existed => {
-            db.insert("format", FORMAT).map_err(storage)?;
-            db.insert("campaign", campaign).map_err(storage)?;
-            db.flush().map_err(storage)?;
-            Ok(())
+            let mut stamp = Batch::default();
+            stamp.insert("format", FORMAT);
+            stamp.insert("campaign", campaign);
+            stamp.insert("began", began.as_millisecond().to_be_bytes());
+            root.apply(stamp).map_err(storage)
         }
         Some(f)
             if [FORMAT, FORMAT_2, FORMAT_1]
                 .iter()
                 .any(|known| f == known.as_bytes()) =>
         {
-            let owner = db.get("campaign").map_err(storage)?.unwrap_or_default();
+            let owner = root.get("campaign").map_err(storage)?.unwrap_or_default();
             if owner == campaign.as_bytes() {
                 return Ok(());
             }
@@ -1539,10 +1726,10 @@ impl Counts {
 }
 
 /// The tally the counters of `contacts` hold.
-fn read_tally(contacts: &sled::Tree) -> Result<Tally, String> {
+fn read_tally(contacts: &Tree) -> Result<Tally, String> {
     let mut tally = Tally::default();
     for item in contacts.scan_prefix(COUNTS) {
-        let (key, value) = item.map_err(|e| e.to_string())?;
+        let (key, value) = item?;
         if key == CAMPAIGN_COUNTS {
             record::decode_campaign_counts(&value, &mut tally)?;
         } else if let Some(caller) = key.strip_prefix(CALLER_COUNTS) {

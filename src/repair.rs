@@ -82,6 +82,13 @@ pub async fn repair(
     since: Option<Timestamp>,
     mode: Mode,
 ) -> Result<Repair, Error> {
+    if let Some(url) = crate::store::url_for(campaign)? {
+        return Err(Error::Usage(format!(
+            "campaign `{}` keeps its journal in the store at {}, which PostgreSQL keeps whole (restore it from the database's backups if it was lost); `outdial repair` rebuilds journals kept on this disk",
+            campaign.name,
+            url.at()
+        )));
+    }
     let dir = &campaign.journal_dir;
     let (journal, condition) = inspect(campaign).await?;
     let began = match &journal {

@@ -75,7 +75,9 @@ async fn killed_a_dozen_times_under_faults_nobody_is_called_twice_or_lost() {
 
 /// The same through the shared store (PostgreSQL, `OUTDIAL_TEST_PG_URL`; skipped without it
 /// outside CI): each killed process leaves its leases, caller-ID starts and campaign lock
-/// behind in the store, and the guarantees hold all the same.
+/// behind in the store, its journal is kept there, and every other run is resumed on another
+/// "host" (another directory, with its own copy of the campaign and no journal on its disk).
+/// The guarantees hold all the same.
 #[tokio::test(flavor = "multi_thread")]
 async fn killed_a_dozen_times_through_the_shared_store_nobody_is_called_twice_or_lost() {
     let Some(db) = common::pg::database(
@@ -89,30 +91,65 @@ async fn killed_a_dozen_times_through_the_shared_store_nobody_is_called_twice_or
     db.drop().await;
 }
 
-/// The crash test, with the account shared through `store` when one is given.
-async fn killed_a_dozen_times(store: Option<&common::pg::TestDb>) {
-    let outdial = |scenario: &Scenario, args: &[&str]| {
-        let mut command = scenario.outdial(args);
-        if let Some(db) = store {
-            command.env("OUTDIAL_STORE_URL", db.url_text());
+/// Where the crash test runs outdial: one host, or through the store two hosts taking turns.
+struct Hosts<'a> {
+    scenario: &'a Scenario,
+    store: Option<String>,
+    /// The second host's directory: a copy of the campaign file and its contacts.
+    other: Option<tempfile::TempDir>,
+}
+
+impl<'a> Hosts<'a> {
+    fn new(scenario: &'a Scenario, store: Option<&common::pg::TestDb>) -> Hosts<'a> {
+        let other = store.map(|_| {
+            let dir = tempfile::TempDir::new().unwrap();
+            for file in ["campaign.toml", "contacts.csv"] {
+                std::fs::copy(scenario.dir.path().join(file), dir.path().join(file)).unwrap();
+            }
+            dir
+        });
+        Hosts {
+            scenario,
+            store: store.map(|db| db.url_text()),
+            other,
+        }
+    }
+
+    /// outdial on the host whose turn `turn` is, on its own copy of the campaign.
+    fn outdial(&self, turn: usize, verb: &str) -> tokio::process::Command {
+        let dir = match &self.other {
+            Some(other) if turn % 2 == 1 => other.path(),
+            _ => self.scenario.dir.path(),
+        };
+        let file = dir.join("campaign.toml");
+        let mut command = self.scenario.outdial(&[verb, file.to_str().unwrap(), "-q"]);
+        if let Some(url) = &self.store {
+            command.env("OUTDIAL_STORE_URL", url);
         }
         command
-    };
+    }
+
+    async fn journal(&self) -> outdial::journal::Journal {
+        common::open_journal_in(&self.scenario.campaign(), self.store.as_deref()).await
+    }
+}
+
+/// The crash test, with the account shared through `store` when one is given.
+async fn killed_a_dozen_times(store: Option<&common::pg::TestDb>) {
     let phones: Vec<String> = [212, 718, 415, 650, 312, 713, 907]
         .iter()
         .flat_map(|npa| numbers_in(*npa, 0, 300))
         .collect();
     let scenario =
         Scenario::start_with(faulty_sandbox_config(), &campaign(), &csv_of(&phones)).await;
-    let file = scenario.campaign_file();
-    let file = file.to_str().unwrap();
+    let hosts = Hosts::new(&scenario, store);
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
 
     let mut kills = 0;
     let mut target = 0;
     while kills < 12 {
         let verb = if kills == 0 { "run" } else { "resume" };
-        let mut child = outdial(&scenario, &[verb, file, "-q"]).spawn().unwrap();
+        let mut child = hosts.outdial(kills, verb).spawn().unwrap();
         target += rng.random_range(40..170);
         scenario.wait_for_requests(target).await;
         tokio::time::sleep(Duration::from_millis(rng.random_range(0..40))).await;
@@ -133,10 +170,7 @@ async fn killed_a_dozen_times(store: Option<&common::pg::TestDb>) {
         kills >= 10,
         "only {kills} kills landed before the campaign ended"
     );
-    let last = outdial(&scenario, &["resume", file, "-q"])
-        .output()
-        .await
-        .unwrap();
+    let last = hosts.outdial(kills, "resume").output().await.unwrap();
     assert!(
         last.status.success(),
         "{}",
@@ -153,7 +187,7 @@ async fn killed_a_dozen_times(store: Option<&common::pg::TestDb>) {
                 status,
                 "no-answer",
                 "{phone} was called again after a call that ended {status}; {}",
-                what_happened_to(&scenario, phone).await
+                what_happened_to(&hosts, phone).await
             );
             redialled += 1;
         }
@@ -163,7 +197,7 @@ async fn killed_a_dozen_times(store: Option<&common::pg::TestDb>) {
         "no contact was redialled: the redials were not tried"
     );
     let created: HashMap<&String, usize> = calls.iter().map(|(p, ids)| (p, ids.len())).collect();
-    let states = exported_states(&scenario).await;
+    let states = exported_states(&hosts).await;
     assert_eq!(
         states.len(),
         phones.len(),
@@ -193,14 +227,28 @@ async fn killed_a_dozen_times(store: Option<&common::pg::TestDb>) {
         stats.server_errors > 0 && stats.dropped > 0,
         "the faults did happen: {stats:?}"
     );
-    history_matches_the_vendor(&scenario).await;
+    history_matches_the_vendor(&hosts).await;
+    if let Some(db) = store {
+        for dir in [scenario.dir.path(), hosts.other.as_ref().unwrap().path()] {
+            let journal = dir.join(".outdial").join("test-campaign");
+            assert!(
+                journal.join("lock").exists() && !journal.join("sled").exists(),
+                "each host ran with its journal in the store, none on its disk: {journal:?}"
+            );
+        }
+        let records = db
+            .inspect("SELECT count(*) FROM journal_records WHERE campaign = 'test-campaign'")
+            .await;
+        assert!(records > phones.len() as i64, "the store holds the journal");
+    }
 }
 
 /// The attempt history survived every kill: each call the vendor created is one attempt, from
 /// the same caller ID, ended as the vendor says; an attempt with no end is one whose create may
 /// have made a call that a look-up then did not find; attempt numbers never repeat.
-async fn history_matches_the_vendor(scenario: &Scenario) {
-    let journal = common::open_journal(&scenario.campaign()).await;
+async fn history_matches_the_vendor(hosts: &Hosts<'_>) {
+    let scenario = hosts.scenario;
+    let journal = hosts.journal().await;
     let mut ended: HashMap<(String, String), Vec<String>> = HashMap::new();
     let mut unended: HashMap<String, usize> = HashMap::new();
     let mut numbers: HashMap<String, Vec<u32>> = HashMap::new();
@@ -263,7 +311,8 @@ async fn history_matches_the_vendor(scenario: &Scenario) {
 
 /// What the sandbox and the journal know of `phone`, for a failure's message: every request for
 /// it, its exported row, its attempts and its entry.
-async fn what_happened_to(scenario: &Scenario, phone: &str) -> String {
+async fn what_happened_to(hosts: &Hosts<'_>, phone: &str) -> String {
+    let scenario = hosts.scenario;
     let requests: Vec<_> = scenario
         .sandbox
         .received()
@@ -272,17 +321,13 @@ async fn what_happened_to(scenario: &Scenario, phone: &str) -> String {
         .filter(|c| c.phone.as_deref() == Some(phone))
         .map(|c| (c.at_ms, c.status, c.call_id, c.fault))
         .collect();
-    let export = scenario
-        .outdial(&["export", scenario.campaign_file().to_str().unwrap()])
-        .output()
-        .await
-        .unwrap();
+    let export = hosts.outdial(0, "export").output().await.unwrap();
     let row: Vec<_> = String::from_utf8_lossy(&export.stdout)
         .lines()
         .filter(|l| l.contains(phone) || l.starts_with("line"))
         .map(str::to_owned)
         .collect();
-    let journal = common::open_journal(&scenario.campaign()).await;
+    let journal = hosts.journal().await;
     let attempts: Vec<String> = journal
         .attempts()
         .filter_map(Result::ok)
@@ -328,13 +373,13 @@ async fn call_status(sandbox: &Sandbox, call_id: &str) -> String {
 }
 
 /// phone → state, from `outdial export`; panics on a phone exported twice.
-async fn exported_states(scenario: &Scenario) -> HashMap<String, String> {
-    let out = scenario
-        .outdial(&["export", scenario.campaign_file().to_str().unwrap()])
-        .output()
-        .await
-        .unwrap();
-    assert!(out.status.success());
+async fn exported_states(hosts: &Hosts<'_>) -> HashMap<String, String> {
+    let out = hosts.outdial(0, "export").output().await.unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut reader = csv::Reader::from_reader(out.stdout.as_slice());
     let headers = reader.headers().unwrap().clone();
     let column = |name: &str| headers.iter().position(|h| h == name).unwrap();

@@ -1,6 +1,37 @@
-//! Nobody is called twice and nobody is missed, across bad rows, duplicates, reruns and edits.
+//! Nobody is called twice and nobody is missed, across bad rows, duplicates, reruns and edits,
+//! with the journal on disk (sled) and in the shared store (PostgreSQL, `OUTDIAL_TEST_PG_URL`;
+//! skipped without it outside CI).
 
 mod common;
+
+/// Each test below, run twice: `journal_on_disk` and `journal_in_the_store`.
+macro_rules! with_either_journal {
+    ($($test:ident),* $(,)?) => {$(
+        mod $test {
+            #[tokio::test(flavor = "multi_thread")]
+            async fn journal_on_disk() {
+                super::$test(None).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread")]
+            async fn journal_in_the_store() {
+                let name = concat!("exactly_once::", stringify!($test), "::journal_in_the_store");
+                let Some(db) = crate::common::pg::database(name).await else {
+                    return;
+                };
+                super::$test(Some(&db.url_text())).await;
+                db.drop().await;
+            }
+        }
+    )*};
+}
+
+with_either_journal!(
+    every_valid_contact_is_called_exactly_once,
+    a_finished_campaign_run_again_calls_nobody,
+    an_edited_contacts_file_calls_only_the_new_contacts,
+    name_and_custom_variables_reach_the_api,
+);
 
 use common::{Scenario, Settings, csv_of, numbers_in};
 use outdial::dialer::Ending;
@@ -8,8 +39,7 @@ use outdial::dialer::Ending;
 const POOL: &[&str] = &["+12125550101", "+14155550102", "+13125550104"];
 
 /// Every valid contact gets exactly one call; bad phones and a duplicate row are skipped, not fatal.
-#[tokio::test(flavor = "multi_thread")]
-async fn every_valid_contact_is_called_exactly_once() {
+async fn every_valid_contact_is_called_exactly_once(store: Option<&str>) {
     let mut phones = numbers_in(212, 0, 100);
     phones.extend(numbers_in(415, 0, 100));
     phones.extend(numbers_in(907, 0, 100));
@@ -24,7 +54,7 @@ async fn every_valid_contact_is_called_exactly_once() {
     ));
     let scenario = Scenario::start(POOL, Settings::default(), &csv).await;
 
-    let finish = scenario.run().await;
+    let finish = scenario.run_journalled_in(store).await;
 
     assert!(
         matches!(finish.ending, Ending::Complete),
@@ -40,14 +70,13 @@ async fn every_valid_contact_is_called_exactly_once() {
 }
 
 /// Run is idempotent: a finished campaign run again reports complete and calls nobody.
-#[tokio::test(flavor = "multi_thread")]
-async fn a_finished_campaign_run_again_calls_nobody() {
+async fn a_finished_campaign_run_again_calls_nobody(store: Option<&str>) {
     let phones = numbers_in(312, 0, 50);
     let scenario = Scenario::start(POOL, Settings::default(), &csv_of(&phones)).await;
-    scenario.run().await;
+    scenario.run_journalled_in(store).await;
     let before = scenario.sandbox.received().await.len();
 
-    let again = scenario.run().await;
+    let again = scenario.run_journalled_in(store).await;
 
     assert!(matches!(again.ending, Ending::Complete));
     assert_eq!(
@@ -60,17 +89,16 @@ async fn a_finished_campaign_run_again_calls_nobody() {
 
 /// The contact's identity is its phone: a CSV reordered, trimmed and extended between runs
 /// gets calls only for its new contacts, and nobody already called is called again.
-#[tokio::test(flavor = "multi_thread")]
-async fn an_edited_contacts_file_calls_only_the_new_contacts() {
+async fn an_edited_contacts_file_calls_only_the_new_contacts(store: Option<&str>) {
     let first = numbers_in(415, 0, 80);
     let scenario = Scenario::start(POOL, Settings::default(), &csv_of(&first)).await;
-    scenario.run().await;
+    scenario.run_journalled_in(store).await;
 
     let added = numbers_in(415, 1000, 20);
     let mut edited: Vec<String> = first.iter().rev().skip(10).cloned().collect();
     edited.extend(added.iter().cloned());
     scenario.write_contacts(&csv_of(&edited));
-    let finish = scenario.run().await;
+    let finish = scenario.run_journalled_in(store).await;
 
     let everyone: Vec<String> = first.iter().chain(&added).cloned().collect();
     scenario.assert_each_called_once(&everyone).await;
@@ -78,12 +106,11 @@ async fn an_edited_contacts_file_calls_only_the_new_contacts() {
 }
 
 /// What the CSV says reaches the API: the name, extra columns as custom variables, a pool number.
-#[tokio::test(flavor = "multi_thread")]
-async fn name_and_custom_variables_reach_the_api() {
+async fn name_and_custom_variables_reach_the_api(store: Option<&str>) {
     let csv = "Phone,Name,plan,renewal date\n+12125550199,\"Doe, Jane\",pro,2026-12-01\n";
     let scenario = Scenario::start(POOL, Settings::default(), csv).await;
 
-    scenario.run().await;
+    scenario.run_journalled_in(store).await;
 
     let received = scenario.sandbox.received().await;
     assert_eq!(received.len(), 1);

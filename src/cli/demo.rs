@@ -10,7 +10,7 @@ use super::{Global, output};
 use crate::campaign::{ApiKey, Campaign, Overrides};
 use crate::dialer::Finish;
 use crate::error::Error;
-use crate::journal::Journal;
+use crate::journal::{Journal, Opening};
 use crate::progress::Display;
 use crate::sandbox::answers::{AnswerSettings, Factor, Labelling, TierLift};
 use crate::sandbox::{Latency, Sandbox, SandboxConfig, TimeScale};
@@ -100,7 +100,7 @@ async fn health_verdict(campaign: &Campaign, sandbox: &Sandbox) -> String {
         .iter()
         .map(|label| label.number.to_string())
         .collect();
-    let rests = match Journal::open_existing(&campaign.journal_dir, &campaign.name) {
+    let rests = match Journal::open_campaign(campaign, Opening::Existing) {
         Ok(journal) => {
             let rests: Vec<_> = journal.rests().filter_map(Result::ok).collect();
             // Closed, not dropped: the report page opens the journal next.

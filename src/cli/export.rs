@@ -9,7 +9,7 @@ use clap::Args;
 use super::Global;
 use crate::error::Error;
 use crate::export::{ExportError, create_private, export, export_xlsx};
-use crate::journal::Journal;
+use crate::journal::{Journal, Opening};
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
@@ -25,7 +25,7 @@ pub struct ExportArgs {
 
 pub async fn run(args: ExportArgs, global: &Global) -> Result<u8, Error> {
     let campaign = super::load(&args.campaign, global)?;
-    let journal = Journal::open_existing(&campaign.journal_dir, &campaign.name)?;
+    let journal = Journal::open_campaign(&campaign, Opening::Existing)?;
     let written = match (&args.xlsx, &args.output) {
         (Some(path), _) => export_xlsx(&journal, path).map_err(|e| in_file(e, path)),
         (None, Some(path)) => {

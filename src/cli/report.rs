@@ -20,7 +20,7 @@ use super::{Global, output};
 use crate::campaign::Campaign;
 use crate::error::Error;
 use crate::figures::{Figures, Source, page};
-use crate::journal::{Journal, JournalError};
+use crate::journal::{Journal, JournalError, Opening};
 use crate::report::Report;
 
 /// How many copies of a running campaign's journal the report takes before it gives up.
@@ -60,7 +60,7 @@ pub async fn run(args: ReportArgs, global: &Global) -> Result<u8, Error> {
 /// The campaign's figures at `now`, from its journal or, while a run holds it, from a copy.
 pub async fn read(campaign: &Campaign, now: Timestamp) -> Result<Figures, Error> {
     let dir = &campaign.journal_dir;
-    let mut figures = match Journal::open_existing(dir, &campaign.name) {
+    let mut figures = match Journal::open_campaign(campaign, Opening::Existing) {
         Ok(journal) => {
             let figures = Figures::read(campaign, &journal, Source::Journal, now);
             journal.close().await;
@@ -92,8 +92,16 @@ pub fn write_page(figures: &Figures, path: &Path) -> Result<(), Error> {
     file.write_all(html.as_bytes()).map_err(io)
 }
 
-/// The figures of a campaign whose journal a run holds, from a copy of it.
+/// The figures of a campaign whose journal a run holds: from a copy of it, or, in the store, from
+/// the journal as it stands.
 async fn read_running(campaign: &Campaign, now: Timestamp) -> Result<Figures, Error> {
+    if crate::store::url_for(campaign)?.is_some() {
+        // In the store, the running campaign's journal is read as it stands.
+        let journal = Journal::open_campaign(campaign, Opening::Reading)?;
+        let figures = Figures::read(campaign, &journal, Source::RunningCopy, now);
+        journal.close().await;
+        return Ok(figures?);
+    }
     let mut last = None;
     for _ in 0..COPY_TRIES {
         let copy = copy_journal(&campaign.journal_dir)?;

@@ -18,7 +18,7 @@ use crate::campaign::{ApiKey, Campaign};
 use crate::clock::Clock;
 use crate::dialer::{self, Dialer, Ending, Finish};
 use crate::error::Error;
-use crate::journal::Journal;
+use crate::journal::{Journal, Opening};
 use crate::progress::Display;
 use crate::report::Report;
 use crate::store::account::{AccountLock, account_id};
@@ -208,10 +208,8 @@ fn open_journals(
 ) -> Result<(), Error> {
     for campaign in campaigns {
         journals.push(match journaling {
-            Journaling::StartOrResume => Journal::open(&campaign.journal_dir, &campaign.name)?,
-            Journaling::ResumeOnly => {
-                Journal::open_existing(&campaign.journal_dir, &campaign.name)?
-            }
+            Journaling::StartOrResume => Journal::open_campaign(campaign, Opening::StartOrResume)?,
+            Journaling::ResumeOnly => Journal::open_campaign(campaign, Opening::Existing)?,
         });
     }
     Ok(())

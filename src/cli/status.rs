@@ -11,7 +11,7 @@ use jiff::Timestamp;
 use super::output;
 use crate::campaign::Campaign;
 use crate::error::Error;
-use crate::journal::{Journal, JournalError, State};
+use crate::journal::{Journal, JournalError, Opening, State};
 use crate::report::{Phase, Report};
 use crate::window::{CalleeZones, CallingHours};
 
@@ -28,7 +28,7 @@ pub async fn run(args: StatusArgs, global: &Global) -> Result<u8, Error> {
     let campaign = super::load(&args.campaign, global)?;
     let now = Timestamp::now();
     let mut held = None;
-    let report = match Journal::open_existing(&campaign.journal_dir, &campaign.name) {
+    let report = match Journal::open_campaign(&campaign, Opening::Existing) {
         Ok(journal) => {
             let mut report = Report::of_journal(&campaign.name, &journal, now)?;
             report.next = next_due(&campaign, &journal, now)?;

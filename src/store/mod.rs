@@ -23,7 +23,7 @@ use std::time::Instant;
 
 use jiff::{Timestamp, ToSpan};
 
-pub use postgres::{CampaignLock, Store, StoreUrl};
+pub use postgres::{CampaignLock, JournalPage, JournalTree, Store, StoreUrl};
 
 /// Where a store URL was written: a campaign file may not hold a password, the environment may.
 #[derive(Debug, Clone, Copy)]
@@ -95,6 +95,16 @@ impl StoreError {
             _ => false,
         }
     }
+}
+
+/// The store `campaign` runs through, if any: `OUTDIAL_STORE_URL`, else its file's `[store] url`.
+pub fn url_for(campaign: &crate::campaign::Campaign) -> Result<Option<StoreUrl>, StoreError> {
+    if let Some(url) = StoreUrl::from_environment()? {
+        return Ok(Some(url));
+    }
+    let origin = Origin::CampaignFile(&campaign.file);
+    let url = campaign.store_url.as_deref();
+    url.map(|url| StoreUrl::parse(url, origin)).transpose()
 }
 
 /// Who holds a campaign's lock, as its row in the store says.

@@ -738,6 +738,129 @@ impl Store {
     }
 }
 
+/// The rows of one tree of one campaign's journal (see `journal/tree.rs`).
+pub struct JournalTree<'a> {
+    pub campaign: &'a str,
+    pub tree: &'a str,
+}
+
+/// Which rows of a tree a page reads: keys from `from` (inclusive) to `to` (exclusive, or to
+/// the end), in key order or backwards, at most `limit` of them.
+pub struct JournalPage<'a> {
+    pub from: &'a [u8],
+    pub to: Option<&'a [u8]>,
+    pub backwards: bool,
+    pub limit: i64,
+}
+
+/// The journal's records (V2): a campaign's journal in the store rather than on one host's disk.
+/// Each call is one statement or one transaction, committed before it returns, so a write the
+/// caller saw succeed is durable: the journal needs no flush of its own here.
+impl Store {
+    pub async fn journal_get(
+        &self,
+        tree: &JournalTree<'_>,
+        key: &[u8],
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let row = self
+            .pooled()
+            .await?
+            .query_opt(
+                "SELECT value FROM journal_records WHERE campaign = $1 AND tree = $2 AND key = $3",
+                &[&tree.campaign, &tree.tree, &key],
+            )
+            .await
+            .map_err(self.failed("reading the journal"))?;
+        Ok(row.map(|row| row.get(0)))
+    }
+
+    /// Writes `writes` (a value to put, or `None` to delete the key) in one transaction: all of
+    /// them or none. Writing the same batch twice leaves the same rows, so a batch whose commit
+    /// was lost with its connection can be written again.
+    pub async fn journal_write(
+        &self,
+        tree: &JournalTree<'_>,
+        writes: &[(Vec<u8>, Option<Vec<u8>>)],
+    ) -> Result<(), StoreError> {
+        let failed = self.failed("writing the journal");
+        let (mut keys, mut values, mut gone) = (Vec::new(), Vec::new(), Vec::new());
+        for (key, value) in writes {
+            match value {
+                Some(value) => {
+                    keys.push(key.as_slice());
+                    values.push(value.as_slice());
+                }
+                None => gone.push(key.as_slice()),
+            }
+        }
+        let mut client = self.pooled().await?;
+        let tx = client.transaction().await.map_err(&failed)?;
+        if !gone.is_empty() {
+            tx.execute(
+                "DELETE FROM journal_records
+                 WHERE campaign = $1 AND tree = $2 AND key = ANY($3::bytea[])",
+                &[&tree.campaign, &tree.tree, &gone],
+            )
+            .await
+            .map_err(&failed)?;
+        }
+        if !keys.is_empty() {
+            tx.execute(
+                "INSERT INTO journal_records (campaign, tree, key, value)
+                 SELECT $1, $2, k, v FROM unnest($3::bytea[], $4::bytea[]) AS w (k, v)
+                 ON CONFLICT (campaign, tree, key) DO UPDATE SET value = EXCLUDED.value",
+                &[&tree.campaign, &tree.tree, &keys, &values],
+            )
+            .await
+            .map_err(&failed)?;
+        }
+        tx.commit().await.map_err(&failed)
+    }
+
+    /// One page of a tree's records, in key order (or backwards).
+    pub async fn journal_page(
+        &self,
+        tree: &JournalTree<'_>,
+        page: &JournalPage<'_>,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        let order = if page.backwards { "DESC" } else { "ASC" };
+        let sql = format!(
+            "SELECT key, value FROM journal_records
+             WHERE campaign = $1 AND tree = $2 AND key >= $3 AND ($4::bytea IS NULL OR key < $4)
+             ORDER BY key {order} LIMIT $5"
+        );
+        let rows = self
+            .pooled()
+            .await?
+            .query(
+                &sql,
+                &[
+                    &tree.campaign,
+                    &tree.tree,
+                    &page.from,
+                    &page.to,
+                    &page.limit,
+                ],
+            )
+            .await
+            .map_err(self.failed("reading the journal"))?;
+        Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
+    }
+
+    /// Deletes every record of one tree.
+    pub async fn journal_clear(&self, tree: &JournalTree<'_>) -> Result<(), StoreError> {
+        self.pooled()
+            .await?
+            .execute(
+                "DELETE FROM journal_records WHERE campaign = $1 AND tree = $2",
+                &[&tree.campaign, &tree.tree],
+            )
+            .await
+            .map_err(self.failed("clearing part of the journal"))?;
+        Ok(())
+    }
+}
+
 /// A campaign held by this process through the store, on a connection of its own. Dropping it
 /// closes that connection, which frees the lock on the server.
 pub struct CampaignLock {

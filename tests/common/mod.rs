@@ -10,10 +10,11 @@ use std::time::Duration;
 
 use outdial::campaign::{ApiKey, Campaign, Overrides};
 use outdial::dialer::{self, Finish};
-use outdial::journal::Journal;
+use outdial::journal::{Journal, Opening};
 use outdial::phone::{Country, Phone};
 use outdial::progress::Display;
 use outdial::sandbox::{AgentSpec, Sandbox, SandboxConfig};
+use outdial::store::StoreUrl;
 use tempfile::TempDir;
 
 pub const AGENT: &str = "agent-under-test";
@@ -123,8 +124,13 @@ reconcile_grace_seconds = {}
     /// Runs the campaign in-process to its end, and closes the journal, so that the binary can
     /// open it at once.
     pub async fn run(&self) -> Finish {
+        self.run_journalled_in(None).await
+    }
+
+    /// [`Scenario::run`] with the journal kept in `store` (a URL), or on disk without one.
+    pub async fn run_journalled_in(&self, store: Option<&str>) -> Finish {
         let campaign = self.campaign();
-        let journal = open_journal(&campaign).await;
+        let journal = open_journal_in(&campaign, store).await;
         let finish = dialer::launch(
             &campaign,
             &journal,
@@ -225,9 +231,21 @@ reconcile_grace_seconds = {}
 
 /// Opens the journal, waiting (bounded) while an aborted run in this process still holds it.
 pub async fn open_journal(campaign: &Campaign) -> Journal {
+    open_journal_in(campaign, None).await
+}
+
+/// Opens the journal kept in `store` (a URL), or on disk without one.
+pub async fn open_journal_in(campaign: &Campaign, store: Option<&str>) -> Journal {
+    let url = store
+        .map(|url| StoreUrl::parse(url, outdial::store::Origin::Environment).expect("a store URL"));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
-        match Journal::open(&campaign.journal_dir, &campaign.name) {
+        let (dir, name) = (&campaign.journal_dir, campaign.name.as_str());
+        let opened = match &url {
+            Some(url) => Journal::open_in_store(dir, name, url, Opening::StartOrResume),
+            None => Journal::open(dir, name),
+        };
+        match opened {
             Ok(journal) => return journal,
             Err(e) if tokio::time::Instant::now() < deadline => {
                 tracing::debug!("journal not free yet: {e}");

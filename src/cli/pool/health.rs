@@ -14,7 +14,7 @@ use crate::campaign::{Campaign, Health as Policy};
 use crate::caps::{self, Caps};
 use crate::error::Error;
 use crate::health::{CRITICAL_Z, Health, Rate, Standing};
-use crate::journal::{Journal, JournalError};
+use crate::journal::{Journal, JournalError, Opening};
 use crate::phone::Phone;
 use crate::table::Table;
 
@@ -81,7 +81,7 @@ enum State {
 pub fn run(args: HealthArgs, global: &Global) -> Result<u8, Error> {
     let campaign = load(&args.campaign, global)?;
     let now = Timestamp::now();
-    let view = match Journal::open_existing(&campaign.journal_dir, &campaign.name) {
+    let view = match Journal::open_campaign(&campaign, Opening::Existing) {
         Ok(journal) => PoolHealth::of(&campaign, &journal, now)?,
         Err(JournalError::Missing { .. }) => PoolHealth::not_started(&campaign, now),
         Err(e) => return Err(e.into()),
