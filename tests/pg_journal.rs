@@ -198,10 +198,7 @@ async fn a_campaign_killed_on_one_host_resumes_on_another() {
         std::fs::copy(scenario.dir.path().join(file), host_b.path().join(file)).unwrap();
     }
     let on = |dir: &std::path::Path, verb: &str| {
-        let file = dir.join("campaign.toml");
-        let mut command = scenario.outdial(&[verb, file.to_str().unwrap(), "-q"]);
-        command.env("OUTDIAL_STORE_URL", db.url_text());
-        command
+        common::pg::through(&scenario, &db, verb, &dir.join("campaign.toml"))
     };
 
     let mut child = on(scenario.dir.path(), "run").spawn().unwrap();
@@ -247,11 +244,7 @@ async fn a_journal_is_never_looked_for_in_the_wrong_place() {
     let phones = numbers_in(415, 0, 5);
     let scenario = Scenario::start(POOL, Settings::default(), &csv_of(&phones)).await;
     let file = scenario.campaign_file();
-    let through_store = |verb: &str| {
-        let mut command = scenario.outdial(&[verb, file.to_str().unwrap()]);
-        command.env("OUTDIAL_STORE_URL", db.url_text());
-        command
-    };
+    let through_store = |verb: &str| common::pg::through(&scenario, &db, verb, &file);
 
     let resume = through_store("resume").output().await.unwrap();
     let stderr = String::from_utf8_lossy(&resume.stderr);

@@ -2,8 +2,8 @@
 //!
 //! On one machine without a shared store, [`account`] keeps a second run on the same account
 //! out (a per-account OS file lock). With a shared store (`[store] url`, or `OUTDIAL_STORE_URL`),
-//! PostgreSQL holds the account's ledger for processes on several hosts; sled stays the
-//! embedded journal of one process. The ledger's primitives:
+//! PostgreSQL holds the account's ledger for processes on several hosts, and each campaign's
+//! journal (see `journal::tree`), so that any host can resume it. The ledger's primitives:
 //!
 //! - a **campaign lock** ([`Store::lock_campaign`]): one process runs a campaign, whichever host;
 //! - the account's **start-rate schedule** ([`Store::next_start`]): one GCRA row;

@@ -117,6 +117,18 @@ impl TestDb {
     }
 }
 
+/// `outdial VERB FILE ARGS…` on `scenario`'s sandbox, through the test's database.
+pub fn through(
+    scenario: &super::Scenario,
+    db: &TestDb,
+    verb: &str,
+    file: &std::path::Path,
+) -> tokio::process::Command {
+    let mut command = scenario.outdial(&[verb, file.to_str().unwrap()]);
+    command.env("OUTDIAL_STORE_URL", db.url_text());
+    command
+}
+
 /// `outdial run FILE` as its own process on `scenario`'s sandbox, sharing the account through
 /// the test's database; stdout and stderr piped.
 pub fn spawn_sharing(
@@ -124,9 +136,7 @@ pub fn spawn_sharing(
     db: &TestDb,
     file: &std::path::Path,
 ) -> tokio::process::Child {
-    scenario
-        .outdial(&["run", file.to_str().unwrap()])
-        .env("OUTDIAL_STORE_URL", db.url_text())
+    through(scenario, db, "run", file)
         // A test that gives up on it (a timeout) leaves no run behind.
         .kill_on_drop(true)
         .stdout(std::process::Stdio::piped())
