@@ -94,6 +94,7 @@ impl Error {
                 StoreError::PasswordInFile { .. }
                 | StoreError::BadUrl { .. }
                 | StoreError::RootCert { .. }
+                | StoreError::ClientCert { .. }
                 | StoreError::CampaignLocked { .. } => 2,
                 _ => 1,
             },

@@ -592,3 +592,51 @@ async fn a_store_over_tls_is_verified_against_the_ca_file_the_url_names() {
     );
     db.drop().await;
 }
+
+/// A client certificate named by `sslcert` and `sslkey` in the URL is presented to a server that
+/// trusts its CA: the server sees the store's sessions as the certificate's subject.
+#[tokio::test]
+async fn a_client_certificate_the_url_names_is_presented_to_the_server() {
+    let test = "a_client_certificate_the_url_names_is_presented_to_the_server";
+    let Some(db) = database(test).await else {
+        return;
+    };
+    let files = [
+        "OUTDIAL_TEST_PG_CA",
+        "OUTDIAL_TEST_PG_CLIENT_CERT",
+        "OUTDIAL_TEST_PG_CLIENT_KEY",
+    ]
+    .map(|name| std::env::var(name).ok());
+    let [Some(ca), Some(cert), Some(key)] = files else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "OUTDIAL_TEST_PG_CLIENT_CERT is unset under CI=true: .ci/pg makes the client's certificate"
+        );
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED pg_ledger::{test}: OUTDIAL_TEST_PG_CLIENT_CERT and OUTDIAL_TEST_PG_CLIENT_KEY \
+             name no client certificate (.ci/pg start makes one)"
+        );
+        db.drop().await;
+        return;
+    };
+    let over_tls = db.url_text().replace("sslmode=disable", "sslmode=require");
+    let presented = format!("{over_tls}&sslrootcert={ca}&sslcert={cert}&sslkey={key}");
+    let store = Store::connect(&StoreUrl::parse(&presented, Origin::Environment).unwrap())
+        .await
+        .unwrap_or_else(|e| panic!("the store did not connect with its client certificate: {e}"));
+    let now = Timestamp::now();
+    let admitted = store
+        .record_start(&caller_id(), now, None, Day::utc_of(now), Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(admitted, Admit::Admitted, "the store answers");
+    let as_outdial = db
+        .inspect("SELECT count(*) FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) WHERE client_dn = '/CN=outdial' AND application_name = 'outdial'")
+        .await;
+    assert!(
+        as_outdial > 0,
+        "no session of the store's presented the client certificate"
+    );
+    db.drop().await;
+}

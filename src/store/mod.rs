@@ -52,6 +52,10 @@ pub enum StoreError {
     )]
     RootCert { origin: String, why: String },
     #[error(
+        "{origin}: {why}; sslcert and sslkey (or PGSSLCERT and PGSSLKEY) name the PEM files of the client certificate and of its private key, given together"
+    )]
+    ClientCert { origin: String, why: String },
+    #[error(
         "cannot connect to the store at {at}: {why}; check that PostgreSQL runs there and accepts this user (its password comes from PGPASSWORD or {STORE_URL_ENV})"
     )]
     Connect { at: String, why: String },

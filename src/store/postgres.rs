@@ -15,8 +15,8 @@ use deadpool_postgres::{
 use jiff::Timestamp;
 use percent_encoding::percent_decode_str;
 use rustls::RootCertStore;
-use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_postgres::config::Host;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
@@ -46,12 +46,48 @@ const ROOT_CERT_PARAM: &str = "sslrootcert";
 /// libpq's variable for the same file, read when the URL does not name one.
 const ROOT_CERT_ENV: &str = "PGSSLROOTCERT";
 
+/// The TLS files libpq reads from a URL's query, each else from its variable: outdial reads them
+/// itself, as tokio-postgres knows none of them.
+#[derive(Debug, Clone, Copy)]
+enum TlsFile {
+    /// What may sign the server's certificate.
+    RootCert,
+    /// The client's certificate (chain), for a server that asks for one.
+    Cert,
+    /// The client certificate's private key.
+    Key,
+}
+
+impl TlsFile {
+    const ALL: [TlsFile; 3] = [TlsFile::RootCert, TlsFile::Cert, TlsFile::Key];
+
+    fn param(self) -> &'static str {
+        match self {
+            TlsFile::RootCert => ROOT_CERT_PARAM,
+            TlsFile::Cert => "sslcert",
+            TlsFile::Key => "sslkey",
+        }
+    }
+
+    fn env(self) -> &'static str {
+        match self {
+            TlsFile::RootCert => ROOT_CERT_ENV,
+            TlsFile::Cert => "PGSSLCERT",
+            TlsFile::Key => "PGSSLKEY",
+        }
+    }
+}
+
+/// The files a URL's query names, by [`TlsFile`].
+type TlsFiles = [Option<String>; 3];
+
 /// A checked store URL. Its password, if any, came from the environment; it is never shown.
 #[derive(Clone)]
 pub struct StoreUrl {
     config: tokio_postgres::Config,
-    /// What may sign the server's certificate.
-    roots: Arc<RootCertStore>,
+    /// rustls with what may sign the server's certificate, and the client's certificate if one
+    /// is given.
+    tls: MakeRustlsConnect,
     /// `user@host:port/database`, for messages.
     at: String,
 }
@@ -75,15 +111,42 @@ impl StoreUrl {
             origin: origin_name.clone(),
             why,
         };
-        let (written, root_cert) = take_root_cert(written.trim()).map_err(bad)?;
-        let root_cert = root_cert.map(OsString::from);
-        let roots = match root_cert.or_else(|| std::env::var_os(ROOT_CERT_ENV)) {
+        let (written, named) = take_tls_files(written.trim()).map_err(bad)?;
+        let file = |which: TlsFile| {
+            let named = named[which as usize].clone().map(OsString::from);
+            named.or_else(|| std::env::var_os(which.env()))
+        };
+        let roots = match file(TlsFile::RootCert) {
             Some(file) => read_roots(Path::new(&file)).map_err(|why| StoreError::RootCert {
                 origin: origin_name.clone(),
                 why,
             })?,
             None => mozilla_roots(),
         };
+        let client_cert = |why: String| StoreError::ClientCert {
+            origin: origin_name.clone(),
+            why,
+        };
+        let identity = match (file(TlsFile::Cert), file(TlsFile::Key)) {
+            (None, None) => None,
+            (Some(cert), Some(key)) => {
+                Some(read_identity(Path::new(&cert), Path::new(&key)).map_err(&client_cert)?)
+            }
+            (Some(cert), None) => {
+                let cert = Path::new(&cert).display();
+                return Err(client_cert(format!(
+                    "the client certificate {cert} is given without its key"
+                )));
+            }
+            (None, Some(key)) => {
+                let key = Path::new(&key).display();
+                return Err(client_cert(format!(
+                    "the key {key} is given without its client certificate"
+                )));
+            }
+        };
+        let tls =
+            tls(roots, identity).map_err(|e| client_cert(format!("rustls refuses it: {e}")))?;
         let mut config = tokio_postgres::Config::from_str(&written).map_err(|e| bad(chain(&e)))?;
         match (config.get_password().is_some(), origin) {
             (true, Origin::CampaignFile(file)) => {
@@ -119,11 +182,7 @@ impl StoreUrl {
             .connect_timeout(CONNECT_TIMEOUT)
             .keepalives_idle(Duration::from_secs(30));
         let at = describe(&config);
-        Ok(StoreUrl {
-            config,
-            roots: Arc::new(roots),
-            at,
-        })
+        Ok(StoreUrl { config, tls, at })
     }
 
     /// The store the environment names (`OUTDIAL_STORE_URL`), if any.
@@ -147,7 +206,7 @@ impl StoreUrl {
         let at = describe(&config);
         StoreUrl {
             config,
-            roots: self.roots.clone(),
+            tls: self.tls.clone(),
             at,
         }
     }
@@ -173,43 +232,74 @@ fn describe(config: &tokio_postgres::Config) -> String {
     )
 }
 
-/// Takes `sslrootcert` out of a `postgres://` URL's query (tokio-postgres does not know it), and
-/// returns the URL without it and the file it names. libpq's `key=value` form is read whole by
-/// tokio-postgres, so there the parameter is refused with the two ways to give it.
-fn take_root_cert(written: &str) -> Result<(String, Option<String>), String> {
+/// Takes the TLS files ([`TlsFile`]) out of a `postgres://` URL's query (tokio-postgres does
+/// not know them), and returns the URL without them and the files they name. libpq's
+/// `key=value` form is read whole by tokio-postgres, so there they are refused with the two ways
+/// to give them.
+fn take_tls_files(written: &str) -> Result<(String, TlsFiles), String> {
+    let mut files = TlsFiles::default();
     let is_url = ["postgres://", "postgresql://"]
         .iter()
         .any(|scheme| written.starts_with(scheme));
     if !is_url {
-        if written
-            .split_whitespace()
-            .any(|pair| pair.starts_with(ROOT_CERT_PARAM))
-        {
+        let named = |which: &TlsFile| {
+            let prefix = format!("{}=", which.param());
+            written
+                .split_whitespace()
+                .any(|pair| pair.starts_with(&prefix))
+        };
+        if let Some(which) = TlsFile::ALL.iter().find(|which| named(which)) {
+            let (param, env) = (which.param(), which.env());
             return Err(format!(
-                "{ROOT_CERT_PARAM} is read from a postgres:// URL's query \
-                 (postgres://USER@HOST/DB?{ROOT_CERT_PARAM}=/path/ca.pem) or from {ROOT_CERT_ENV}"
+                "{param} is read from a postgres:// URL's query \
+                 (postgres://USER@HOST/DB?{param}=/path/file.pem) or from {env}"
             ));
         }
-        return Ok((written.to_owned(), None));
+        return Ok((written.to_owned(), files));
     }
     let Some((base, query)) = written.split_once('?') else {
-        return Ok((written.to_owned(), None));
+        return Ok((written.to_owned(), files));
     };
-    let mut file = None;
     let mut kept = Vec::new();
     for pair in query.split('&') {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        if percent_decode_str(key).decode_utf8_lossy() == ROOT_CERT_PARAM {
-            file = Some(percent_decode_str(value).decode_utf8_lossy().into_owned());
-        } else {
-            kept.push(pair);
+        let key = percent_decode_str(key).decode_utf8_lossy();
+        match TlsFile::ALL.iter().find(|which| which.param() == key) {
+            Some(which) => {
+                files[*which as usize] = Some(percent_decode_str(value).decode_utf8_lossy().into())
+            }
+            None => kept.push(pair),
         }
     }
     let rest = match kept.is_empty() {
         true => base.to_owned(),
         false => format!("{base}?{}", kept.join("&")),
     };
-    Ok((rest, file))
+    Ok((rest, files))
+}
+
+/// A client certificate (its chain, in the PEM file `cert`) and its private key (the PEM file
+/// `key`), for a server that asks for one (`clientcert` in its `pg_hba.conf`, or `cert` auth).
+fn read_identity(
+    cert: &Path,
+    key: &Path,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), String> {
+    let shown = cert.display();
+    let chain = CertificateDer::pem_file_iter(cert)
+        .and_then(|certificates| certificates.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| format!("the client certificate {shown} (sslcert) cannot be read: {e}"))?;
+    if chain.is_empty() {
+        return Err(format!(
+            "the client certificate {shown} (sslcert) holds no PEM certificate"
+        ));
+    }
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| {
+        format!(
+            "the key {} (sslkey) cannot be read as a PEM private key: {e}",
+            key.display()
+        )
+    })?;
+    Ok((chain, key))
 }
 
 /// The certificates in the PEM file `file`, which alone may then sign the server's (as with
@@ -241,19 +331,24 @@ fn mozilla_roots() -> RootCertStore {
     }
 }
 
-/// rustls with the URL's roots (the Mozilla roots unless `sslrootcert` names a CA file): TLS is
-/// used whenever the server offers it (`sslmode=prefer`, the default) or the URL requires it,
-/// and the server's certificate is always verified.
-fn tls(roots: &RootCertStore) -> MakeRustlsConnect {
-    let roots = roots.clone();
+/// rustls with the URL's roots (the Mozilla roots unless `sslrootcert` names a CA file) and its
+/// client certificate, if any: TLS is used whenever the server offers it (`sslmode=prefer`, the
+/// default) or the URL requires it, and the server's certificate is always verified.
+fn tls(
+    roots: RootCertStore,
+    identity: Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>,
+) -> Result<MakeRustlsConnect, rustls::Error> {
     let config = rustls::ClientConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
     .with_safe_default_protocol_versions()
     .expect("ring supports TLS 1.2 and 1.3")
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    MakeRustlsConnect::new(config)
+    .with_root_certificates(roots);
+    let config = match identity {
+        Some((chain, key)) => config.with_client_auth_cert(chain, key)?,
+        None => config.with_no_client_auth(),
+    };
+    Ok(MakeRustlsConnect::new(config))
 }
 
 /// The shared store: a pool of connections to one PostgreSQL database, its schema migrated.
@@ -269,7 +364,7 @@ pub struct Store {
 impl Store {
     /// Connects and applies the embedded migrations that the database lacks.
     pub async fn connect(url: &StoreUrl) -> Result<Store, StoreError> {
-        let tls = tls(&url.roots);
+        let tls = url.tls.clone();
         let manager = Manager::from_config(
             url.config.clone(),
             tls.clone(),
@@ -1042,10 +1137,11 @@ mod tests {
             ("host=h user=u", "host=h user=u", None),
         ];
         for (written, rest, file) in cases {
-            let (kept, named) = take_root_cert(written).unwrap();
-            assert_eq!((kept.as_str(), named.as_deref()), (rest, file), "{written}");
+            let (kept, named) = take_tls_files(written).unwrap();
+            let named = named[TlsFile::RootCert as usize].as_deref();
+            assert_eq!((kept.as_str(), named), (rest, file), "{written}");
         }
-        let keyword = take_root_cert("host=h sslrootcert=/ca.pem").unwrap_err();
+        let keyword = take_tls_files("host=h sslrootcert=/ca.pem").unwrap_err();
         assert!(
             keyword.contains("postgres://") && keyword.contains("PGSSLROOTCERT"),
             "{keyword}"
@@ -1076,8 +1172,50 @@ mod tests {
                 "{message}"
             );
         }
-        let system =
-            StoreUrl::parse("postgres://u@h/db?sslrootcert=system", Origin::Environment).unwrap();
-        assert_eq!(system.roots.roots.len(), mozilla_roots().roots.len());
+        StoreUrl::parse("postgres://u@h/db?sslrootcert=system", Origin::Environment).unwrap();
+        let system = read_roots(std::path::Path::new("system")).unwrap();
+        assert_eq!(system.roots.len(), mozilla_roots().roots.len());
+    }
+
+    /// A client certificate needs its key and the key its certificate; a file that cannot be
+    /// read is refused at once, naming it and where it was given.
+    #[test]
+    fn a_client_certificate_and_its_key_are_given_together() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let cert = dir.path().join("client.pem");
+        std::fs::write(&cert, "not a certificate\n").unwrap();
+        let file = std::path::Path::new("spring.toml");
+        let refused = |query: String| {
+            let written = format!("postgres://u@h/db?{query}");
+            let refused = StoreUrl::parse(&written, Origin::CampaignFile(file)).unwrap_err();
+            assert!(
+                matches!(refused, StoreError::ClientCert { .. }),
+                "{refused}"
+            );
+            refused.to_string()
+        };
+        let shown = cert.display().to_string();
+        let alone = refused(format!("sslcert={shown}"));
+        assert!(
+            alone.contains("without its key") && alone.contains(&shown),
+            "{alone}"
+        );
+        let key_alone = refused(format!("sslkey={shown}"));
+        assert!(
+            key_alone.contains("without its client certificate"),
+            "{key_alone}"
+        );
+        let unreadable = refused(format!("sslcert={shown}&sslkey={shown}"));
+        assert!(
+            unreadable.contains("spring.toml: [store] url")
+                && unreadable.contains("holds no PEM certificate")
+                && unreadable.contains("PGSSLCERT"),
+            "{unreadable}"
+        );
+        let keyword = take_tls_files("host=h sslkey=/k.pem").unwrap_err();
+        assert!(
+            keyword.contains("sslkey") && keyword.contains("PGSSLKEY"),
+            "{keyword}"
+        );
     }
 }
