@@ -897,7 +897,8 @@ impl Journal {
     }
 
     /// Starts a new run and returns its number (1 for the first run).
-    /// Read, then written: the journal's lock keeps every other writer out.
+    /// Read, then written: the campaign's lock (the journal's own, or the store's) keeps every
+    /// other writer out.
     pub fn begin_run(&self) -> Result<u64, JournalError> {
         let next = self.latest_run()? + 1;
         self.root

@@ -230,10 +230,10 @@ async fn a_campaign_killed_on_one_host_resumes_on_another() {
     db.drop().await;
 }
 
-/// A campaign never run through the store is not silently started by `resume`, and one whose
-/// journal is on this disk is not silently started afresh in the store (which would call its
-/// contacts again): both are refused, exit 2, each with the way forward; `repair` says the
-/// store's journal is PostgreSQL's to keep.
+/// A campaign never run through the store is "not started yet" to `status`, and `resume` does
+/// not silently start it; one whose journal is on this disk is not silently started afresh in
+/// the store (which would call its contacts again): both are refused, exit 2, each with the way
+/// forward; `repair` says the store's journal is PostgreSQL's to keep.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_journal_is_never_looked_for_in_the_wrong_place() {
     let Some(db) =
@@ -245,6 +245,16 @@ async fn a_journal_is_never_looked_for_in_the_wrong_place() {
     let scenario = Scenario::start(POOL, Settings::default(), &csv_of(&phones)).await;
     let file = scenario.campaign_file();
     let through_store = |verb: &str| common::pg::through(&scenario, &db, verb, &file);
+
+    let status = through_store("status").output().await.unwrap();
+    let stdout = String::from_utf8_lossy(&status.stdout);
+    assert_eq!(
+        status.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    assert!(stdout.contains("not started yet"), "{stdout}");
 
     let resume = through_store("resume").output().await.unwrap();
     let stderr = String::from_utf8_lossy(&resume.stderr);

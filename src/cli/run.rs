@@ -23,7 +23,7 @@ use crate::progress::Display;
 use crate::report::Report;
 use crate::store::account::{AccountLock, account_id};
 use crate::store::ledger::{KeptLock, LockState};
-use crate::store::{Origin, Store, StoreError, StoreUrl};
+use crate::store::{Store, StoreError, StoreUrl};
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -170,10 +170,12 @@ pub async fn launch_all(
     stop: impl Future<Output = ()>,
 ) -> Result<Vec<Result<Finish, Error>>, Error> {
     refuse_repeats(campaigns)?;
+    // Before the journals, which are kept in the store when there is one.
+    let store_url = store_url(campaigns)?;
     let mut journals = Vec::with_capacity(campaigns.len());
     let opened = open_journals(campaigns, journaling, &mut journals);
     let runs = match opened {
-        Ok(()) => dial_all(campaigns, &journals, keys, display, stop).await,
+        Ok(()) => dial_all(campaigns, &journals, store_url, keys, display, stop).await,
         Err(error) => Err(error),
     };
     for journal in journals {
@@ -220,11 +222,12 @@ fn open_journals(
 async fn dial_all(
     campaigns: &[Campaign],
     journals: &[Journal],
+    store_url: Option<StoreUrl>,
     keys: Vec<ApiKey>,
     display: Display,
     stop: impl Future<Output = ()>,
 ) -> Result<Vec<Result<Finish, Error>>, Error> {
-    let store = shared_store(campaigns).await?;
+    let store = shared_store(store_url).await?;
     let held = hold(campaigns, &keys, store.as_ref()).await?;
     let mut rows = Vec::with_capacity(campaigns.len());
     for (campaign, journal) in campaigns.iter().zip(journals) {
@@ -318,16 +321,28 @@ async fn taken_away(lock: Option<watch::Receiver<LockState>>) {
     std::future::pending().await
 }
 
-/// The shared store the campaigns name (`OUTDIAL_STORE_URL` wins over every file), connected
-/// and migrated; `None` when none is named. Campaigns run together share their account, so
-/// they share one store or none: files that name different ones are refused.
-async fn shared_store(campaigns: &[Campaign]) -> Result<Option<Arc<Store>>, Error> {
-    let url = match StoreUrl::from_environment()? {
-        Some(url) => url,
-        None => match named_by_files(campaigns)? {
-            Some(url) => url,
-            None => return Ok(None),
-        },
+/// The shared store the campaigns name (`OUTDIAL_STORE_URL` wins over every file). Campaigns run
+/// together share their account, so they share one store or none: without the variable, files
+/// that name different ones are refused.
+fn store_url(campaigns: &[Campaign]) -> Result<Option<StoreUrl>, Error> {
+    if let Some(url) = StoreUrl::from_environment()? {
+        return Ok(Some(url));
+    }
+    let first = &campaigns[0];
+    if let Some(other) = campaigns.iter().find(|c| c.store_url != first.store_url) {
+        return Err(Error::Usage(format!(
+            "{} and {} name different stores in [store] url: campaigns run together share their accounts, so give them the same store (or none), or set OUTDIAL_STORE_URL",
+            first.file.display(),
+            other.file.display()
+        )));
+    }
+    Ok(crate::store::url_for(first)?)
+}
+
+/// The store at `url`, connected and migrated; `None` without one.
+async fn shared_store(url: Option<StoreUrl>) -> Result<Option<Arc<Store>>, Error> {
+    let Some(url) = url else {
+        return Ok(None);
     };
     let store = Store::connect(&url).await?;
     // A run resumed after a `kill -9` on this host finds its predecessor's slots free at once.
@@ -337,24 +352,6 @@ async fn shared_store(campaigns: &[Campaign]) -> Result<Option<Arc<Store>>, Erro
         Err(e) => tracing::warn!("{e}; the leases of processes that are gone expire by themselves"),
     }
     Ok(Some(Arc::new(store)))
-}
-
-/// The store the campaign files name in `[store] url`, which they must agree on.
-fn named_by_files(campaigns: &[Campaign]) -> Result<Option<StoreUrl>, Error> {
-    let first = &campaigns[0];
-    if let Some(other) = campaigns.iter().find(|c| c.store_url != first.store_url) {
-        return Err(Error::Usage(format!(
-            "{} and {} name different stores in [store] url: campaigns run together share their accounts, so give them the same store (or none), or set OUTDIAL_STORE_URL",
-            first.file.display(),
-            other.file.display()
-        )));
-    }
-    let origin = Origin::CampaignFile(&first.file);
-    let url = first
-        .store_url
-        .as_deref()
-        .map(|url| StoreUrl::parse(url, origin));
-    Ok(url.transpose()?)
 }
 
 /// What a run holds while it dials: without a store, each account's lock on this machine (a

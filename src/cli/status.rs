@@ -49,7 +49,9 @@ pub async fn run(args: StatusArgs, global: &Global) -> Result<u8, Error> {
                 }
             }
         }
-        Err(JournalError::Missing { .. }) => Report::not_started(&campaign.name, now),
+        Err(JournalError::Missing { .. } | JournalError::MissingInStore { .. }) => {
+            Report::not_started(&campaign.name, now)
+        }
         Err(e) => return Err(e.into()),
     };
     if args.json {
@@ -59,8 +61,7 @@ pub async fn run(args: StatusArgs, global: &Global) -> Result<u8, Error> {
     output::text(&report);
     if report.phase == Phase::NotStarted {
         output::line(format_args!(
-            "  (no journal at {}; `outdial run {}` starts it)",
-            campaign.journal_dir.display(),
+            "  (no journal yet; `outdial run {}` starts it)",
             args.campaign.display()
         ));
     }

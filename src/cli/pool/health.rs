@@ -83,7 +83,9 @@ pub fn run(args: HealthArgs, global: &Global) -> Result<u8, Error> {
     let now = Timestamp::now();
     let view = match Journal::open_campaign(&campaign, Opening::Existing) {
         Ok(journal) => PoolHealth::of(&campaign, &journal, now)?,
-        Err(JournalError::Missing { .. }) => PoolHealth::not_started(&campaign, now),
+        Err(JournalError::Missing { .. } | JournalError::MissingInStore { .. }) => {
+            PoolHealth::not_started(&campaign, now)
+        }
         Err(e) => return Err(e.into()),
     };
     if args.json {
