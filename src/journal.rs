@@ -699,7 +699,6 @@ impl Journal {
         };
         let root = Tree::Disk((*db).clone());
         check_identity(&root, dir, campaign, witness.commit > 0, witness.began)?;
-        db.flush().map_err(storage)?;
         let committer = Arc::new(Committer::check(db.clone(), dir, witness)?);
         let contacts = db.open_tree("contacts").map_err(storage)?;
         let starts = db.open_tree(STARTS).map_err(storage)?;
@@ -752,9 +751,20 @@ impl Journal {
     /// Opens the journal `campaign` keeps: in the shared store when it runs through one
     /// (`OUTDIAL_STORE_URL`, or its file's `[store] url`), else in sled under its directory.
     pub fn open_campaign(campaign: &Campaign, opening: Opening) -> Result<Journal, JournalError> {
+        let store = crate::store::url_for(campaign)?;
+        Self::open_kept(campaign, store.as_ref(), opening)
+    }
+
+    /// Opens `campaign`'s journal in `store` (already read from the environment or its file),
+    /// or in sled under its directory without one.
+    pub fn open_kept(
+        campaign: &Campaign,
+        store: Option<&StoreUrl>,
+        opening: Opening,
+    ) -> Result<Journal, JournalError> {
         let (dir, name) = (&campaign.journal_dir, campaign.name.as_str());
-        match (crate::store::url_for(campaign)?, opening) {
-            (Some(url), _) => Self::open_in_store(dir, name, &url, opening),
+        match (store, opening) {
+            (Some(url), _) => Self::open_in_store(dir, name, url, opening),
             (None, Opening::StartOrResume) => Self::open(dir, name),
             (None, Opening::Existing | Opening::Reading) => Self::open_existing(dir, name),
         }
@@ -1468,7 +1478,8 @@ fn check_identity(
             stamp.insert("format", FORMAT);
             stamp.insert("campaign", campaign);
             stamp.insert("began", began.as_millisecond().to_be_bytes());
-            root.apply(stamp).map_err(storage)
+            root.apply(stamp).map_err(storage)?;
+            root.flush().map_err(storage)
         }
         Some(f)
             if [FORMAT, FORMAT_2, FORMAT_1]

@@ -173,7 +173,7 @@ pub async fn launch_all(
     // Before the journals, which are kept in the store when there is one.
     let store_url = store_url(campaigns)?;
     let mut journals = Vec::with_capacity(campaigns.len());
-    let opened = open_journals(campaigns, journaling, &mut journals);
+    let opened = open_journals(campaigns, store_url.as_ref(), journaling, &mut journals);
     let runs = match opened {
         Ok(()) => dial_all(campaigns, &journals, store_url, keys, display, stop).await,
         Err(error) => Err(error),
@@ -205,13 +205,16 @@ fn refuse_repeats(campaigns: &[Campaign]) -> Result<(), Error> {
 
 fn open_journals(
     campaigns: &[Campaign],
+    store: Option<&StoreUrl>,
     journaling: Journaling,
     journals: &mut Vec<Journal>,
 ) -> Result<(), Error> {
     for campaign in campaigns {
         journals.push(match journaling {
-            Journaling::StartOrResume => Journal::open_campaign(campaign, Opening::StartOrResume)?,
-            Journaling::ResumeOnly => Journal::open_campaign(campaign, Opening::Existing)?,
+            Journaling::StartOrResume => {
+                Journal::open_kept(campaign, store, Opening::StartOrResume)?
+            }
+            Journaling::ResumeOnly => Journal::open_kept(campaign, store, Opening::Existing)?,
         });
     }
     Ok(())

@@ -27,6 +27,8 @@ const PAGE: i64 = 512;
 
 /// A key and its value.
 pub type Pair = (IVec, IVec);
+/// Records as the store answers them: keys and values.
+type Rows = Vec<(Vec<u8>, Vec<u8>)>;
 /// What a tree's failure says (sled's error, or the store's).
 pub type Failure = String;
 
@@ -145,24 +147,24 @@ impl Tree {
     /// The first record whose key is `from` or after it.
     pub fn first_from(&self, from: &[u8]) -> Result<Option<Pair>, Failure> {
         match self {
-            Tree::Disk(tree) => tree.range(from..).next().transpose(),
+            Tree::Disk(tree) => tree
+                .range(from..)
+                .next()
+                .transpose()
+                .map_err(|e| e.to_string()),
             Tree::Shared { store, name } => {
-                let page = Ask::Page {
-                    from: from.to_vec(),
-                    to: None,
-                    backwards: false,
-                    limit: 1,
-                };
-                match store.ask(name, page)? {
-                    Answer::Rows(rows) => {
-                        let first = rows.into_iter().next();
-                        return Ok(first.map(|(k, v)| (k.into(), v.into())));
-                    }
-                    _ => unreachable!("a page is answered with rows"),
-                }
+                let rows = store.page(name, from.to_vec(), None, false, 1)?;
+                Ok(rows.into_iter().next().map(|(k, v)| (k.into(), v.into())))
             }
         }
-        .map_err(|e| e.to_string())
+    }
+
+    /// Makes what was written durable: sled flushes; the store has committed each write already.
+    pub fn flush(&self) -> Result<(), Failure> {
+        match self {
+            Tree::Disk(tree) => tree.flush().map(drop).map_err(|e| e.to_string()),
+            Tree::Shared { .. } => Ok(()),
+        }
     }
 
     /// The record with the least key.
@@ -209,15 +211,8 @@ struct Pages<'a> {
 
 impl Pages<'_> {
     fn read_page(&mut self) -> Result<(), Failure> {
-        let page = Ask::Page {
-            from: self.from.clone(),
-            to: self.to.clone(),
-            backwards: self.backwards,
-            limit: PAGE,
-        };
-        let Answer::Rows(rows) = self.store.ask(self.name, page)? else {
-            unreachable!("a page is answered with rows")
-        };
+        let (from, to) = (self.from.clone(), self.to.clone());
+        let rows = self.store.page(self.name, from, to, self.backwards, PAGE)?;
         self.ended = rows.len() < PAGE as usize;
         if let Some((last, _)) = rows.last() {
             if self.backwards {
@@ -270,7 +265,7 @@ enum Ask {
 enum Answer {
     Value(Option<Vec<u8>>),
     Done,
-    Rows(Vec<(Vec<u8>, Vec<u8>)>),
+    Rows(Rows),
 }
 
 struct Job {
@@ -304,6 +299,28 @@ impl SharedJournal {
     /// Transactions committed for the journal so far.
     pub fn writes(&self) -> u64 {
         self.writes.load(Ordering::Relaxed)
+    }
+
+    /// Up to `limit` records from `from` (inclusive) to `to` (exclusive), in key order or
+    /// backwards.
+    fn page(
+        &self,
+        tree: &'static str,
+        from: Vec<u8>,
+        to: Option<Vec<u8>>,
+        backwards: bool,
+        limit: i64,
+    ) -> Result<Rows, Failure> {
+        let page = Ask::Page {
+            from,
+            to,
+            backwards,
+            limit,
+        };
+        match self.ask(tree, page)? {
+            Answer::Rows(rows) => Ok(rows),
+            _ => unreachable!("a page is answered with rows"),
+        }
     }
 
     fn ask(&self, tree: &'static str, ask: Ask) -> Result<Answer, Failure> {
