@@ -878,6 +878,7 @@ impl Journal {
             meta,
             health,
             keeping,
+            dir,
             _lock,
             ..
         } = self;
@@ -893,6 +894,9 @@ impl Journal {
                 drop(flush_requests);
                 let _ = flusher.await;
                 drop((committer, db));
+                let sled_file = dir.join("sled").join("db");
+                let _ =
+                    tokio::task::spawn_blocking(move || wait_for_sled_release(&sled_file)).await;
             }
             // The last handle: its thread ends once its request in hand is answered.
             Keeping::Shared { store, .. } => {
@@ -1599,6 +1603,24 @@ fn open_sled_as_witnessed(
             open_sled(dir, durability)
         }
         opened => opened,
+    }
+}
+
+/// Waits (up to a second) until no thread of this process holds sled's file lock on `file`:
+/// sled 0.34's own I/O threads can keep its database a moment after its last handle is dropped,
+/// and an open right after a close must not find it held.
+fn wait_for_sled_release(file: &Path) {
+    let Ok(probe) = File::open(file) else {
+        return;
+    };
+    for _ in 0..1000 {
+        match probe.try_lock() {
+            Err(TryLockError::WouldBlock) => {
+                std::thread::sleep(std::time::Duration::from_millis(1))
+            }
+            // Free (the probe's own lock goes with it), or nothing to wait for.
+            Ok(()) | Err(TryLockError::Error(_)) => return,
+        }
     }
 }
 
