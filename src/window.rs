@@ -67,18 +67,18 @@ impl CalleeZones {
     ) -> Result<CalleeZones, Unplaced> {
         let place = contact.phone.area_code().and_then(crate::area_codes::place);
         let area_code_zones = place.map_or(&[][..], |p| p.time_zones.as_slice());
-        let placed = [
-            known(contact.time_zone.as_deref().into_iter()),
-            known(area_code_zones.iter().map(String::as_str)),
-            contact
-                .phone
-                .country()
-                .and_then(one_clock)
-                .into_iter()
-                .collect(),
-        ]
-        .into_iter()
-        .find(|zones| !zones.is_empty());
+        let found = |zones: Vec<TimeZone>| (!zones.is_empty()).then_some(zones);
+        // Each source is asked only when the ones before it place nobody: the country's is a
+        // libphonenumber look-up, a fifth of `plan`'s time when it was asked of every contact.
+        let placed = found(known(contact.time_zone.as_deref().into_iter()))
+            .or_else(|| found(known(area_code_zones.iter().map(String::as_str))))
+            .or_else(|| {
+                contact
+                    .phone
+                    .country()
+                    .and_then(one_clock)
+                    .map(|zone| vec![zone])
+            });
         match (placed, window.unknown_zone) {
             (Some(zones), _) => Ok(CalleeZones(zones)),
             (None, UnknownZone::Fallback) => {
