@@ -441,8 +441,9 @@ impl<'a> Dialer<'a> {
             if self.stopping.is_some()
                 && let Some(held) = self.held.take()
             {
-                // Still `pending` in the journal: the next run takes it up. Kept in hand so
+                // Left `pending` in the journal: the next run takes it up. Kept in hand so
                 // that no saved mark passes its row.
+                self.write_if_new(&held)?;
                 self.again.push_front(held);
             }
             self.save_mark_when_due()?;
@@ -695,9 +696,11 @@ impl<'a> Dialer<'a> {
             }
         };
         match self.journal.get(&contact.phone)? {
+            // Not written yet: its first write is its dial's (`dialing`, or why it waits or is
+            // skipped), one batch instead of two, each key of which sled compresses on its own.
+            // Until then it is held, so no saved mark passes its row and a crash reads it again.
             None => {
                 let entry = Entry::new(contact, self.run, self.clock.now());
-                self.journal.put(&entry)?;
                 self.tally.count(&entry);
                 Ok(Some(entry))
             }
@@ -724,6 +727,15 @@ impl<'a> Dialer<'a> {
                 Ok(to_dial.then_some(known))
             }
         }
+    }
+
+    /// Writes a contact admitted from the CSV that is left undialled (the run stops), so that
+    /// the journal counts it `pending` as the run's own figures do.
+    fn write_if_new(&self, entry: &Entry) -> Result<(), Error> {
+        if self.journal.get(entry.phone())?.is_none() {
+            self.journal.put(entry)?;
+        }
+        Ok(())
     }
 
     /// Whether `phone`'s contact waits in memory: held for its slot, to send again, or refused
@@ -762,7 +774,10 @@ impl<'a> Dialer<'a> {
                 entry.skip(reason, now);
                 return self.record(&before, &entry);
             }
-            Verdict::PoolExhausted => return Err(Error::PoolExhausted),
+            Verdict::PoolExhausted => {
+                self.write_if_new(&entry)?;
+                return Err(Error::PoolExhausted);
+            }
             Verdict::ListUnreadable(trouble) => {
                 let next_look = self.hold_for(trouble, now);
                 entry.wait_until(next_look, now);

@@ -188,6 +188,20 @@ async fn run_json_ends_with_one_summary_matching_the_exit_code() {
     assert_eq!(summary["report"]["phase"], "stopped", "{summary:#}");
     let first_run = scenario.sandbox.received().await.len();
     assert_eq!(summary["report"]["run"]["calls"], first_run, "{summary:#}");
+    // The contact a stopped run had read but not yet dialled is in its journal, as in its
+    // figures (a new contact is first written when it is dialled).
+    let said: Tally = serde_json::from_value(summary["report"]["tally"].clone()).unwrap();
+    let journal = common::open_journal(&scenario.campaign()).await;
+    assert_eq!(
+        journal.tally(),
+        said,
+        "the journal counts what the run said"
+    );
+    assert!(
+        said.states.values().sum::<u64>() > first_run as u64,
+        "{said:?}"
+    );
+    journal.close().await;
 
     scenario.write_campaign(&Settings::default());
     let (code, summary) = run_json(vec![]).await;
