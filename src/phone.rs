@@ -215,6 +215,10 @@ mod tests {
     fn numbers_with_an_extension_are_refused() {
         let parsed = Phone::parse("(415) 555-2671 ext. 5", Country::default());
         assert_eq!(parsed, Err(PhoneError::Extension));
+        // Written tight, on a number outside the US (the Bahamas share NANP's +1): the
+        // proptest below once shrank a wrong verdict to this.
+        let tight = Phone::parse("2422250000ext0", Country::default());
+        assert_eq!(tight, Err(PhoneError::Extension));
     }
 
     /// A contacts file must not be able to make the campaign dial paid numbers.
@@ -225,6 +229,11 @@ mod tests {
             Err(PhoneError::PremiumRate)
         );
         assert!(Phone::parse("+1 415 234 5678", Country::default()).is_ok());
+        // Without its +1 (another case the proptest below once shrank to).
+        assert_eq!(
+            Phone::parse("9002000000", Country::default()),
+            Err(PhoneError::PremiumRate)
+        );
     }
 
     proptest::proptest! {
