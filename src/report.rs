@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::api::Requests;
 use crate::journal::{Entry, Journal, JournalError, State, StateKind};
 use crate::rotation::Match;
+use crate::survey::Surveyed;
 use crate::table::Table;
 
 /// Counts over a campaign's contacts; small whatever the number of contacts (bounded by the pool).
@@ -276,10 +277,13 @@ impl Report {
             }
         }
         tally.skipped_rows = journal.skipped_rows().count() as u64;
-        // The file's size and the API requests as the latest run left them in its snapshot.
+        // The file's size as the journal's last survey of it counted, which any host reads (a
+        // host that only ever ran a killed run, or none, has no snapshot to tell it), else as
+        // the latest run on this host left it in its snapshot; the API requests from there.
+        let surveyed = Surveyed::load(journal)?.map(|surveyed| surveyed.rows);
         let last = Report::load_snapshot(journal.dir());
         let mut report = Report::new(campaign, Phase::Stopped, tally, now);
-        report.rows_in_file = last.as_ref().and_then(|last| last.rows_in_file);
+        report.rows_in_file = surveyed.or(last.as_ref().and_then(|last| last.rows_in_file));
         report.requests = last.and_then(|last| last.requests);
         report.uncertain = uncertain;
         if report.remaining() == Some(0) {

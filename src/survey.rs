@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::campaign::Campaign;
 use crate::contacts::{self, ContactReader, ContactsFile, FileIdentity, ReadMark, Stat};
 use crate::error::Error;
-use crate::journal::Journal;
+use crate::journal::{Journal, JournalError};
 
 /// The journal's `meta` key of the [`Surveyed`] record.
 const KEY: &str = "contacts";
@@ -50,7 +50,7 @@ pub struct ReadTo {
 impl Surveyed {
     /// The record, if the journal holds one it can read (one it cannot is as none: the file is
     /// then checked and read in full, the safe side).
-    pub fn load(journal: &Journal) -> Result<Option<Surveyed>, Error> {
+    pub fn load(journal: &Journal) -> Result<Option<Surveyed>, JournalError> {
         let bytes = journal.meta_get(KEY)?;
         Ok(bytes.and_then(|bytes| serde_json::from_slice(&bytes).ok()))
     }

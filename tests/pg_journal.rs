@@ -179,7 +179,7 @@ async fn the_store_keeps_what_the_disk_keeps() {
 
 /// Killed with SIGKILL on one host mid-run, the campaign resumes on another (its own copy of the
 /// campaign and contacts, no journal on its disk) through the store: everyone is called once,
-/// and `status` on either host reads the finished campaign.
+/// and `status` on either host, or on a third that never ran it, reads the finished campaign.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_campaign_killed_on_one_host_resumes_on_another() {
     let Some(db) =
@@ -194,8 +194,12 @@ async fn a_campaign_killed_on_one_host_resumes_on_another() {
     };
     let scenario = Scenario::start(POOL, settings, &csv_of(&phones)).await;
     let host_b = tempfile::TempDir::new().unwrap();
-    for file in ["campaign.toml", "contacts.csv"] {
-        std::fs::copy(scenario.dir.path().join(file), host_b.path().join(file)).unwrap();
+    // Host C only ever asks for the status: it has never run the campaign.
+    let host_c = tempfile::TempDir::new().unwrap();
+    for host in [&host_b, &host_c] {
+        for file in ["campaign.toml", "contacts.csv"] {
+            std::fs::copy(scenario.dir.path().join(file), host.path().join(file)).unwrap();
+        }
     }
     let on = |dir: &std::path::Path, verb: &str| {
         common::pg::through(&scenario, &db, verb, &dir.join("campaign.toml"))
@@ -207,6 +211,13 @@ async fn a_campaign_killed_on_one_host_resumes_on_another() {
     child.wait().await.unwrap();
     let made = scenario.sandbox.received().await.len();
     assert!(made < phones.len(), "killed midway: {made} requests");
+    // As if killed before its first status snapshot (written each second): what host A's
+    // `status` knows of the file must then come from the store's journal, as on host C.
+    let snapshot = scenario
+        .dir
+        .path()
+        .join(".outdial/test-campaign/status.json");
+    let _ = std::fs::remove_file(snapshot);
 
     let resumed = on(host_b.path(), "resume").output().await.unwrap();
     assert_eq!(
@@ -220,7 +231,7 @@ async fn a_campaign_killed_on_one_host_resumes_on_another() {
         !host_b.path().join(".outdial/test-campaign/sled").exists(),
         "host B resumed from the store, not from a journal of its own"
     );
-    for host in [scenario.dir.path(), host_b.path()] {
+    for host in [scenario.dir.path(), host_b.path(), host_c.path()] {
         let status = on(host, "status").arg("--json").output().await.unwrap();
         let report: serde_json::Value = serde_json::from_slice(&status.stdout)
             .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&status.stderr)));

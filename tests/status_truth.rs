@@ -77,6 +77,15 @@ async fn status_counts_the_whole_file_in_one_shape_in_every_phase() {
     let stopped = status_json(&scenario).await;
     assert_eq!(stopped["phase"], "stopped", "{stopped:#}");
     assert_eq!(stopped["rows_in_file"], 130, "{stopped:#}");
+    // A run killed before its first snapshot leaves none: the journal still counts the file.
+    let snapshot = scenario
+        .dir
+        .path()
+        .join(".outdial/test-campaign/status.json");
+    std::fs::remove_file(&snapshot).unwrap();
+    let unshown = status_json(&scenario).await;
+    assert_eq!(unshown["rows_in_file"], 130, "{unshown:#}");
+    assert_eq!(unshown["tally"], stopped["tally"], "{unshown:#}");
     let (_, text) = status(&scenario, false).await;
     let headline = text.lines().next().unwrap();
     let figures: Vec<u64> = headline
