@@ -1382,6 +1382,9 @@ fn open_sled(dir: &Path, durability: Durability) -> Result<sled::Db, JournalErro
             why,
         });
     }
+    // Our own lock is held; sled's may still be let go by the threads of a journal this
+    // process just dropped, or by a process exiting this moment.
+    wait_for_sled_release(&dir.join("sled").join("db"));
     match durability {
         Durability::Disk => match open_sled_with(dir, true) {
             Err(sled::Error::Unsupported(why)) if why.contains("use_compression") => {
@@ -1606,9 +1609,9 @@ fn open_sled_as_witnessed(
     }
 }
 
-/// Waits (up to a second) until no thread of this process holds sled's file lock on `file`:
-/// sled 0.34's own I/O threads can keep its database a moment after its last handle is dropped,
-/// and an open right after a close must not find it held.
+/// Waits (up to a second) until nobody holds sled's file lock on `file`: sled 0.34's own I/O
+/// threads can keep its database a moment after its last handle is dropped, and an open right
+/// after a close (or a drop, or another process's exit) must not find it held.
 fn wait_for_sled_release(file: &Path) {
     let Ok(probe) = File::open(file) else {
         return;
