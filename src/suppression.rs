@@ -787,6 +787,15 @@ mod tests {
         }
     }
 
+    /// The spelling the proptest above once shrank to: the parser refuses it, and the fast
+    /// reading holds the digits as written, so the list suppresses them.
+    #[test]
+    fn an_odd_spelling_the_parser_refuses_is_held_as_written() {
+        let line = "+120-12000000";
+        assert!(Phone::parse_listed(line, Country::default()).is_err());
+        assert_eq!(plain_nanp(line, true), Some(12_012_000_000));
+    }
+
     /// Outside NANP countries, ten plain digits are not a `+1` number.
     #[test]
     fn national_digits_are_read_fast_only_for_nanp_countries() {
