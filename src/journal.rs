@@ -430,6 +430,27 @@ fn start_key(caller: &Phone, at: Timestamp) -> Vec<u8> {
     key
 }
 
+/// How many calls from one number started in one millisecond: the value under its start's key.
+/// Two can (no cooldown and a fast pace, or a clock that stands still), and a start is one key,
+/// so the key counts them. An empty value, as outdial wrote every start before, is one.
+fn starts_in(value: &[u8]) -> Option<u32> {
+    match value {
+        [] => Some(1),
+        count => <[u8; 4]>::try_from(count)
+            .ok()
+            .map(u32::from_be_bytes)
+            .filter(|n| *n > 0),
+    }
+}
+
+/// The value [`starts_in`] reads as `count`: empty for one, as before counts were kept.
+fn starts_value(count: u32) -> Vec<u8> {
+    match count {
+        1 => Vec::new(),
+        count => count.to_be_bytes().to_vec(),
+    }
+}
+
 /// An attempt's key in the history: caller ID, `/`, the moment (ms, big-endian), callee.
 fn attempt_key(caller: &Phone, at: Timestamp, callee: &Phone) -> Vec<u8> {
     let mut key = [ATTEMPT, &start_key(caller, at)].concat();
@@ -1112,7 +1133,10 @@ impl Journal {
         keep: usize,
     ) -> Result<(), JournalError> {
         let key = start_key(caller, at);
-        self.starts.insert(&key, []).map_err(|e| self.storage(e))?;
+        let already = self.starts_under(&key)?;
+        self.starts
+            .insert(&key, starts_value(already.saturating_add(1)))
+            .map_err(|e| self.storage(e))?;
         let prefix = &key[..key.len() - 8];
         let beyond = self.starts.scan_prefix_rev(prefix).nth(keep);
         if let Some(oldest) = beyond {
@@ -1125,10 +1149,22 @@ impl Journal {
     /// Takes back a start noted by [`Journal::note_start`] whose create request made no call (a
     /// 429, a refusal): caps count calls, not refusals.
     pub fn forget_start(&self, caller: &Phone, at: Timestamp) -> Result<(), JournalError> {
-        self.starts
-            .remove(start_key(caller, at))
-            .map_err(|e| self.storage(e))?;
+        let key = start_key(caller, at);
+        match self.starts_under(&key)? {
+            0 | 1 => self.starts.remove(&key),
+            more => self.starts.insert(&key, starts_value(more - 1)),
+        }
+        .map_err(|e| self.storage(e))?;
         Ok(())
+    }
+
+    /// How many starts the key holds (none when it is absent).
+    fn starts_under(&self, key: &[u8]) -> Result<u32, JournalError> {
+        match self.starts.get(key).map_err(|e| self.storage(e))? {
+            None => Ok(0),
+            Some(value) => starts_in(&value)
+                .ok_or_else(|| self.corrupt(key, "a call start's count is damaged")),
+        }
     }
 
     /// The latest `n` calls started from `caller`, newest first.
@@ -1136,13 +1172,20 @@ impl Journal {
         let prefix = start_key(caller, Timestamp::UNIX_EPOCH);
         let prefix = &prefix[..prefix.len() - 8];
         let mut latest = Vec::with_capacity(n.min(64));
-        for item in self.starts.scan_prefix_rev(prefix).take(n) {
-            let (key, _) = item.map_err(|e| self.storage(e))?;
+        for item in self.starts.scan_prefix_rev(prefix) {
+            let (key, value) = item.map_err(|e| self.storage(e))?;
             let millis = <[u8; 8]>::try_from(&key[prefix.len()..]).map(i64::from_be_bytes);
             let at = millis
                 .ok()
-                .and_then(|ms| Timestamp::from_millisecond(ms).ok());
-            latest.push(at.ok_or_else(|| self.corrupt(&key, "a call start's time is damaged"))?);
+                .and_then(|ms| Timestamp::from_millisecond(ms).ok())
+                .ok_or_else(|| self.corrupt(&key, "a call start's time is damaged"))?;
+            let count = starts_in(&value)
+                .ok_or_else(|| self.corrupt(&key, "a call start's count is damaged"))?;
+            let room = n - latest.len();
+            latest.extend(std::iter::repeat_n(at, room.min(count as usize)));
+            if latest.len() == n {
+                break;
+            }
         }
         Ok(latest)
     }

@@ -465,6 +465,58 @@ async fn meta_records_survive_reopening() {
     journal.close().await;
 }
 
+/// Calls from one number started in the same millisecond are one key in the starts tree, which
+/// counts them: each counts, survives reopening, and a taken-back one (a 429) takes back one;
+/// a start written before counts were kept (an empty value) is one, and a damaged count is
+/// refused, never read as some other number of calls.
+#[tokio::test(flavor = "multi_thread")]
+async fn call_starts_in_one_millisecond_each_count() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let path = dir.path().join("journal");
+    let caller = outdial::phone::Phone::from_stored("+12125550101").unwrap();
+    let at: jiff::Timestamp = "2026-06-10T12:00:00Z".parse().unwrap();
+    let earlier = at - jiff::SignedDuration::from_secs(1);
+    let journal = Journal::open(&path, "c").unwrap();
+    journal.note_start(&caller, earlier, 10).unwrap();
+    for _ in 0..3 {
+        journal.note_start(&caller, at, 10).unwrap();
+    }
+    journal.flush().unwrap();
+    journal.close().await;
+
+    let journal = Journal::open(&path, "c").unwrap();
+    assert_eq!(
+        journal.latest_starts(&caller, 10).unwrap(),
+        [at, at, at, earlier]
+    );
+    assert_eq!(journal.latest_starts(&caller, 2).unwrap(), [at, at]);
+    journal.forget_start(&caller, at).unwrap();
+    assert_eq!(
+        journal.latest_starts(&caller, 10).unwrap(),
+        [at, at, earlier]
+    );
+    journal.forget_start(&caller, at).unwrap();
+    journal.forget_start(&caller, at).unwrap();
+    assert_eq!(journal.latest_starts(&caller, 10).unwrap(), [earlier]);
+    journal.flush().unwrap();
+    journal.close().await;
+
+    let db = raw_sled(&path);
+    let tree = db.open_tree("starts_by_caller").unwrap();
+    let (key, value) = tree.iter().next().unwrap().unwrap();
+    assert!(
+        value.is_empty(),
+        "one start is written as before counts were kept"
+    );
+    tree.insert(&key, &[0, 0, 1][..]).unwrap();
+    db.flush().unwrap();
+    drop((tree, db));
+    let journal = Journal::open(&path, "c").unwrap();
+    let damaged = journal.latest_starts(&caller, 10).unwrap_err().to_string();
+    assert!(damaged.contains("count is damaged"), "{damaged}");
+    journal.close().await;
+}
+
 /// A journal stamped with a later format than this build reads is refused before anything is
 /// sent, with exit 2 and a message that names the format and says to use the outdial that wrote
 /// it; the journal is left as it was.
