@@ -1162,9 +1162,13 @@ impl Journal {
     fn starts_under(&self, key: &[u8]) -> Result<u32, JournalError> {
         match self.starts.get(key).map_err(|e| self.storage(e))? {
             None => Ok(0),
-            Some(value) => starts_in(&value)
-                .ok_or_else(|| self.corrupt(key, "a call start's count is damaged")),
+            Some(value) => self.start_count(key, &value),
         }
+    }
+
+    /// The count stored as `value` under the start `key`; a damaged one is refused.
+    fn start_count(&self, key: &[u8], value: &[u8]) -> Result<u32, JournalError> {
+        starts_in(value).ok_or_else(|| self.corrupt(key, "a call start's count is damaged"))
     }
 
     /// The latest `n` calls started from `caller`, newest first.
@@ -1179,8 +1183,7 @@ impl Journal {
                 .ok()
                 .and_then(|ms| Timestamp::from_millisecond(ms).ok())
                 .ok_or_else(|| self.corrupt(&key, "a call start's time is damaged"))?;
-            let count = starts_in(&value)
-                .ok_or_else(|| self.corrupt(&key, "a call start's count is damaged"))?;
+            let count = self.start_count(&key, &value)?;
             let room = n - latest.len();
             latest.extend(std::iter::repeat_n(at, room.min(count as usize)));
             if latest.len() == n {

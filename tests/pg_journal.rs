@@ -213,10 +213,7 @@ async fn a_campaign_killed_on_one_host_resumes_on_another() {
     assert!(made < phones.len(), "killed midway: {made} requests");
     // As if killed before its first status snapshot (written each second): what host A's
     // `status` knows of the file must then come from the store's journal, as on host C.
-    let snapshot = scenario
-        .dir
-        .path()
-        .join(".outdial/test-campaign/status.json");
+    let snapshot = outdial::report::Report::snapshot_path(&scenario.campaign().journal_dir);
     let _ = std::fs::remove_file(snapshot);
 
     let resumed = on(host_b.path(), "resume").output().await.unwrap();

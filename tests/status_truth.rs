@@ -78,11 +78,7 @@ async fn status_counts_the_whole_file_in_one_shape_in_every_phase() {
     assert_eq!(stopped["phase"], "stopped", "{stopped:#}");
     assert_eq!(stopped["rows_in_file"], 130, "{stopped:#}");
     // A run killed before its first snapshot leaves none: the journal still counts the file.
-    let snapshot = scenario
-        .dir
-        .path()
-        .join(".outdial/test-campaign/status.json");
-    std::fs::remove_file(&snapshot).unwrap();
+    std::fs::remove_file(Report::snapshot_path(&scenario.campaign().journal_dir)).unwrap();
     let unshown = status_json(&scenario).await;
     assert_eq!(unshown["rows_in_file"], 130, "{unshown:#}");
     assert_eq!(unshown["tally"], stopped["tally"], "{unshown:#}");
