@@ -4,8 +4,16 @@
 //! the requests per call by kind (the sandbox's count, checked against outdial's own) and how
 //! long after the sandbox ended a call the journal settled it (median and 90th percentile).
 //!
+//! Beside each figure it prints the warm-up (list pages read before the sandbox ended its first
+//! call, when no length is known yet) and a floor measured in the same run: when ends come at
+//! moments nobody can foresee, noticing half of them within 2 s takes at least one read per 4 s
+//! while they come (a read noticing within 2 s only the ends of the 2 s before it), whatever
+//! the schedule. Calls of one fixed length can be foreseen and go below it.
+//!
 //! Not a criterion bench: one campaign takes minutes. `OUTDIAL_BENCH_CALLS` sets the calls per
-//! length (default 40); `OUTDIAL_BENCH_SCALE` makes simulated time run that many times faster
+//! length (default 40); `OUTDIAL_BENCH_LENGTHS` the lengths, simulated seconds as the sandbox's
+//! `--call-duration` reads them (default `50..70,15..25,60`: about a minute, about 20 s, exactly
+//! a minute); `OUTDIAL_BENCH_SCALE` makes simulated time run that many times faster
 //! (default 1, real time). The follower's gaps and the reads budget are in real time, so only
 //! a scale of 1 gives the request count a real account would see; a larger one is for a quick
 //! look (`OUTDIAL_BENCH_CALLS=20 OUTDIAL_BENCH_SCALE=6 cargo bench --bench requests_per_call`).
@@ -52,9 +60,10 @@ async fn main() -> Result<(), Box<dyn Error>> {
         "requests_per_call: {calls} calls per length, {LIVE} live, reads budget 2/s (default), \
          time scale {scale}"
     );
-    for (name, length) in [("60-s calls", "50..70"), ("20-s calls", "15..25")] {
+    let lengths = std::env::var("OUTDIAL_BENCH_LENGTHS").unwrap_or("50..70,15..25,60".into());
+    for length in lengths.split(',') {
         let figures = campaign(length, scale, calls).await?;
-        println!("{name} ({length} s): {figures}");
+        println!("calls of {length} s: {figures}");
     }
     Ok(())
 }
@@ -66,6 +75,10 @@ struct Figures {
     routes: BTreeMap<String, u64>,
     /// From the sandbox's end of each call to the journal's `done`, in ms, sorted.
     delays_ms: Vec<i64>,
+    /// List pages the sandbox served before it ended its first call.
+    warm_up_pages: u64,
+    /// From the sandbox's first end of a call to its last, in ms.
+    ends_span_ms: i64,
     wall: std::time::Duration,
 }
 
@@ -81,15 +94,23 @@ impl std::fmt::Display for Figures {
         let at = |q: usize| {
             self.delays_ms[(self.delays_ms.len() * q / 100).min(self.delays_ms.len() - 1)]
         };
+        // One read per 4 s while ends come, at the least, for a 2-s median (see the top).
+        let floor = self.ends_span_ms as f64 / 4000.0 / self.calls as f64;
+        let steady = list - self.warm_up_pages as f64 / self.calls as f64;
         write!(
             f,
             "{} calls in {:.0} s: {:.2} requests per call ({create:.2} create + {list:.2} list \
-             pages + {get:.2} single gets); end noticed after {} ms median, {} ms p90",
+             pages + {get:.2} single gets); end noticed after {} ms median, {} ms p90; \
+             {} list pages before the first end, {steady:.2} per call after it; floor for ends \
+             at unforeseeable moments: {:.2} list pages per call ({:.2} requests)",
             self.calls,
             self.wall.as_secs_f64(),
             create + list + get,
             at(50),
             at(90),
+            self.warm_up_pages,
+            floor,
+            create + floor,
         )
     }
 }
@@ -136,6 +157,7 @@ async fn campaign(length: &str, scale: f64, calls: u32) -> Result<Figures, Box<d
         finish.ending
     );
     let mut delays_ms = Vec::new();
+    let mut ends_ms = Vec::new();
     for entry in journal.entries() {
         let entry = entry?;
         let call_id = entry.call_id.as_deref().expect("every contact was called");
@@ -143,10 +165,17 @@ async fn campaign(length: &str, scale: f64, calls: u32) -> Result<Figures, Box<d
             .call_ends_ms(call_id)
             .expect("the sandbox made the call");
         delays_ms.push(entry.updated_at.as_millisecond() - ended);
+        ends_ms.push(ended);
     }
     delays_ms.sort_unstable();
+    let first_end = ends_ms.iter().copied().min().unwrap_or(0);
+    let ends_span_ms = ends_ms.iter().copied().max().unwrap_or(0) - first_end;
     let mut routes = BTreeMap::new();
+    let mut warm_up_pages = 0;
     for request in sandbox.served() {
+        if request.route == "GET /v2/calls" && request.at_ms < first_end {
+            warm_up_pages += 1;
+        }
         *routes.entry(request.route).or_insert(0u64) += 1;
     }
     let ours = finish.report.requests.expect("the run counts its requests");
@@ -166,6 +195,8 @@ async fn campaign(length: &str, scale: f64, calls: u32) -> Result<Figures, Box<d
         calls: ours.calls_created.max(1),
         routes,
         delays_ms,
+        warm_up_pages,
+        ends_span_ms,
         wall,
     })
 }
