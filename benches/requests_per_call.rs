@@ -12,7 +12,7 @@
 //!
 //! Not a criterion bench: one campaign takes minutes. `OUTDIAL_BENCH_CALLS` sets the calls per
 //! length (default 40); `OUTDIAL_BENCH_LENGTHS` the lengths, simulated seconds as the sandbox's
-//! `--call-duration` reads them (default `50..70,15..25,60`: about a minute, about 20 s, exactly
+//! `--call-seconds` reads them (default `50..70,15..25,60`: about a minute, about 20 s, exactly
 //! a minute); `OUTDIAL_BENCH_SCALE` makes simulated time run that many times faster
 //! (default 1, real time). The follower's gaps and the reads budget are in real time, so only
 //! a scale of 1 gives the request count a real account would see; a larger one is for a quick
@@ -31,6 +31,8 @@ use outdial::sandbox::{AgentSpec, Sandbox, SandboxConfig, TimeScale};
 
 const AGENT: &str = "5f0c2a8e-bench-agent";
 const LIVE: u32 = 10;
+/// The list route, as the sandbox names it in its record of requests.
+const LIST: &str = "GET /v2/calls";
 
 /// Creates paced well above what 10 live calls of a minute need, so the live limit sets the
 /// pace, as on a real account; reads at their default budget.
@@ -88,7 +90,7 @@ impl std::fmt::Display for Figures {
             |route: &str| self.routes.get(route).copied().unwrap_or(0) as f64 / self.calls as f64;
         let (create, list, get) = (
             per_call("POST /v2/calls"),
-            per_call("GET /v2/calls"),
+            per_call(LIST),
             per_call("GET /v2/calls/{call_id}"),
         );
         let at = |q: usize| {
@@ -157,7 +159,7 @@ async fn campaign(length: &str, scale: f64, calls: u32) -> Result<Figures, Box<d
         finish.ending
     );
     let mut delays_ms = Vec::new();
-    let mut ends_ms = Vec::new();
+    let (mut first_end, mut last_end) = (i64::MAX, i64::MIN);
     for entry in journal.entries() {
         let entry = entry?;
         let call_id = entry.call_id.as_deref().expect("every contact was called");
@@ -165,15 +167,13 @@ async fn campaign(length: &str, scale: f64, calls: u32) -> Result<Figures, Box<d
             .call_ends_ms(call_id)
             .expect("the sandbox made the call");
         delays_ms.push(entry.updated_at.as_millisecond() - ended);
-        ends_ms.push(ended);
+        (first_end, last_end) = (first_end.min(ended), last_end.max(ended));
     }
     delays_ms.sort_unstable();
-    let first_end = ends_ms.iter().copied().min().unwrap_or(0);
-    let ends_span_ms = ends_ms.iter().copied().max().unwrap_or(0) - first_end;
     let mut routes = BTreeMap::new();
     let mut warm_up_pages = 0;
     for request in sandbox.served() {
-        if request.route == "GET /v2/calls" && request.at_ms < first_end {
+        if request.route == LIST && request.at_ms < first_end {
             warm_up_pages += 1;
         }
         *routes.entry(request.route).or_insert(0u64) += 1;
@@ -184,7 +184,7 @@ async fn campaign(length: &str, scale: f64, calls: u32) -> Result<Figures, Box<d
         (ours.creates, ours.list_pages, ours.call_gets),
         (
             theirs("POST /v2/calls"),
-            theirs("GET /v2/calls"),
+            theirs(LIST),
             theirs("GET /v2/calls/{call_id}")
         ),
         "outdial's count differs from the sandbox's"
@@ -196,7 +196,7 @@ async fn campaign(length: &str, scale: f64, calls: u32) -> Result<Figures, Box<d
         routes,
         delays_ms,
         warm_up_pages,
-        ends_span_ms,
+        ends_span_ms: last_end - first_end,
         wall,
     })
 }
