@@ -15,6 +15,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::contacts::{ContactsFile, ContactsFormat, Delimiter, Encoding};
+use crate::journal::Compression;
 use crate::phone::{Country, Phone};
 use crate::rotation::Match;
 
@@ -42,6 +43,8 @@ pub struct Campaign {
     /// caps with other processes (`OUTDIAL_STORE_URL` wins over it; see [`crate::store`]).
     /// Checked at load: a connection string without a password.
     pub store_url: Option<String>,
+    /// `[journal] compress`: how a new sled journal is made (one already made keeps its own).
+    pub journal_compression: Compression,
 }
 
 #[derive(Debug, Clone)]
@@ -539,6 +542,14 @@ struct RawCampaign {
     health: RawHealth,
     #[serde(default)]
     store: RawStore,
+    #[serde(default)]
+    journal: RawJournal,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawJournal {
+    compress: Option<bool>,
 }
 
 #[derive(Deserialize, Default)]
@@ -682,6 +693,10 @@ impl Checker<'_> {
                     .map(|_| url.to_owned())
                     .map_err(|e| e.to_string())
             })?,
+            journal_compression: match raw.journal.compress {
+                Some(true) => Compression::Zstd,
+                Some(false) | None => Compression::Plain,
+            },
         })
     }
 

@@ -192,6 +192,26 @@ pub enum Opening {
     Reading,
 }
 
+/// Whether sled compresses a journal it makes (`[journal] compress`). A journal keeps what it was
+/// made with: sled cannot change it across restarts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Compression {
+    /// Plain: a resume's open reads the log since the last open without decompressing each
+    /// message (sled 0.34 makes a zstd context per message, dear on a virtual machine).
+    #[default]
+    Plain,
+    /// zstd: about 2.4 times smaller on disk, at the CPU cost above for every write and read.
+    Zstd,
+}
+
+/// How a journal is made if it does not exist yet.
+#[derive(Debug, Clone, Copy)]
+struct Making {
+    /// The campaign's start, written into the witness.
+    began: Timestamp,
+    compression: Compression,
+}
+
 /// What [`Journal::durable`] waits for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Durability {
@@ -653,20 +673,22 @@ impl Entry {
 }
 
 impl Journal {
-    /// Opens the campaign's journal, creating it on the first run.
+    /// Opens the campaign's journal, creating it (plain) on the first run.
     pub fn open(dir: &Path, campaign: &str) -> Result<Journal, JournalError> {
-        Self::open_or_create(dir, campaign, Timestamp::now())
+        Self::open_or_create(dir, campaign, Timestamp::now(), Compression::default())
     }
 
-    /// Creates a journal for a campaign that began at `began` (`outdial repair` rebuilding one),
-    /// or opens the one already there.
+    /// Creates a journal for a campaign that began at `began` (now, or `outdial repair`
+    /// rebuilding one), made with `compression`, or opens the one already there as it was made.
     pub fn open_or_create(
         dir: &Path,
         campaign: &str,
         began: Timestamp,
+        compression: Compression,
     ) -> Result<Journal, JournalError> {
         Self::create_dir(dir)?;
-        Self::open_dir(dir, campaign, began, Durability::Disk)
+        let making = Making { began, compression };
+        Self::open_dir(dir, campaign, making, Durability::Disk)
     }
 
     /// `dir` made private (0700), and made first if it is missing.
@@ -688,7 +710,11 @@ impl Journal {
     /// away after the simulation.
     pub fn scratch(dir: &Path, campaign: &str, began: Timestamp) -> Result<Journal, JournalError> {
         Self::create_dir(dir)?;
-        Self::open_dir(dir, campaign, began, Durability::Scratch)
+        let making = Making {
+            began,
+            compression: Compression::Plain,
+        };
+        Self::open_dir(dir, campaign, making, Durability::Scratch)
     }
 
     /// Opens a journal that must already exist (`outdial resume`, `outdial status`).
@@ -699,21 +725,26 @@ impl Journal {
                 dir: dir.to_owned(),
             });
         }
-        Self::open_dir(dir, campaign, Timestamp::now(), Durability::Disk)
+        // It exists, so how it would be made does not matter.
+        let making = Making {
+            began: Timestamp::now(),
+            compression: Compression::default(),
+        };
+        Self::open_dir(dir, campaign, making, Durability::Disk)
     }
 
-    /// `began` is the campaign's start, written into the witness if the journal is new.
+    /// Opens the journal in `dir`, or makes it as `making` says.
     fn open_dir(
         dir: &Path,
         campaign: &str,
-        began: Timestamp,
+        making: Making,
         durability: Durability,
     ) -> Result<Journal, JournalError> {
         let started = std::time::Instant::now();
         check_own_directory(dir)?;
         let lock = lock(dir, campaign)?;
-        let witness = witness_of(dir, campaign, began)?;
-        let db = open_sled_as_witnessed(dir, &witness, durability)?;
+        let witness = witness_of(dir, campaign, making.began)?;
+        let db = open_sled_as_witnessed(dir, &witness, making.compression, durability)?;
         let storage = |e: sled::Error| JournalError::Storage {
             dir: dir.to_owned(),
             why: e.to_string(),
@@ -786,7 +817,9 @@ impl Journal {
         let (dir, name) = (&campaign.journal_dir, campaign.name.as_str());
         match (store, opening) {
             (Some(url), _) => Self::open_in_store(dir, name, url, opening),
-            (None, Opening::StartOrResume) => Self::open(dir, name),
+            (None, Opening::StartOrResume) => {
+                Self::open_or_create(dir, name, Timestamp::now(), campaign.journal_compression)
+            }
             (None, Opening::Existing | Opening::Reading) => Self::open_existing(dir, name),
         }
     }
@@ -1418,10 +1451,15 @@ fn lock(dir: &Path, campaign: &str) -> Result<File, JournalError> {
     Ok(file)
 }
 
-/// Opens sled, compressed (zstd). A journal created uncompressed, by a version before format 2,
-/// stays so: sled refuses to change compression across restarts, and says so before it reads
-/// anything, so it is opened again as it was made.
-fn open_sled(dir: &Path, durability: Durability) -> Result<sled::Db, JournalError> {
+/// Opens sled, making a new journal with `compression`. One already made stays as it was made
+/// (compressed by versions from format 2 until `[journal] compress` came, plain before and
+/// since): sled refuses to change compression across restarts, and says so before it reads
+/// anything, so it is opened again the other way.
+fn open_sled(
+    dir: &Path,
+    compression: Compression,
+    durability: Durability,
+) -> Result<sled::Db, JournalError> {
     if let Err(why) = check_snapshots(&dir.join("sled")) {
         return Err(JournalError::Corrupt {
             dir: dir.to_owned(),
@@ -1432,12 +1470,15 @@ fn open_sled(dir: &Path, durability: Durability) -> Result<sled::Db, JournalErro
     // process just dropped, or by a process exiting this moment.
     wait_for_sled_release(&dir.join("sled").join("db"));
     match durability {
-        Durability::Disk => match open_sled_with(dir, true) {
-            Err(sled::Error::Unsupported(why)) if why.contains("use_compression") => {
-                open_sled_with(dir, false)
+        Durability::Disk => {
+            let zstd = compression == Compression::Zstd;
+            match open_sled_with(dir, zstd) {
+                Err(sled::Error::Unsupported(why)) if why.contains("use_compression") => {
+                    open_sled_with(dir, !zstd)
+                }
+                opened => opened,
             }
-            opened => opened,
-        },
+        }
         Durability::Scratch => open_scratch_sled(dir),
     }
     .map_err(|error| match error {
@@ -1631,6 +1672,7 @@ fn witness_of(dir: &Path, campaign: &str, began: Timestamp) -> Result<Witness, J
 fn open_sled_as_witnessed(
     dir: &Path,
     witness: &Witness,
+    compression: Compression,
     durability: Durability,
 ) -> Result<sled::Db, JournalError> {
     let path = dir.join("sled");
@@ -1643,13 +1685,13 @@ fn open_sled_as_witnessed(
             ),
         });
     }
-    match open_sled(dir, durability) {
+    match open_sled(dir, compression, durability) {
         Err(JournalError::Corrupt { .. }) if witness.commit == 0 => {
             fs::remove_dir_all(&path).map_err(|source| JournalError::Io {
                 dir: dir.to_owned(),
                 source,
             })?;
-            open_sled(dir, durability)
+            open_sled(dir, compression, durability)
         }
         opened => opened,
     }

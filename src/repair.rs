@@ -251,7 +251,7 @@ async fn write(
     };
     let journal = match journal {
         Some(journal) => journal,
-        None => Journal::open_or_create(dir, &campaign.name, since)?,
+        None => Journal::open_or_create(dir, &campaign.name, since, campaign.journal_compression)?,
     };
     let run = journal.begin_run()?;
     let keep = crate::caps::starts_needed(campaign.rotation.max_calls_per_number_per_day);

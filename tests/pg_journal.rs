@@ -8,7 +8,7 @@ use common::{Scenario, Settings, csv_of, numbers_in, phone};
 use jiff::{SignedDuration, Timestamp};
 use outdial::api::CallState;
 use outdial::contacts::Contact;
-use outdial::journal::{Entry, Journal, Opening, Refusal};
+use outdial::journal::{Compression, Entry, Journal, Opening, Refusal};
 use outdial::rotation::{Choice, Match};
 use outdial::store::{Origin, StoreUrl};
 
@@ -130,7 +130,8 @@ async fn the_store_keeps_what_the_disk_keeps() {
     let began: Timestamp = "2026-12-02T14:00:00Z".parse().unwrap();
     let later = began + SignedDuration::from_hours(1);
 
-    let on_disk = Journal::open_or_create(&dirs.path().join("disk"), "c", began).unwrap();
+    let on_disk =
+        Journal::open_or_create(&dirs.path().join("disk"), "c", began, Compression::Plain).unwrap();
     let host_a = dirs.path().join("host-a");
     let in_store = Journal::open_in_store(&host_a, "c", &url, Opening::StartOrResume).unwrap();
     play(&on_disk, began);
