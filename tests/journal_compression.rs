@@ -73,23 +73,6 @@ fn made_compressed(dir: &Path) -> bool {
     }
 }
 
-/// `outdial run` killed with SIGKILL once `requests` have reached the sandbox.
-async fn killed_midway(scenario: &Scenario, requests: usize) {
-    let file = scenario.campaign_file();
-    let mut child = scenario
-        .outdial(&["run", file.to_str().unwrap(), "-q"])
-        .spawn()
-        .unwrap();
-    scenario.wait_for_requests(requests).await;
-    child.start_kill().unwrap();
-    let status = child.wait().await.unwrap();
-    assert_eq!(
-        std::os::unix::process::ExitStatusExt::signal(&status),
-        Some(9),
-        "killed, not finished"
-    );
-}
-
 /// Made one way, killed midway, then run with the setting turned the other way and more
 /// contacts: the journal stays as it was made, and everyone is called exactly once.
 #[tokio::test(flavor = "multi_thread")]
@@ -98,7 +81,7 @@ async fn a_journal_keeps_its_compression_when_the_setting_changes() {
         let phones = numbers_in(212, if made { 0 } else { 100 }, 40);
         let scenario = Scenario::start(POOL, Settings::default(), &csv_of(&phones[..30])).await;
         set_compress(&scenario, made);
-        killed_midway(&scenario, 10).await;
+        scenario.run_killed_after(10).await;
         let journal = scenario.dir.path().join(".outdial/test-campaign");
         assert_eq!(made_compressed(&journal), made, "made compress = {made}");
 

@@ -22,24 +22,6 @@ fn contacts(n_per_code: u32) -> Vec<String> {
         .collect()
 }
 
-/// The binary run and SIGKILLed after `kill_after` create requests: a journal left mid-campaign,
-/// with contacts pending, `dialing`, placed and done.
-async fn killed_midway(scenario: &Scenario, kill_after: usize) {
-    let file = scenario.campaign_file();
-    let mut child = scenario
-        .outdial(&["run", file.to_str().unwrap(), "-q"])
-        .spawn()
-        .unwrap();
-    scenario.wait_for_requests(kill_after).await;
-    child.start_kill().unwrap();
-    let status = child.wait().await.unwrap();
-    assert_eq!(
-        std::os::unix::process::ExitStatusExt::signal(&status),
-        Some(9),
-        "killed, not finished"
-    );
-}
-
 /// Every entry of the journal, closed again after.
 async fn entries_of(scenario: &Scenario) -> Vec<Entry> {
     let journal = open_journal(&scenario.campaign()).await;
@@ -223,7 +205,7 @@ async fn a_format_1_journal_is_migrated_on_open_and_resumes_calling_nobody_twice
         ..Settings::default()
     };
     let scenario = Scenario::start(POOL, settings, &csv_of(&phones)).await;
-    killed_midway(&scenario, 120).await;
+    scenario.run_killed_after(120).await;
     let dir = scenario.campaign().journal_dir;
     let entries = entries_of(&scenario).await;
     let starts = call_starts(&raw_sled(&dir));
@@ -350,7 +332,7 @@ fn keys_under(dir: &Path, prefix: &[u8]) -> usize {
 async fn a_format_2_journal_has_its_counters_folded_on_open_and_resumes_calling_nobody_twice() {
     let phones = contacts(60);
     let scenario = Scenario::start(POOL, Settings::default(), &csv_of(&phones)).await;
-    killed_midway(&scenario, 80).await;
+    scenario.run_killed_after(80).await;
     let dir = scenario.campaign().journal_dir;
     let journal = open_journal(&scenario.campaign()).await;
     let tally = journal.tally();
@@ -419,7 +401,7 @@ async fn the_resume_state_stays_true_to_the_entries_through_sigkills() {
     };
     let scenario = Scenario::start(POOL, settings, &csv_of(&phones)).await;
     for kill_after in [50, 200, 400] {
-        killed_midway(&scenario, kill_after).await;
+        scenario.run_killed_after(kill_after).await;
         let journal = open_journal(&scenario.campaign()).await;
         assert_resume_state_true(&journal);
         journal.close().await;

@@ -188,6 +188,24 @@ reconcile_grace_seconds = {}
         }
     }
 
+    /// `outdial run` on the scenario's campaign, killed with SIGKILL once `requests` create
+    /// requests have reached the sandbox (and checked killed, not finished).
+    pub async fn run_killed_after(&self, requests: usize) {
+        let file = self.campaign_file();
+        let mut child = self
+            .outdial(&["run", file.to_str().unwrap(), "-q"])
+            .spawn()
+            .unwrap();
+        self.wait_for_requests(requests).await;
+        child.start_kill().unwrap();
+        let status = child.wait().await.unwrap();
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&status),
+            Some(9),
+            "killed, not finished"
+        );
+    }
+
     /// The real binary, pointed at this scenario's sandbox, with a key in the environment.
     pub fn outdial(&self, args: &[&str]) -> tokio::process::Command {
         let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_outdial"));
