@@ -200,7 +200,7 @@ pub enum Compression {
     /// message (sled 0.34 makes a zstd context per message, dear on a virtual machine).
     #[default]
     Plain,
-    /// zstd: about 2.4 times smaller on disk, at the CPU cost above for every write and read.
+    /// zstd: 2 to 2.4 times smaller on disk, at the CPU cost above for every write and read.
     Zstd,
 }
 
