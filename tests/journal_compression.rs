@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{Scenario, Settings, csv_of, numbers_in};
+use common::{Scenario, Settings, csv_of, numbers_in, sled_snapshots};
 use outdial::campaign::{Campaign, ConfigError, Overrides};
 use outdial::journal::Compression;
 
@@ -46,10 +46,8 @@ fn wrong_kinds_and_unknown_keys_are_refused() {
 
 /// Writes `[journal] compress` into the scenario's campaign file.
 fn set_compress(scenario: &Scenario, compress: bool) {
-    scenario.write_campaign(&Settings::default());
-    let mut text = std::fs::read_to_string(scenario.campaign_file()).unwrap();
-    text.push_str(&format!("\n[journal]\ncompress = {compress}\n"));
-    std::fs::write(scenario.campaign_file(), text).unwrap();
+    let journal = format!("\n[journal]\ncompress = {compress}\n");
+    scenario.write_campaign_with(&Settings::default(), &journal);
 }
 
 /// Whether sled made the journal in `dir` compressed: it refuses to open it the other way,
@@ -87,17 +85,7 @@ async fn a_journal_keeps_its_compression_when_the_setting_changes() {
 
         set_compress(&scenario, then);
         scenario.write_contacts(&csv_of(&phones));
-        let file = scenario.campaign_file();
-        let out = scenario
-            .outdial(&["run", file.to_str().unwrap(), "-q"])
-            .output()
-            .await
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "made compress = {made}, run with {then}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        scenario.outdial_succeeds("run").await;
         assert_eq!(
             made_compressed(&journal),
             made,
@@ -127,19 +115,8 @@ async fn a_plain_snapshot_is_checked_by_its_checksum_alone() {
     assert!(run().await.status.success());
     assert!(run().await.status.success());
     assert!(!made_compressed(&journal));
-    let snapshots = || -> Vec<std::path::PathBuf> {
-        std::fs::read_dir(journal.join("sled"))
-            .unwrap()
-            .flatten()
-            .map(|item| item.path())
-            .filter(|path| {
-                let name = path.file_name().unwrap().to_string_lossy().into_owned();
-                name.starts_with("snap.") && !name.ends_with(".in___motion")
-            })
-            .collect()
-    };
     let flip = |at_end: usize| {
-        let found = snapshots();
+        let found = sled_snapshots(&journal);
         assert!(!found.is_empty(), "sled left no snapshot");
         for snapshot in found {
             let mut bytes = std::fs::read(&snapshot).unwrap();

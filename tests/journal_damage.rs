@@ -8,7 +8,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{Scenario, Settings, csv_of, numbers_in};
+use common::{Scenario, Settings, csv_of, numbers_in, sled_snapshots};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use rand::{Rng, SeedableRng};
@@ -200,23 +200,13 @@ async fn an_older_copy_restored_over_the_journal_is_refused() {
 async fn a_snapshot_whose_length_is_damaged_is_refused_not_a_crash() {
     let phones = numbers_in(718, 0, 10);
     let scenario = Scenario::start(POOL, Settings::default(), &csv_of(&phones)).await;
-    let mut campaign = std::fs::read_to_string(scenario.campaign_file()).unwrap();
-    campaign.push_str("\n[journal]\ncompress = true\n");
-    std::fs::write(scenario.campaign_file(), campaign).unwrap();
+    scenario.write_campaign_with(&Settings::default(), "\n[journal]\ncompress = true\n");
     let journal = scenario.dir.path().join(".outdial/test-campaign");
     // sled writes its snapshot when it opens a database it has closed: so, a second run.
     run_to_completion(&scenario).await;
     run_to_completion(&scenario).await;
     let before = scenario.sandbox.received().await.len();
-    let snapshots: Vec<PathBuf> = files_under(&journal.join("sled"))
-        .into_iter()
-        .filter(|f| {
-            f.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("snap.")
-        })
-        .collect();
+    let snapshots = sled_snapshots(&journal);
     let files = files_under(&journal.join("sled"));
     assert!(
         !snapshots.is_empty(),

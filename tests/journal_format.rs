@@ -158,21 +158,6 @@ fn assert_resume_state_true(journal: &Journal) {
     );
 }
 
-/// `outdial COMMAND CAMPAIGN.toml -q` on the scenario's campaign, which must succeed.
-async fn outdial_succeeds(scenario: &Scenario, command: &str) {
-    let file = scenario.campaign_file();
-    let out = scenario
-        .outdial(&[command, file.to_str().unwrap(), "-q"])
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{command} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// The campaign is over: everyone called exactly once, nothing left open, and the journal's
 /// resume state true to its entries.
 async fn assert_finished_calling_each_once(scenario: &Scenario, phones: &[String]) {
@@ -222,7 +207,7 @@ async fn a_format_1_journal_is_migrated_on_open_and_resumes_calling_nobody_twice
         "the journal is in format 1 before the run"
     );
 
-    outdial_succeeds(&scenario, "status").await;
+    scenario.outdial_succeeds("status").await;
     assert_eq!(
         stored_format(&dir),
         ("outdial-journal/3".to_owned(), BTreeSet::from([3])),
@@ -239,7 +224,7 @@ async fn a_format_1_journal_is_migrated_on_open_and_resumes_calling_nobody_twice
         assert!(!db.tree_names().iter().any(|name| name == b"starts"));
     }
 
-    outdial_succeeds(&scenario, "resume").await;
+    scenario.outdial_succeeds("resume").await;
 
     assert_finished_calling_each_once(&scenario, &phones).await;
 }
@@ -345,7 +330,7 @@ async fn a_format_2_journal_has_its_counters_folded_on_open_and_resumes_calling_
     assert_eq!(stored_format(&dir).0, "outdial-journal/2");
     assert_eq!(keys_under(&dir, b"counts/"), 0);
 
-    outdial_succeeds(&scenario, "status").await;
+    scenario.outdial_succeeds("status").await;
     assert_eq!(stored_format(&dir).0, "outdial-journal/3");
     assert_eq!(
         keys_under(&dir, b"tally/"),
@@ -361,7 +346,7 @@ async fn a_format_2_journal_has_its_counters_folded_on_open_and_resumes_calling_
     assert_eq!(journal.tally(), tally, "folding changed the tally");
     journal.close().await;
 
-    outdial_succeeds(&scenario, "resume").await;
+    scenario.outdial_succeeds("resume").await;
 
     assert_finished_calling_each_once(&scenario, &phones).await;
 }

@@ -80,7 +80,13 @@ impl Scenario {
     }
 
     pub fn write_campaign(&self, s: &Settings) {
-        let text = format!(
+        self.write_campaign_with(s, "");
+    }
+
+    /// [`Scenario::write_campaign`], with `tables` (such as `[journal]`) written after it,
+    /// verbatim.
+    pub fn write_campaign_with(&self, s: &Settings, tables: &str) {
+        let mut text = format!(
             r#"name = "test-campaign"
 agent = "{AGENT}"
 contacts = "contacts.csv"
@@ -107,6 +113,7 @@ reconcile_grace_seconds = {}
             s.strategy,
             s.reconcile_grace_seconds
         );
+        text.push_str(tables);
         std::fs::write(self.campaign_file(), text).unwrap();
     }
 
@@ -206,6 +213,21 @@ reconcile_grace_seconds = {}
         );
     }
 
+    /// `outdial COMMAND CAMPAIGN.toml -q` on the scenario's campaign, which must succeed.
+    pub async fn outdial_succeeds(&self, command: &str) {
+        let file = self.campaign_file();
+        let out = self
+            .outdial(&[command, file.to_str().unwrap(), "-q"])
+            .output()
+            .await
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{command} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// The real binary, pointed at this scenario's sandbox, with a key in the environment.
     pub fn outdial(&self, args: &[&str]) -> tokio::process::Command {
         let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_outdial"));
@@ -245,6 +267,22 @@ reconcile_grace_seconds = {}
             "calls to phones not in the list"
         );
     }
+}
+
+/// The snapshot files sled has written in the journal `dir` (a half-written one, still being
+/// moved into place, left out).
+pub fn sled_snapshots(dir: &std::path::Path) -> Vec<PathBuf> {
+    let listing = std::fs::read_dir(dir.join("sled")).unwrap();
+    let mut snapshots: Vec<PathBuf> = listing
+        .flatten()
+        .map(|item| item.path())
+        .filter(|path| {
+            let name = path.file_name().unwrap().to_string_lossy();
+            name.starts_with("snap.") && !name.ends_with(".in___motion")
+        })
+        .collect();
+    snapshots.sort();
+    snapshots
 }
 
 /// Opens the journal, waiting (bounded) while an aborted run in this process still holds it.
