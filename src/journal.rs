@@ -8,6 +8,7 @@
 //! (see [`tree`]), each write committed before it returns, so that it can resume on any host.
 
 mod record;
+mod redo;
 mod tree;
 mod witness;
 
@@ -32,6 +33,7 @@ use crate::phone::Phone;
 use crate::report::{Counter, Tally};
 use crate::rotation::{Choice, Match};
 use crate::store::{StoreError, StoreUrl};
+use redo::{Redo, Unfinished};
 use tree::{Batch, Failure, SharedJournal, Tree};
 use witness::Witness;
 
@@ -749,7 +751,18 @@ impl Journal {
             dir: dir.to_owned(),
             why: e.to_string(),
         };
-        let root = Tree::Disk((*db).clone());
+        let redo = Arc::new(Redo::open(&db).map_err(|unfinished| match unfinished {
+            Unfinished::Damaged(why) => JournalError::Corrupt {
+                dir: dir.to_owned(),
+                why,
+            },
+            Unfinished::Storage(e) => storage(e),
+        })?);
+        let disk = |tree: sled::Tree| Tree::Disk {
+            tree,
+            redo: redo.clone(),
+        };
+        let root = disk((*db).clone());
         check_identity(&root, dir, campaign, witness.commit > 0, witness.began)?;
         let committer = Arc::new(Committer::check(db.clone(), dir, witness)?);
         let contacts = db.open_tree("contacts").map_err(storage)?;
@@ -775,13 +788,13 @@ impl Journal {
                 why,
             })?;
         }
-        let tree = |name: &str| db.open_tree(name).map(Tree::Disk).map_err(storage);
+        let tree = |name: &str| db.open_tree(name).map(disk).map_err(storage);
         let trees = Trees {
             root,
-            contacts: Tree::Disk(contacts),
+            contacts: disk(contacts),
             rows: tree("rows")?,
             due: tree("due")?,
-            starts: Tree::Disk(starts),
+            starts: disk(starts),
             meta: tree("meta")?,
             health: tree("health")?,
         };
@@ -1000,7 +1013,7 @@ impl Journal {
         let mut batch = Batch::default();
         batch.insert(key, record::encode(entry));
         // The mark is written only when the entry joins or leaves the index: every key in a
-        // batch is a log message sled compresses on its own, the main cost of a write.
+        // batch is a log message of its own (compressed on its own in a compressed journal).
         let was_open = before.as_ref().is_some_and(|b| is_open(&b.state));
         let mark = [OPEN, key].concat();
         match (was_open, is_open(&entry.state)) {

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use sled::IVec;
 use tokio::sync::mpsc;
 
+use super::redo::{Redo, Write};
 use crate::store::{JournalPage, JournalTree, Store, StoreError, StoreUrl};
 
 /// How long a journal request waits for an unreachable store before the run stops.
@@ -34,7 +35,8 @@ pub type Failure = String;
 
 /// One of the journal's trees.
 pub enum Tree {
-    Disk(sled::Tree),
+    /// A sled tree, written through the journal's one [`Redo`].
+    Disk { tree: sled::Tree, redo: Arc<Redo> },
     Shared {
         store: Arc<SharedJournal>,
         name: &'static str,
@@ -43,7 +45,7 @@ pub enum Tree {
 
 /// Writes made together, all or none: a value put (`Some`) or a key removed (`None`).
 #[derive(Default)]
-pub struct Batch(Vec<(Vec<u8>, Option<Vec<u8>>)>);
+pub struct Batch(Vec<Write>);
 
 impl Batch {
     pub fn insert(&mut self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) {
@@ -59,7 +61,7 @@ impl Batch {
 impl Tree {
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<IVec>, Failure> {
         match self {
-            Tree::Disk(tree) => tree.get(key).map_err(|e| e.to_string()),
+            Tree::Disk { tree, .. } => tree.get(key).map_err(|e| e.to_string()),
             Tree::Shared { store, name } => {
                 match store.ask(name, Ask::Get(key.as_ref().to_vec()))? {
                     Answer::Value(value) => Ok(value.map(IVec::from)),
@@ -84,25 +86,7 @@ impl Tree {
     /// Writes the batch atomically.
     pub fn apply(&self, batch: Batch) -> Result<(), Failure> {
         match self {
-            Tree::Disk(tree) => {
-                let Batch(writes) = batch;
-                if let [(key, value)] = writes.as_slice() {
-                    // One write needs no batch: sled's single insert or remove is atomic.
-                    return match value {
-                        Some(value) => tree.insert(key, value.as_slice()).map(drop),
-                        None => tree.remove(key).map(drop),
-                    }
-                    .map_err(|e| e.to_string());
-                }
-                let mut sled_batch = sled::Batch::default();
-                for (key, value) in writes {
-                    match value {
-                        Some(value) => sled_batch.insert(key, value),
-                        None => sled_batch.remove(key),
-                    }
-                }
-                tree.apply_batch(sled_batch).map_err(|e| e.to_string())
-            }
+            Tree::Disk { tree, redo } => redo.apply(tree, batch.0).map_err(|e| e.to_string()),
             Tree::Shared { store, name } => store.ask(name, Ask::Write(batch.0)).map(drop),
         }
     }
@@ -124,7 +108,7 @@ impl Tree {
 
     fn scan(&self, prefix: &[u8], backwards: bool) -> Scan<'_> {
         match self {
-            Tree::Disk(tree) => {
+            Tree::Disk { tree, .. } => {
                 let found = tree.scan_prefix(prefix);
                 let found = found.map(|item| item.map_err(|e| e.to_string()));
                 match backwards {
@@ -147,7 +131,7 @@ impl Tree {
     /// The first record whose key is `from` or after it.
     pub fn first_from(&self, from: &[u8]) -> Result<Option<Pair>, Failure> {
         match self {
-            Tree::Disk(tree) => tree
+            Tree::Disk { tree, .. } => tree
                 .range(from..)
                 .next()
                 .transpose()
@@ -162,7 +146,7 @@ impl Tree {
     /// Makes what was written durable: sled flushes; the store has committed each write already.
     pub fn flush(&self) -> Result<(), Failure> {
         match self {
-            Tree::Disk(tree) => tree.flush().map(drop).map_err(|e| e.to_string()),
+            Tree::Disk { tree, .. } => tree.flush().map(drop).map_err(|e| e.to_string()),
             Tree::Shared { .. } => Ok(()),
         }
     }
@@ -175,7 +159,7 @@ impl Tree {
     /// Removes every record.
     pub fn clear(&self) -> Result<(), Failure> {
         match self {
-            Tree::Disk(tree) => tree.clear().map_err(|e| e.to_string()),
+            Tree::Disk { tree, redo } => redo.clear(tree).map_err(|e| e.to_string()),
             Tree::Shared { store, name } => store.ask(name, Ask::Clear).map(drop),
         }
     }
