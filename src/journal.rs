@@ -37,9 +37,14 @@ use redo::{Redo, Unfinished};
 use tree::{Batch, Failure, SharedJournal, Tree};
 use witness::Witness;
 
+/// Format 4: as format 3, its batches written through a redo record (see [`redo`]). An outdial
+/// that does not know the record would not finish a batch a crash cut short, so the stamp moves
+/// on and such an outdial refuses the journal as newer.
+const FORMAT: &str = "outdial-journal/4";
 /// Format 3: entries in postcard behind a version byte (see [`record`]), with the tally's
-/// counters (grouped, see [`Counts`]) and the open entries' index kept beside them.
-const FORMAT: &str = "outdial-journal/3";
+/// counters (grouped, see [`Counts`]) and the open entries' index kept beside them. Its records
+/// are format 4's: migrated on open by its stamp alone.
+const FORMAT_3: &str = "outdial-journal/3";
 /// Format 2: as format 3, but each of the tally's counters under a key of its own. Migrated on
 /// open (see [`migrate_counters`]).
 const FORMAT_2: &str = "outdial-journal/2";
@@ -775,6 +780,7 @@ impl Journal {
             Some(f) if f == FORMAT_2.as_bytes() => {
                 Some((FORMAT_2, migrate_counters(&db, &contacts)))
             }
+            Some(f) if f == FORMAT_3.as_bytes() => Some((FORMAT_3, restamp(&db))),
             _ => None,
         };
         if let Some((from, migrated)) = migration {
@@ -1589,7 +1595,7 @@ fn check_identity(
             root.flush().map_err(storage)
         }
         Some(f)
-            if [FORMAT, FORMAT_2, FORMAT_1]
+            if [FORMAT, FORMAT_3, FORMAT_2, FORMAT_1]
                 .iter()
                 .any(|known| f == known.as_bytes()) =>
         {
@@ -1920,8 +1926,14 @@ fn migrate_counters(db: &sled::Db, contacts: &sled::Tree) -> Result<(), String> 
         write_tally(&mut batch, &read_counters_2(contacts)?);
         contacts.apply_batch(batch).map_err(|e| e.to_string())?;
     }
-    db.insert("format", FORMAT).map_err(|e| e.to_string())?;
-    Ok(())
+    restamp(db)
+}
+
+/// Stamps the journal with today's format, the last step of every migration.
+fn restamp(db: &sled::Db) -> Result<(), String> {
+    db.insert("format", FORMAT)
+        .map(drop)
+        .map_err(|e| e.to_string())
 }
 
 /// Entries rewritten per batch while migrating: bounds the memory a migration holds.
@@ -1969,7 +1981,7 @@ fn migrate(db: &sled::Db, contacts: &sled::Tree, starts: &sled::Tree) -> Result<
     }
     write_tally(&mut batch, &tally);
     contacts.apply_batch(batch).map_err(|e| e.to_string())?;
-    db.insert("format", FORMAT).map_err(|e| e.to_string())?;
+    restamp(db)?;
     db.drop_tree("starts").map_err(|e| e.to_string())?;
     Ok(())
 }

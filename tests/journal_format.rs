@@ -210,7 +210,7 @@ async fn a_format_1_journal_is_migrated_on_open_and_resumes_calling_nobody_twice
     scenario.outdial_succeeds("status").await;
     assert_eq!(
         stored_format(&dir),
-        ("outdial-journal/3".to_owned(), BTreeSet::from([3])),
+        ("outdial-journal/4".to_owned(), BTreeSet::from([3])),
         "opening it (here for `status`) rewrote every entry in the binary encoding and bumped \
          the stamp"
     );
@@ -265,7 +265,7 @@ async fn a_migration_interrupted_midway_is_done_again_and_counts_true() {
     journal.close().await;
     assert_eq!(
         stored_format(&dir),
-        ("outdial-journal/3".to_owned(), BTreeSet::from([3]))
+        ("outdial-journal/4".to_owned(), BTreeSet::from([3]))
     );
 }
 
@@ -331,7 +331,7 @@ async fn a_format_2_journal_has_its_counters_folded_on_open_and_resumes_calling_
     assert_eq!(keys_under(&dir, b"counts/"), 0);
 
     scenario.outdial_succeeds("status").await;
-    assert_eq!(stored_format(&dir).0, "outdial-journal/3");
+    assert_eq!(stored_format(&dir).0, "outdial-journal/4");
     assert_eq!(
         keys_under(&dir, b"tally/"),
         0,
@@ -370,7 +370,37 @@ async fn a_fold_interrupted_before_its_stamp_keeps_the_folded_counters() {
     assert_eq!(journal.tally().placed(), phones.len() as u64);
     assert_resume_state_true(&journal);
     journal.close().await;
-    assert_eq!(stored_format(&dir).0, "outdial-journal/3");
+    assert_eq!(stored_format(&dir).0, "outdial-journal/4");
+}
+
+/// A format-3 journal (written before batches went through the redo record) has the same records
+/// as format 4: opening it only moves its stamp on, so that an outdial of format 3 would refuse it
+/// from then on rather than leave a batch a crash cut short half written.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_format_3_journal_is_restamped_on_open_and_resumes_calling_nobody_twice() {
+    let phones = contacts(40);
+    let scenario = Scenario::start(POOL, Settings::default(), &csv_of(&phones)).await;
+    scenario.run_killed_after(50).await;
+    let dir = scenario.campaign().journal_dir;
+    let journal = open_journal(&scenario.campaign()).await;
+    let tally = journal.tally();
+    journal.close().await;
+    {
+        let db = raw_sled(&dir);
+        db.insert("format", "outdial-journal/3").unwrap();
+        db.flush().unwrap();
+    }
+
+    scenario.outdial_succeeds("status").await;
+    assert_eq!(stored_format(&dir).0, "outdial-journal/4");
+    let journal = open_journal(&scenario.campaign()).await;
+    assert_eq!(journal.tally(), tally, "the restamp changed the tally");
+    assert_resume_state_true(&journal);
+    journal.close().await;
+
+    scenario.outdial_succeeds("resume").await;
+
+    assert_finished_calling_each_once(&scenario, &phones).await;
 }
 
 /// The tally and the open index are written in the same atomic batch as the entry that moves
@@ -496,7 +526,7 @@ async fn a_journal_of_a_later_format_is_refused_and_left_alone() {
     let before = scenario.sandbox.received().await.len();
     {
         let db = raw_sled(&dir);
-        db.insert("format", "outdial-journal/4").unwrap();
+        db.insert("format", "outdial-journal/5").unwrap();
         db.flush().unwrap();
     }
 
@@ -510,11 +540,11 @@ async fn a_journal_of_a_later_format_is_refused_and_left_alone() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("outdial-journal/4") && stderr.contains("newer"),
+        stderr.contains("outdial-journal/5") && stderr.contains("newer"),
         "{stderr}"
     );
     assert_eq!(scenario.sandbox.received().await.len(), before);
-    assert_eq!(stored_format(&dir).0, "outdial-journal/4");
+    assert_eq!(stored_format(&dir).0, "outdial-journal/5");
 }
 
 /// A waiting entry for `phone` (a contact outside its window), due at `due`.

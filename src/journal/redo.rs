@@ -205,6 +205,36 @@ mod tests {
         assert_eq!(db.get(b"a").unwrap().as_deref(), Some(b"new".as_slice()));
     }
 
+    #[tokio::test]
+    async fn a_journal_finishes_an_unfinished_batch_before_it_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal_dir = dir.path().join("journal");
+        crate::journal::Journal::open(&journal_dir, "c")
+            .unwrap()
+            .close()
+            .await;
+        {
+            let db = open(&journal_dir).unwrap();
+            let record = Record {
+                tree: b"meta".to_vec(),
+                writes: batch(),
+            };
+            db.open_tree(TREE)
+                .unwrap()
+                .insert(KEY, postcard::to_stdvec(&record).unwrap())
+                .unwrap();
+            db.flush().unwrap();
+        }
+        crate::journal::Journal::open(&journal_dir, "c")
+            .unwrap()
+            .close()
+            .await;
+        let db = open(&journal_dir).unwrap();
+        let meta = db.open_tree("meta").unwrap();
+        assert_eq!(meta.get(b"c").unwrap().as_deref(), Some(b"new".as_slice()));
+        assert!(db.open_tree(TREE).unwrap().is_empty(), "the record is gone");
+    }
+
     #[test]
     fn a_damaged_record_is_damage() {
         let dir = tempfile::tempdir().unwrap();
