@@ -310,22 +310,30 @@ fn keys_under(dir: &Path, prefix: &[u8]) -> usize {
         .count()
 }
 
-/// A journal written in format 2 (each of the tally's counters under a key of its own) by a run
-/// killed midway has its counters folded into format 3's groups when it is next opened, the
-/// tally unchanged; and the resumed run finishes calling nobody twice and missing nobody.
-#[tokio::test(flavor = "multi_thread")]
-async fn a_format_2_journal_has_its_counters_folded_on_open_and_resumes_calling_nobody_twice() {
-    let phones = contacts(60);
+/// The contacts (`n_per_code` per area code) of a campaign whose run was SIGKILLed after
+/// `requests` requests, and the tally its journal held then: calls placed from more than one
+/// number, some of them ended, or the kill left too little to test.
+async fn killed_midway(n_per_code: u32, requests: usize) -> (Vec<String>, Scenario, Tally) {
+    let phones = contacts(n_per_code);
     let scenario = Scenario::start(POOL, Settings::default(), &csv_of(&phones)).await;
-    scenario.run_killed_after(80).await;
-    let dir = scenario.campaign().journal_dir;
+    scenario.run_killed_after(requests).await;
     let journal = open_journal(&scenario.campaign()).await;
     let tally = journal.tally();
     journal.close().await;
     assert!(
         tally.placed() > 0 && tally.callers.len() > 1 && !tally.outcomes.is_empty(),
-        "the kill left too little to fold: {tally:?}"
+        "the kill left too little: {tally:?}"
     );
+    (phones, scenario, tally)
+}
+
+/// A journal written in format 2 (each of the tally's counters under a key of its own) by a run
+/// killed midway has its counters folded into format 3's groups when it is next opened, the
+/// tally unchanged; and the resumed run finishes calling nobody twice and missing nobody.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_format_2_journal_has_its_counters_folded_on_open_and_resumes_calling_nobody_twice() {
+    let (phones, scenario, tally) = killed_midway(60, 80).await;
+    let dir = scenario.campaign().journal_dir;
     downgrade_to_format_2(&dir, &tally);
     assert_eq!(stored_format(&dir).0, "outdial-journal/2");
     assert_eq!(keys_under(&dir, b"counts/"), 0);
@@ -378,13 +386,8 @@ async fn a_fold_interrupted_before_its_stamp_keeps_the_folded_counters() {
 /// from then on rather than leave a batch a crash cut short half written.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_format_3_journal_is_restamped_on_open_and_resumes_calling_nobody_twice() {
-    let phones = contacts(40);
-    let scenario = Scenario::start(POOL, Settings::default(), &csv_of(&phones)).await;
-    scenario.run_killed_after(50).await;
+    let (phones, scenario, tally) = killed_midway(40, 50).await;
     let dir = scenario.campaign().journal_dir;
-    let journal = open_journal(&scenario.campaign()).await;
-    let tally = journal.tally();
-    journal.close().await;
     {
         let db = raw_sled(&dir);
         db.insert("format", "outdial-journal/3").unwrap();

@@ -148,6 +148,18 @@ mod tests {
         writes
     }
 
+    /// Leaves in `db` the record of [`batch`] to the tree `named`, as a crash after it leaves it.
+    fn leave_record(db: &sled::Db, named: &[u8]) {
+        let record = Record {
+            tree: named.to_vec(),
+            writes: batch(),
+        };
+        db.open_tree(TREE)
+            .unwrap()
+            .insert(KEY, postcard::to_stdvec(&record).unwrap())
+            .unwrap();
+    }
+
     /// What the tree holds of the batch: `Some(true)` all of it, `Some(false)` none of it.
     fn batch_state(tree: &sled::Tree) -> Option<bool> {
         let values: Vec<Option<sled::IVec>> = KEYS.iter().map(|k| tree.get(k).unwrap()).collect();
@@ -166,14 +178,7 @@ mod tests {
             let db = open(dir.path()).unwrap();
             let tree = before_the_batch(&db);
             // What a crash after the record and the batch's first key leaves.
-            let record = Record {
-                tree: tree.name().to_vec(),
-                writes: batch(),
-            };
-            let record_tree = db.open_tree(TREE).unwrap();
-            record_tree
-                .insert(KEY, postcard::to_stdvec(&record).unwrap())
-                .unwrap();
+            leave_record(&db, &tree.name());
             tree.insert(KEYS[0], b"new").unwrap();
             db.flush().unwrap();
             assert_eq!(batch_state(&tree), None, "the batch is half written");
@@ -190,14 +195,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             let db = open(dir.path()).unwrap();
-            let record = Record {
-                tree: db.name().to_vec(),
-                writes: batch(),
-            };
-            db.open_tree(TREE)
-                .unwrap()
-                .insert(KEY, postcard::to_stdvec(&record).unwrap())
-                .unwrap();
+            leave_record(&db, &db.name());
             db.flush().unwrap();
         }
         let db = open(dir.path()).unwrap();
@@ -215,14 +213,7 @@ mod tests {
             .await;
         {
             let db = open(&journal_dir).unwrap();
-            let record = Record {
-                tree: b"meta".to_vec(),
-                writes: batch(),
-            };
-            db.open_tree(TREE)
-                .unwrap()
-                .insert(KEY, postcard::to_stdvec(&record).unwrap())
-                .unwrap();
+            leave_record(&db, b"meta");
             db.flush().unwrap();
         }
         crate::journal::Journal::open(&journal_dir, "c")
