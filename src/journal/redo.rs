@@ -11,9 +11,11 @@
 //! may be half written, and [`Redo::open`] writes the batch again before anything reads the
 //! journal. Writing a batch again is harmless: each write is a value put or a key removed.
 //!
-//! Every write of the journal's sled trees goes through one lock, so nothing else writes between
-//! a record and its removal: when the record is found, the writes after it in the log are its
-//! batch's own, and finishing the batch cannot undo a later write.
+//! Every write made through the journal's trees takes one lock, so nothing else writes their keys
+//! between a record and its removal: when the record is found, the writes after it in the log are
+//! its batch's own, and finishing the batch cannot undo a later write. A write that panicked
+//! holding the lock may have left its batch half written in memory, so every write after it is
+//! refused (the run stops) and the next open finishes the batch.
 
 use std::sync::{Mutex, MutexGuard};
 
@@ -77,7 +79,7 @@ impl Redo {
 
     /// Writes `writes` to `tree`, all or none should the process die midway.
     pub fn apply(&self, tree: &sled::Tree, writes: Vec<Write>) -> Result<(), sled::Error> {
-        let _writing = self.lock();
+        let _writing = self.lock()?;
         if let [_] = writes.as_slice() {
             // One write needs no record: sled's single insert or remove is atomic.
             return write_each(tree, &writes);
@@ -95,14 +97,17 @@ impl Redo {
 
     /// Removes every record of `tree`, with no batch half written.
     pub fn clear(&self, tree: &sled::Tree) -> Result<(), sled::Error> {
-        let _writing = self.lock();
+        let _writing = self.lock()?;
         tree.clear()
     }
 
-    fn lock(&self) -> MutexGuard<'_, ()> {
-        self.writing
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// The lock, unless a write panicked holding it (see the module's doc).
+    fn lock(&self) -> Result<MutexGuard<'_, ()>, sled::Error> {
+        self.writing.lock().map_err(|_| {
+            sled::Error::ReportableBug(
+                "a journal write panicked midway; resume the campaign to finish it".into(),
+            )
+        })
     }
 }
 
@@ -224,6 +229,22 @@ mod tests {
         let meta = db.open_tree("meta").unwrap();
         assert_eq!(meta.get(b"c").unwrap().as_deref(), Some(b"new".as_slice()));
         assert!(db.open_tree(TREE).unwrap().is_empty(), "the record is gone");
+    }
+
+    #[test]
+    fn after_a_write_panics_holding_the_lock_every_write_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = open(dir.path()).unwrap();
+        let redo = Redo::open(&db).ok().unwrap();
+        let tree = before_the_batch(&db);
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _writing = redo.lock().unwrap();
+            panic!("a write panics midway");
+        }));
+        assert!(panicked.is_err());
+        assert!(redo.apply(&tree, batch()).is_err());
+        assert!(redo.clear(&tree).is_err());
+        assert_eq!(batch_state(&tree), Some(false), "nothing was written");
     }
 
     #[test]
