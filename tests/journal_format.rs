@@ -301,6 +301,13 @@ fn downgrade_to_format_2(dir: &Path, tally: &Tally) {
     db.flush().unwrap();
 }
 
+/// Stamps the journal in `dir` with `format`, and nothing else.
+fn stamp_format(dir: &Path, format: &str) {
+    let db = raw_sled(dir);
+    db.insert("format", format).unwrap();
+    db.flush().unwrap();
+}
+
 /// The keys of the journal's `contacts` tree under `prefix`.
 fn keys_under(dir: &Path, prefix: &[u8]) -> usize {
     let db = raw_sled(dir);
@@ -367,11 +374,7 @@ async fn a_fold_interrupted_before_its_stamp_keeps_the_folded_counters() {
     let scenario = Scenario::start(POOL, Settings::default(), &csv_of(&phones)).await;
     scenario.run().await;
     let dir = scenario.campaign().journal_dir;
-    {
-        let db = raw_sled(&dir);
-        db.insert("format", "outdial-journal/2").unwrap();
-        db.flush().unwrap();
-    }
+    stamp_format(&dir, "outdial-journal/2");
 
     let journal = Journal::open(&dir, &scenario.campaign().name).expect("the journal opens");
 
@@ -388,11 +391,7 @@ async fn a_fold_interrupted_before_its_stamp_keeps_the_folded_counters() {
 async fn a_format_3_journal_is_restamped_on_open_and_resumes_calling_nobody_twice() {
     let (phones, scenario, tally) = killed_midway(40, 50).await;
     let dir = scenario.campaign().journal_dir;
-    {
-        let db = raw_sled(&dir);
-        db.insert("format", "outdial-journal/3").unwrap();
-        db.flush().unwrap();
-    }
+    stamp_format(&dir, "outdial-journal/3");
 
     scenario.outdial_succeeds("status").await;
     assert_eq!(stored_format(&dir).0, "outdial-journal/4");
@@ -527,11 +526,7 @@ async fn a_journal_of_a_later_format_is_refused_and_left_alone() {
     scenario.run().await;
     let dir = scenario.campaign().journal_dir;
     let before = scenario.sandbox.received().await.len();
-    {
-        let db = raw_sled(&dir);
-        db.insert("format", "outdial-journal/5").unwrap();
-        db.flush().unwrap();
-    }
+    stamp_format(&dir, "outdial-journal/5");
 
     let file = scenario.campaign_file();
     let out = scenario
