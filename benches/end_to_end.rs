@@ -63,6 +63,8 @@ days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 struct Figures {
     wall: Duration,
     cpu: Duration,
+    /// List pages and single looks the sandbox served, per call: how the follower kept up.
+    reads_per_call: f64,
 }
 
 #[tokio::main]
@@ -85,9 +87,11 @@ async fn main() -> Result<(), Box<dyn Error>> {
         let cpu_ms = figures.cpu.as_secs_f64() * 1000.0 / contacts as f64;
         println!(
             "run {run}: raw ceiling {ceiling:.0} creates/s; outdial {contacts} calls in {:.2} s = \
-             {rate:.0} calls/s ({:.2}x the ceiling), {cpu_ms:.3} ms CPU per call",
+             {rate:.0} calls/s ({:.2}x the ceiling), {cpu_ms:.3} ms CPU per call, {:.2} reads \
+             per call",
             figures.wall.as_secs_f64(),
             rate / ceiling,
+            figures.reads_per_call,
         );
         ceilings.push(ceiling);
         rates.push(rate);
@@ -204,9 +208,18 @@ async fn dial_campaign(
     assert!(status.success(), "outdial run ended with {status}");
 
     check_received(&sandbox, contacts).await;
+    let reads = sandbox
+        .served()
+        .iter()
+        .filter(|served| served.route.starts_with("GET "))
+        .count();
     sandbox.stop().await;
     check_journal_dir(dir.path());
-    Ok(Figures { wall, cpu })
+    Ok(Figures {
+        wall,
+        cpu,
+        reads_per_call: reads as f64 / contacts as f64,
+    })
 }
 
 /// User and system CPU of every child process waited for so far.

@@ -11,7 +11,7 @@ use tokio::task::JoinSet;
 
 use crate::api::{ApiError, CallRequest, CallState, ListedCall, Synthflow};
 use crate::clock::Clock;
-use crate::follow::Follower;
+use crate::follow::{Dialed, Follower};
 use crate::journal::{Entry, JournalError};
 use crate::pacing::{Pacer, Slot};
 use crate::phone::Phone;
@@ -93,7 +93,10 @@ impl Calls {
     ) {
         let calls = self.clone();
         tasks.spawn(async move {
-            let result = match durable.await {
+            let durable = durable.await;
+            // Read before the create leaves, so the call cannot start before it.
+            let shown_before = calls.follower.shown();
+            let result = match durable {
                 Ok(()) => calls.send(&entry).await,
                 Err(e) => Err(CreateError::NotSent(e)),
             };
@@ -109,7 +112,7 @@ impl Calls {
             #[cfg(debug_assertions)]
             panic_when_asked(created.is_some());
             if let Some(call_id) = created {
-                calls.follow_to_end(&followed, &call_id).await;
+                calls.follow_to_end(&followed, &call_id, shown_before).await;
             }
             drop(slot);
         });
@@ -173,7 +176,7 @@ impl Calls {
                 result: found,
             });
             if let Some(call_id) = follow {
-                calls.follow_to_end(&followed, &call_id).await;
+                calls.follow_to_end(&followed, &call_id, None).await;
             }
             drop(slot);
         });
@@ -185,18 +188,26 @@ impl Calls {
         tasks.spawn(async move {
             let slot = calls.pacer.live_slot().await;
             if let Some(call_id) = &entry.call_id {
-                calls.follow_to_end(&entry, call_id).await;
+                calls.follow_to_end(&entry, call_id, None).await;
             }
             drop(slot);
         });
     }
 
     /// Waits for the follower to see the call end, then reports it; returns early, silently,
-    /// when the run stops.
-    async fn follow_to_end(&self, entry: &Entry, call_id: &str) {
-        let ended = self
-            .follower
-            .follow(call_id.to_owned(), self.on_machine_clock(entry.dialed_at));
+    /// when the run stops. `shown_before`: [`Follower::shown`] read before this run sent the
+    /// call's create, if it did.
+    async fn follow_to_end(
+        &self,
+        entry: &Entry,
+        call_id: &str,
+        shown_before: Option<jiff::Timestamp>,
+    ) {
+        let dialed = Dialed {
+            at: self.on_machine_clock(entry.dialed_at),
+            shown_before,
+        };
+        let ended = self.follower.follow(call_id.to_owned(), dialed);
         let ended = tokio::select! {
             biased;
             ended = ended => ended.expect("the follower answers every call it is given"),

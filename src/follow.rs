@@ -9,16 +9,23 @@
 //! expected since the last sweep, sooner (every [`LIKELY_GAP`]) while any end is likely at
 //! all, and at least every [`IDLE_GAP`]; before it has learned, sweeps thin out as calls age.
 //! One sweep serves every live call.
+//!
+//! A sweep lists every call that started since the earliest live one, ours and the campaign's
+//! ended ones alike, so the list's `from_date` is kept as late as the vendor's own times allow:
+//! a call cannot start before a `start_time` the vendor had already shown when its create was
+//! sent, nor before its own once listed; only a call without either (created by an earlier run)
+//! falls back on the machine's clock and [`START_MARGIN`].
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-use crate::api::{ApiError, CallState, Synthflow};
+use crate::api::{ApiError, CallInList, CallState, Synthflow};
 use crate::pacing::Pacer;
 
 /// The list is asked for calls that started this long before the earliest live call's
@@ -26,6 +33,12 @@ use crate::pacing::Pacer;
 /// clocks drift. Kept short, as every call started in it is listed (at 100 calls/s, 2 s are two
 /// pages); a call the margin misses is not lost: it is looked at alone.
 const START_MARGIN: SignedDuration = SignedDuration::from_secs(2);
+/// How far apart the vendor's own times are trusted to be (its hosts' clocks, when it sets
+/// `start_time`): a call's `start_time` is taken to be no earlier than this before a time the
+/// vendor had shown before the call was created. Doubled, up to [`START_MARGIN`], whenever the
+/// list shows a call that started earlier than that, or misses one past [`UNLISTED_GRACE`]: a
+/// vendor whose times disagree costs list pages, never a call.
+const SHOWN_MARGIN: SignedDuration = SignedDuration::from_millis(100);
 /// A call the list has not shown for this long is looked at alone: a call still queued may
 /// have no `start_time` yet and so fall outside `from_date` (CONTRACT A.3).
 const UNLISTED_GRACE: Duration = Duration::from_secs(5);
@@ -67,15 +80,40 @@ pub type Ended = Result<CallState, ApiError>;
 #[derive(Clone)]
 pub struct Follower {
     calls: mpsc::UnboundedSender<Watch>,
+    shown: Arc<Shown>,
+}
+
+/// What bounds a followed call's `start_time` from below.
+#[derive(Clone, Copy, Debug)]
+pub struct Dialed {
+    /// The call's `dialing` mark on the machine's clock (the one the vendor's `Date` is
+    /// compared with).
+    pub at: Timestamp,
+    /// [`Follower::shown`] read before the call's create was sent; `None` for a call created
+    /// by an earlier run.
+    pub shown_before: Option<Timestamp>,
 }
 
 /// A call to follow, and where to say that it ended.
 struct Watch {
     call_id: String,
-    /// The call's `dialing` mark on the machine's clock (the one the vendor's `Date` is
-    /// compared with).
-    dialed_at: Timestamp,
+    dialed: Dialed,
     ended: oneshot::Sender<Ended>,
+}
+
+/// The latest `start_time` the lists have shown, epoch milliseconds on the vendor's clock
+/// (`i64::MIN` before any): shared, so a call task reads it just before its create leaves.
+struct Shown(AtomicI64);
+
+impl Shown {
+    fn raise(&self, started: Timestamp) {
+        self.0
+            .fetch_max(started.as_millisecond(), Ordering::Relaxed);
+    }
+
+    fn latest(&self) -> Option<Timestamp> {
+        Timestamp::from_millisecond(self.0.load(Ordering::Relaxed)).ok()
+    }
 }
 
 impl Follower {
@@ -83,6 +121,7 @@ impl Follower {
     /// is followed.
     pub fn start(api: Synthflow, agent: String, pacer: Arc<Pacer>, max_call: Duration) -> Self {
         let (calls, registered) = mpsc::unbounded_channel();
+        let shown = Arc::new(Shown(AtomicI64::new(i64::MIN)));
         let sweeper = Sweeper {
             api,
             agent,
@@ -91,18 +130,27 @@ impl Follower {
             followed: BTreeMap::new(),
             lengths: Lengths::default(),
             next_sweep: None,
+            shown: shown.clone(),
+            shown_margin: SHOWN_MARGIN,
         };
         tokio::spawn(sweeper.run(registered));
-        Follower { calls }
+        Follower { calls, shown }
+    }
+
+    /// The latest `start_time` any list has shown, on the vendor's clock. Read before a create
+    /// is sent, it bounds the new call's `start_time` (the vendor cannot start it before a time
+    /// it has already shown), so the sweeps need not list further back.
+    pub fn shown(&self) -> Option<Timestamp> {
+        self.shown.latest()
     }
 
     /// Follows `call_id` to its end; the answer comes on the receiver. Dropping the receiver
     /// stops following the call (the run stops).
-    pub fn follow(&self, call_id: String, dialed_at: Timestamp) -> oneshot::Receiver<Ended> {
+    pub fn follow(&self, call_id: String, dialed: Dialed) -> oneshot::Receiver<Ended> {
         let (ended, answer) = oneshot::channel();
         let watch = Watch {
             call_id,
-            dialed_at,
+            dialed,
             ended,
         };
         // A send fails only once the follower has ended, which drops `ended`: the receiver
@@ -114,7 +162,9 @@ impl Follower {
 
 /// A call being followed.
 struct Followed {
-    dialed_at: Timestamp,
+    dialed: Dialed,
+    /// Its `start_time` once a list has shown one.
+    started: Option<Timestamp>,
     since: Instant,
     /// The latest sweep that showed the call still live: an end seen later happened after it.
     seen_live: Instant,
@@ -135,6 +185,23 @@ impl Followed {
         let since = self.unlisted_since?;
         Some((since + UNLISTED_GRACE).max(self.next_get.unwrap_or(since)))
     }
+
+    /// The earliest `start_time` the call can have, on the vendor's clock: its own, or the
+    /// latest shown before its create, less `margin`; else its mark moved onto the vendor's
+    /// clock by `ahead`, less [`START_MARGIN`].
+    fn earliest_start(&self, ahead: SignedDuration, margin: SignedDuration) -> Timestamp {
+        let by_mark = self
+            .dialed
+            .at
+            .saturating_add(ahead)
+            .and_then(|at| at.saturating_sub(START_MARGIN))
+            .unwrap_or(self.dialed.at);
+        let shown = self.started.or(self.dialed.shown_before);
+        match shown.and_then(|shown| shown.saturating_sub(margin).ok()) {
+            Some(by_shown) => by_shown.max(by_mark),
+            None => by_mark,
+        }
+    }
 }
 
 struct Sweeper {
@@ -150,6 +217,10 @@ struct Sweeper {
     lengths: Lengths,
     /// When the next sweep is due, while calls are followed.
     next_sweep: Option<Instant>,
+    /// The latest `start_time` shown, which call tasks read before their creates.
+    shown: Arc<Shown>,
+    /// How far the vendor's times are trusted to disagree (see [`SHOWN_MARGIN`]).
+    shown_margin: SignedDuration,
 }
 
 impl Sweeper {
@@ -183,7 +254,8 @@ impl Sweeper {
             return;
         }
         let followed = Followed {
-            dialed_at: watch.dialed_at,
+            dialed: watch.dialed,
+            started: None,
             since: now,
             seen_live: now,
             unlisted_since: None,
@@ -232,11 +304,7 @@ impl Sweeper {
             let got = page.calls.len();
             offset += got;
             for call in page.calls {
-                shown.insert(call.call_id.clone());
-                let state = call.clone().state();
-                if state.is_terminal() {
-                    self.end(&call.call_id, Ok(state));
-                }
+                self.shown_in_list(call, &mut shown);
             }
             if got == 0 || offset >= page.total {
                 break;
@@ -254,6 +322,47 @@ impl Sweeper {
         }
         self.next_sweep =
             (!self.followed.is_empty()).then(|| now + self.lengths.wait(self.ages(now)));
+    }
+
+    /// A call a page shows: the time it started is learned, and, if it is ours, that it is
+    /// listed and whether it ended.
+    fn shown_in_list(&mut self, call: CallInList, shown: &mut HashSet<String>) {
+        let started = call.started();
+        if let Some(started) = started {
+            self.shown.raise(started);
+        }
+        let Some(followed) = self.followed.get_mut(&call.call_id) else {
+            return;
+        };
+        if let Some(started) = started {
+            followed.started = Some(started);
+            if let Some(early) = followed
+                .dialed
+                .shown_before
+                .and_then(|shown| shown.duration_since(started).checked_sub(self.shown_margin))
+                .filter(|early| early.is_positive())
+            {
+                // The vendor showed a later time before this call was made than the call
+                // started at: its times disagree by more than the margin.
+                self.widen_shown_margin(self.shown_margin + early);
+            }
+        }
+        let call_id = call.call_id.clone();
+        let state = call.state();
+        if state.is_terminal() {
+            self.end(&call_id, Ok(state));
+        }
+        shown.insert(call_id);
+    }
+
+    /// Trusts the vendor's times less: at least `wider`, and at least twice as far as before,
+    /// up to [`START_MARGIN`].
+    fn widen_shown_margin(&mut self, wider: SignedDuration) {
+        let margin = wider.max(self.shown_margin * 2).min(START_MARGIN);
+        if margin > self.shown_margin {
+            tracing::debug!("the vendor's times disagree: listing {margin:#} further back");
+            self.shown_margin = margin;
+        }
     }
 
     /// A list that failed: the account's refusal ends every call's following (the dialer
@@ -284,6 +393,13 @@ impl Sweeper {
             })
             .map(|(id, _)| id.clone())
             .collect();
+        if due.iter().any(|id| {
+            self.followed[id].unlisted_since.is_some() && self.followed[id].next_get.is_none()
+        }) {
+            // A call the list should have shown by now did not show: perhaps it started
+            // earlier than the vendor's times let the list reach.
+            self.widen_shown_margin(self.shown_margin);
+        }
         for call_id in due {
             self.look_at(&call_id).await;
         }
@@ -365,17 +481,12 @@ impl Sweeper {
 
     /// The earliest `start_time` a live call can have, on the vendor's clock.
     fn earliest_start(&self) -> Timestamp {
-        let earliest = self
-            .followed
-            .values()
-            .map(|call| call.dialed_at)
-            .min()
-            .unwrap_or_else(Timestamp::now);
         let ahead = SignedDuration::from_millis(self.api.clock_ahead_ms().unwrap_or(0));
-        earliest
-            .saturating_add(ahead)
-            .and_then(|at| at.saturating_sub(START_MARGIN))
-            .unwrap_or(earliest)
+        self.followed
+            .values()
+            .map(|call| call.earliest_start(ahead, self.shown_margin))
+            .min()
+            .unwrap_or_else(Timestamp::now)
     }
 }
 
@@ -452,6 +563,62 @@ async fn sleep_until(wake: Option<Instant>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn followed(dialed: Dialed, started: Option<Timestamp>) -> Followed {
+        let now = Instant::now();
+        Followed {
+            dialed,
+            started,
+            since: now,
+            seen_live: now,
+            unlisted_since: None,
+            next_get: None,
+            not_found_since: None,
+            ended: Vec::new(),
+        }
+    }
+
+    /// A call's `start_time` is bounded by the latest of what is known: its own once listed,
+    /// else the latest shown before its create, less the margin; never later than its mark
+    /// moved onto the vendor's clock less [`START_MARGIN`] allows, and that alone without them.
+    #[test]
+    fn a_calls_start_is_bounded_by_the_vendors_own_times() {
+        let at = |ms: i64| Timestamp::from_millisecond(1_700_000_000_000 + ms).unwrap();
+        let ms = SignedDuration::from_millis;
+        let margin = ms(100);
+        let ahead = ms(-700);
+        let created_earlier = Dialed {
+            at: at(0),
+            shown_before: None,
+        };
+        let by_mark = at(-700 - 2_000);
+        let earliest = |call: &Followed| call.earliest_start(ahead, margin);
+        assert_eq!(earliest(&followed(created_earlier, None)), by_mark);
+        let created_now = Dialed {
+            shown_before: Some(at(-1_000)),
+            ..created_earlier
+        };
+        assert_eq!(earliest(&followed(created_now, None)), at(-1_100));
+        assert_eq!(
+            earliest(&followed(created_now, Some(at(-650)))),
+            at(-750),
+            "its own start, once listed, is the latest bound"
+        );
+        let shown_long_before = Dialed {
+            shown_before: Some(at(-60_000)),
+            ..created_earlier
+        };
+        assert_eq!(
+            earliest(&followed(shown_long_before, None)),
+            by_mark,
+            "a time shown long before the mark bounds less than the mark"
+        );
+        let at_the_edge = Dialed {
+            shown_before: Some(Timestamp::MIN),
+            ..created_earlier
+        };
+        assert_eq!(earliest(&followed(at_the_edge, None)), by_mark);
+    }
 
     fn learned(lengths: &[u64]) -> Lengths {
         let mut learned = Lengths::default();

@@ -231,3 +231,83 @@ async fn creates_are_not_delayed_by_reads() {
         "{reads_meanwhile} reads in {span:?}: the reads were not starved, so this proves little"
     );
 }
+
+/// How many sweeps the sandbox served (list pages at offset 0) and how many list pages in all.
+fn sweeps_and_pages(scenario: &Scenario) -> (usize, usize) {
+    let lists: Vec<String> = scenario
+        .sandbox
+        .served()
+        .into_iter()
+        .filter(|r| r.route == LIST)
+        .map(|r| r.query)
+        .collect();
+    let sweeps = lists
+        .iter()
+        .filter(|query| query.split('&').any(|pair| pair == "offset=0"))
+        .count();
+    (sweeps, lists.len())
+}
+
+/// Calls that end at once, started hundreds a second: a sweep lists the calls since the
+/// latest `start_time` the vendor had shown before the live calls' creates (less 100 ms), not
+/// since two seconds before their marks, which the machine's clock alone would need (hundreds
+/// of calls, several pages). So a sweep is about one page.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sweep_lists_back_only_as_far_as_the_vendors_own_times() {
+    let config = sandbox("0", 1.0, Faults::default());
+    let n = 1_000;
+    let (scenario, _) = run_to_the_end(config, &campaign(1_000.0, 32, Some(1_000.0)), n).await;
+    let creates: Vec<i64> = scenario
+        .sandbox
+        .received()
+        .await
+        .iter()
+        .map(|c| c.at_ms)
+        .collect();
+    let span_s = (creates[creates.len() - 1] - creates[0]) as f64 / 1_000.0;
+    let in_two_seconds = f64::from(n) / span_s.max(0.001) * 2.0;
+    assert!(
+        in_two_seconds >= 200.0,
+        "only {in_two_seconds:.0} calls started in two seconds: two pages, so this proves little"
+    );
+    let (sweeps, pages) = sweeps_and_pages(&scenario);
+    assert!(sweeps >= 10, "{sweeps} sweeps");
+    let per_sweep = pages as f64 / sweeps as f64;
+    assert!(
+        per_sweep <= 1.5,
+        "{per_sweep:.2} pages per sweep ({pages} pages, {sweeps} sweeps, {in_two_seconds:.0} \
+         calls started in two seconds)"
+    );
+}
+
+/// A vendor whose hosts' clocks disagree (a call's `start_time` up to 1.5 s before one created
+/// earlier, so the list's window, set by the vendor's own times, misses it): the follower sees
+/// the disagreement and lists further back, so every call still ends `done` with its real
+/// outcome, and almost every call is still seen by the list, not looked at alone.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_vendor_whose_times_disagree_costs_pages_not_calls() {
+    let faults = Faults {
+        start_spread_ms: 1_500,
+        ..Faults::default()
+    };
+    let config = SandboxConfig {
+        outcomes: "completed=1,busy=1".parse().unwrap(),
+        ..sandbox("0", 1.0, faults)
+    };
+    let n = 1_000;
+    let (scenario, _) = run_to_the_end(config, &campaign(1_000.0, 32, Some(1_000.0)), n).await;
+    for (phone, entry) in scenario.journal_entries().await {
+        let State::Done { status, .. } = &entry.state else {
+            unreachable!("checked by run_to_the_end");
+        };
+        assert!(
+            status == "completed" || status == "busy",
+            "{phone} ended `{status}`, not its real outcome"
+        );
+    }
+    let single_gets = served(&scenario).get(GET_ONE).copied().unwrap_or(0);
+    assert!(
+        single_gets <= u64::from(n) / 20,
+        "{single_gets} of {n} calls looked at alone: the list kept missing them"
+    );
+}

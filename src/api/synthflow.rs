@@ -176,6 +176,16 @@ pub enum StringOrNumber {
     Number(i64),
 }
 
+impl StringOrNumber {
+    /// The whole number it holds (epoch milliseconds, for a `start_time`), if it holds one.
+    pub fn whole(&self) -> Option<i64> {
+        match self {
+            StringOrNumber::String(s) => s.trim().parse().ok(),
+            StringOrNumber::Number(n) => Some(*n),
+        }
+    }
+}
+
 /// What went wrong with a request, sorted by what the dialer does about it.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ApiError {
@@ -448,10 +458,7 @@ impl ListedCall {
     }
 
     pub fn start_ms(&self) -> Option<i64> {
-        match self.start_time.as_ref()? {
-            StringOrNumber::String(s) => s.trim().parse().ok(),
-            StringOrNumber::Number(n) => Some(*n),
-        }
+        self.start_time.as_ref()?.whole()
     }
 }
 

@@ -185,6 +185,11 @@ pub struct FaultArgs {
     /// from_date and the Date header
     #[arg(long, value_name = "MS", allow_hyphen_values = true)]
     pub clock_skew_ms: Option<i64>,
+    /// The vendor's hosts' clocks disagree by up to this many ms: each call's start_time is its
+    /// creation less a random part of it, so a call may show an earlier start than one created
+    /// before it
+    #[arg(long, value_name = "MS")]
+    pub start_spread_ms: Option<u32>,
     /// Every call shows this status and never ends: in-progress, queue, initiated, paused, or
     /// unheard (a status nobody documents)
     #[arg(long, value_name = "STATUS")]
@@ -239,6 +244,7 @@ impl FaultArgs {
         faults.bursts.retry_after = self.burst_retry_after;
         faults.refuse = self.refuse;
         faults.clock_skew_ms = self.clock_skew_ms.unwrap_or(0);
+        faults.start_spread_ms = self.start_spread_ms.unwrap_or(0);
         faults.stuck = self.stuck_status;
         faults.forget_calls = self.forget_calls;
         faults.quote_key = self.quote_key;

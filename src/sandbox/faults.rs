@@ -332,6 +332,10 @@ pub struct Faults {
     /// How far the vendor's clock is ahead of ours (negative: behind), in ms: its calls'
     /// `start_time`, the `from_date` it filters on and its `Date` header all read that clock.
     pub clock_skew_ms: i64,
+    /// The vendor's hosts' clocks disagree by up to this many ms: each call's `start_time` is
+    /// its creation less a draw below this, so a call may show an earlier start than one
+    /// created before it. The list's `from_date` filters on the shown start.
+    pub start_spread_ms: u32,
     /// Every call shows this non-terminal status, whatever its plan, as calls the vendor never
     /// finishes do.
     pub stuck: Option<StuckStatus>,
@@ -361,6 +365,7 @@ impl Default for Faults {
             retry_after_form: RetryAfterForm::Seconds,
             refuse: None,
             clock_skew_ms: 0,
+            start_spread_ms: 0,
             stuck: None,
             forget_calls: false,
             list_omits: Share::NEVER,

@@ -48,6 +48,9 @@ pub struct Served {
     pub at_ms: i64,
     /// The method and the route's pattern, e.g. `GET /v2/calls/{call_id}`.
     pub route: String,
+    /// The query string as sent, empty without one: which page of a list, from when.
+    #[serde(default)]
+    pub query: String,
 }
 
 /// 429 answers to creates, by cause.

@@ -78,8 +78,13 @@ async fn count_route(State(app): State<App>, request: Request, next: Next) -> Re
         |p| p.as_str().to_owned(),
     );
     let route = format!("{} {path}", request.method());
+    let query = request.uri().query().unwrap_or_default().to_owned();
     let at_ms = app.now_ms();
-    app.world().served(Served { at_ms, route });
+    app.world().served(Served {
+        at_ms,
+        route,
+        query,
+    });
     next.run(request).await
 }
 
@@ -659,7 +664,7 @@ impl Shown {
             status: faults.stuck.map_or(now.status, |stuck| stuck.status()),
             duration: faults.duration_shape.write(now.duration_secs),
             start_time: call
-                .created_ms
+                .started_ms
                 .saturating_add(faults.clock_skew_ms)
                 .to_string(),
         }

@@ -95,8 +95,11 @@ pub(crate) struct Call {
     pub to: Phone,
     pub name: String,
     pub prompt_variables: Map<String, Value>,
-    /// Epoch ms; also the vendor's `start_time`.
+    /// Epoch ms.
     pub created_ms: i64,
+    /// Epoch ms; the vendor's `start_time`: the creation, or earlier by the `start_spread_ms`
+    /// fault's draw.
+    pub started_ms: i64,
     pub plan: Plan,
     /// A roll in `0..1` drawn at creation: the list leaves the call out while it is below the
     /// `list_omits` fault's share, so the same calls stay missing all along.
@@ -132,7 +135,7 @@ impl CallFilter {
                 .lead
                 .as_ref()
                 .is_none_or(|lead| *lead == call.to || *lead == call.from)
-            && self.from_ms.is_none_or(|from| call.created_ms >= from)
+            && self.from_ms.is_none_or(|from| call.started_ms >= from)
     }
 }
 
@@ -147,6 +150,8 @@ struct Dice {
     plans: StdRng,
     /// Each created call's roll for the list's omissions.
     listing: StdRng,
+    /// How far before its creation each call's `start_time` falls (`start_spread_ms`).
+    starts: StdRng,
     /// The answer model's draws, apart from `plans`, so turning the model on or off leaves
     /// every other stream as it was.
     answers: StdRng,
@@ -164,6 +169,7 @@ impl Dice {
             latency: stream(3),
             plans: stream(4),
             listing: stream(7),
+            starts: stream(9),
             answers: stream(8),
             faults: FaultDice::new(stream(5), stream(6)),
         }
@@ -283,6 +289,7 @@ impl World {
         // Calls are kept in creation order, so those a `from_date` keeps are a tail: found by
         // bisection, with a second's slack for two requests that read the time in one order and
         // took the lock in the other. A follower's list then costs the calls since, not all.
+        // A call starts at its creation or before, so none created earlier is wanted.
         let first = filter.from_ms.map_or(0, |from| {
             let slack = from.saturating_sub(1_000);
             self.calls.partition_point(|call| call.created_ms < slack)
@@ -311,6 +318,11 @@ impl World {
             name: request.name,
             prompt_variables: request.prompt_variables,
             created_ms: now_ms,
+            started_ms: now_ms.saturating_sub(i64::from(
+                self.dice
+                    .starts
+                    .random_range(0..=self.faults.start_spread_ms),
+            )),
             plan,
             list_roll: self.dice.listing.random(),
         };

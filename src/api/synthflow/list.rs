@@ -8,7 +8,7 @@ use jiff::Timestamp;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{ApiError, CallState, PAGE, Sent, Synthflow, lenient, unknown_status};
+use super::{ApiError, CallState, PAGE, Sent, StringOrNumber, Synthflow, lenient, unknown_status};
 use crate::phone::Phone;
 
 /// A call as `GET /v2/calls` lists it, read leniently: only the id is required, since one odd
@@ -81,9 +81,17 @@ pub struct CallInList {
     duration: Option<u64>,
     #[serde(default, deserialize_with = "lenient::text")]
     telephony_disconnect_reason: Option<String>,
+    /// Epoch milliseconds on the vendor's clock; absent while the call is queued (A.3).
+    #[serde(default, deserialize_with = "lenient::start_time")]
+    start_time: Option<StringOrNumber>,
 }
 
 impl CallInList {
+    /// When the call started, on the vendor's clock, if the list says.
+    pub fn started(&self) -> Option<Timestamp> {
+        Timestamp::from_millisecond(self.start_time.as_ref()?.whole()?).ok()
+    }
+
     /// The call's state, as `GET /v2/calls/{id}` would show it.
     pub fn state(self) -> CallState {
         CallState {
