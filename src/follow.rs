@@ -16,7 +16,8 @@
 //! sent, nor before its own once listed; only a call without either (created by an earlier run)
 //! falls back on the machine's clock and [`START_MARGIN`].
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
@@ -264,7 +265,7 @@ impl Sweeper {
             ended: vec![watch.ended],
         };
         self.followed.insert(watch.call_id, followed);
-        let wanted = now + self.lengths.wait(self.ages(now));
+        let wanted = now + self.lengths.wait(&self.ages(now));
         self.next_sweep = Some(self.next_sweep.map_or(wanted, |due| due.min(wanted)));
     }
 
@@ -321,7 +322,7 @@ impl Sweeper {
             }
         }
         self.next_sweep =
-            (!self.followed.is_empty()).then(|| now + self.lengths.wait(self.ages(now)));
+            (!self.followed.is_empty()).then(|| now + self.lengths.wait(&self.ages(now)));
     }
 
     /// A call a page shows: the time it started is learned, and, if it is ours, that it is
@@ -508,7 +509,7 @@ impl Lengths {
     /// the sweep comes once [`ENDS_PER_SWEEP`] ends are expected, within the likely gap
     /// ([`LIKELY_GAP`], or half the usual length) if an end is likely in it at all, else within
     /// [`IDLE_GAP`].
-    fn wait(&self, ages: Vec<Duration>) -> Duration {
+    fn wait(&self, ages: &[Duration]) -> Duration {
         if self.0.len() < LENGTHS_TRUSTED {
             let first = ages
                 .iter()
@@ -518,16 +519,7 @@ impl Lengths {
         let mut lengths: Vec<Duration> = self.0.iter().copied().collect();
         lengths.sort_unstable();
         let likely_gap = (lengths[lengths.len() / 2] / 2).clamp(MIN_GAP, LIKELY_GAP);
-        // (wait, ends expected at that moment), for every call and every length it may have.
-        let mut ends: Vec<(Duration, f64)> = Vec::new();
-        let mut outlived = false;
-        for age in ages {
-            let longer = &lengths[lengths.partition_point(|length| *length <= age)..];
-            outlived |= longer.is_empty();
-            let share = 1.0 / longer.len().max(1) as f64;
-            ends.extend(longer.iter().map(|length| (*length - age, share)));
-        }
-        ends.sort_unstable_by_key(|(wait, _)| *wait);
+        let (ends, outlived) = Ends::of(&lengths, ages);
         let mut expected = 0.0;
         let mut wait = IDLE_GAP;
         let mut likely_soon = outlived;
@@ -544,6 +536,55 @@ impl Lengths {
             wait = wait.min(likely_gap);
         }
         wait.clamp(MIN_GAP, IDLE_GAP)
+    }
+}
+
+/// The moments live calls may end, soonest first, each with its share of an end: a merge of
+/// each call's own run (the learned lengths longer than its age, already in order), so reading
+/// the first few costs a few steps, not a sort of every call's every length.
+struct Ends<'a> {
+    lengths: &'a [Duration],
+    /// Each call with lengths left: its age, and its share of an end at each of them.
+    calls: Vec<(Duration, f64)>,
+    /// For each of those calls: (its next end's wait, the call, the index of that length), the
+    /// soonest on top.
+    next: BinaryHeap<Reverse<(Duration, usize, usize)>>,
+}
+
+impl<'a> Ends<'a> {
+    /// The ends of calls of `ages`, given sorted `lengths`; and whether any call has outlived
+    /// every length.
+    fn of(lengths: &'a [Duration], ages: &[Duration]) -> (Ends<'a>, bool) {
+        let mut ends = Ends {
+            lengths,
+            calls: Vec::with_capacity(ages.len()),
+            next: BinaryHeap::with_capacity(ages.len()),
+        };
+        let mut outlived = false;
+        for &age in ages {
+            let first = lengths.partition_point(|length| *length <= age);
+            let Some(length) = lengths.get(first) else {
+                outlived = true;
+                continue;
+            };
+            let call = ends.calls.len();
+            ends.calls.push((age, 1.0 / (lengths.len() - first) as f64));
+            ends.next.push(Reverse((*length - age, call, first)));
+        }
+        (ends, outlived)
+    }
+}
+
+impl Iterator for Ends<'_> {
+    type Item = (Duration, f64);
+
+    fn next(&mut self) -> Option<(Duration, f64)> {
+        let Reverse((wait, call, index)) = self.next.pop()?;
+        let (age, share) = self.calls[call];
+        if let Some(length) = self.lengths.get(index + 1) {
+            self.next.push(Reverse((*length - age, call, index + 1)));
+        }
+        Some((wait, share))
     }
 }
 
@@ -620,6 +661,45 @@ mod tests {
         assert_eq!(earliest(&followed(at_the_edge, None)), by_mark);
     }
 
+    /// Every call's every end, sorted whole: what [`Ends`] replaced.
+    fn ends_by_sorting(lengths: &[Duration], ages: &[Duration]) -> (Vec<(Duration, f64)>, bool) {
+        let mut ends = Vec::new();
+        let mut outlived = false;
+        for &age in ages {
+            let longer = &lengths[lengths.partition_point(|length| *length <= age)..];
+            outlived |= longer.is_empty();
+            let share = 1.0 / longer.len().max(1) as f64;
+            ends.extend(longer.iter().map(|length| (*length - age, share)));
+        }
+        ends.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
+        (ends, outlived)
+    }
+
+    proptest::proptest! {
+        /// The merge yields every call's every end, soonest first, with its share: the same
+        /// ends a whole sort gives (ties, of equal wait, may come in another order), so the
+        /// sweeps are timed as before. Lengths and ages are drawn from a few values, so ties
+        /// and calls past every length are common.
+        #[test]
+        fn the_merge_yields_the_ends_a_whole_sort_gives(
+            mut lengths in proptest::collection::vec(0u64..40, 1..=LENGTHS_KEPT),
+            ages in proptest::collection::vec(0u64..45, 0..80),
+        ) {
+            let lengths: Vec<Duration> = {
+                lengths.sort_unstable();
+                lengths.into_iter().map(|l| Duration::from_millis(l * 250)).collect()
+            };
+            let ages: Vec<Duration> = ages.into_iter().map(|a| Duration::from_millis(a * 250)).collect();
+            let (merged, outlived) = Ends::of(&lengths, &ages);
+            let mut merged: Vec<(Duration, f64)> = merged.collect();
+            proptest::prop_assert!(merged.is_sorted_by_key(|(wait, _)| *wait));
+            merged.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
+            let (sorted, outlived_too) = ends_by_sorting(&lengths, &ages);
+            proptest::prop_assert_eq!(merged, sorted);
+            proptest::prop_assert_eq!(outlived, outlived_too);
+        }
+    }
+
     fn learned(lengths: &[u64]) -> Lengths {
         let mut learned = Lengths::default();
         for length in lengths {
@@ -635,25 +715,25 @@ mod tests {
     fn sweeps_come_when_ends_are_likely() {
         let s = Duration::from_secs;
         let unknown = Lengths::default();
-        assert_eq!(unknown.wait(vec![Duration::ZERO]), FIRST_GAPS.0);
-        assert_eq!(unknown.wait(vec![s(8), s(100)]), s(2));
-        assert_eq!(unknown.wait(vec![]), IDLE_GAP);
+        assert_eq!(unknown.wait(&[Duration::ZERO]), FIRST_GAPS.0);
+        assert_eq!(unknown.wait(&[s(8), s(100)]), s(2));
+        assert_eq!(unknown.wait(&[]), IDLE_GAP);
 
         let even = learned(&[60; 8]);
-        assert_eq!(even.wait(vec![s(10), s(52), s(30)]), s(8));
-        assert_eq!(even.wait(vec![s(1)]), IDLE_GAP);
-        assert_eq!(even.wait(vec![s(61)]), LIKELY_GAP, "outlived every length");
+        assert_eq!(even.wait(&[s(10), s(52), s(30)]), s(8));
+        assert_eq!(even.wait(&[s(1)]), IDLE_GAP);
+        assert_eq!(even.wait(&[s(61)]), LIKELY_GAP, "outlived every length");
 
         let uneven = learned(&[50, 52, 54, 56, 58, 60, 62, 64, 66, 68, 70]);
-        assert_eq!(uneven.wait(vec![s(55)]), LIKELY_GAP);
-        assert_eq!(uneven.wait(vec![s(5)]), IDLE_GAP);
+        assert_eq!(uneven.wait(&[s(55)]), LIKELY_GAP);
+        assert_eq!(uneven.wait(&[s(5)]), IDLE_GAP);
         // Ten calls near their end: about one end is expected within a second.
         let near: Vec<Duration> = (0..10).map(|_| s(67)).collect();
-        assert_eq!(uneven.wait(near), s(1));
+        assert_eq!(uneven.wait(&near), s(1));
 
         let short = learned(&[1; 8]);
         assert_eq!(
-            short.wait(vec![s(3)]),
+            short.wait(&[s(3)]),
             Duration::from_millis(500),
             "a call past short calls' length is swept at half their length"
         );
