@@ -63,6 +63,8 @@ days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 struct Figures {
     wall: Duration,
     cpu: Duration,
+    /// The bench process's own CPU meanwhile: the sandbox serving the run, on the same cores.
+    sandbox_cpu: Duration,
     /// List pages and single looks the sandbox served, per call: how the follower kept up.
     reads_per_call: f64,
 }
@@ -88,10 +90,12 @@ async fn main() -> Result<(), Box<dyn Error>> {
         println!(
             "run {run}: raw ceiling {ceiling:.0} creates/s; outdial {contacts} calls in {:.2} s = \
              {rate:.0} calls/s ({:.2}x the ceiling), {cpu_ms:.3} ms CPU per call, {:.2} reads \
-             per call",
+             per call; the sandbox meanwhile {:.3} ms CPU per call, the two together {:.2} cores",
             figures.wall.as_secs_f64(),
             rate / ceiling,
             figures.reads_per_call,
+            figures.sandbox_cpu.as_secs_f64() * 1000.0 / contacts as f64,
+            (figures.cpu + figures.sandbox_cpu).as_secs_f64() / figures.wall.as_secs_f64(),
         );
         ceilings.push(ceiling);
         rates.push(rate);
@@ -191,6 +195,7 @@ async fn dial_campaign(
     std::fs::write(dir.path().join("contacts.csv"), csv)?;
 
     let cpu_before = children_cpu();
+    let sandbox_cpu_before = own_cpu();
     let started = Instant::now();
     let status = tokio::process::Command::new(env!("CARGO_BIN_EXE_outdial"))
         .args(["run", "--quiet"])
@@ -205,6 +210,7 @@ async fn dial_campaign(
         .await?;
     let wall = started.elapsed();
     let cpu = children_cpu().saturating_sub(cpu_before);
+    let sandbox_cpu = own_cpu().saturating_sub(sandbox_cpu_before);
     assert!(status.success(), "outdial run ended with {status}");
 
     check_received(&sandbox, contacts).await;
@@ -218,16 +224,26 @@ async fn dial_campaign(
     Ok(Figures {
         wall,
         cpu,
+        sandbox_cpu,
         reads_per_call: reads as f64 / contacts as f64,
     })
 }
 
 /// User and system CPU of every child process waited for so far.
 fn children_cpu() -> Duration {
+    cpu_of(libc::RUSAGE_CHILDREN)
+}
+
+/// User and system CPU of this process: the sandbox's serving, and the bench's own waiting.
+fn own_cpu() -> Duration {
+    cpu_of(libc::RUSAGE_SELF)
+}
+
+fn cpu_of(who: libc::c_int) -> Duration {
     // SAFETY: getrusage writes only into the struct it is given.
     let usage = unsafe {
         let mut usage = std::mem::zeroed::<libc::rusage>();
-        libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage);
+        libc::getrusage(who, &mut usage);
         usage
     };
     let time = |t: libc::timeval| {
