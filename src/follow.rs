@@ -39,7 +39,9 @@ const START_MARGIN: SignedDuration = SignedDuration::from_secs(2);
 /// vendor had shown before the call was created. Doubled, up to [`START_MARGIN`], whenever the
 /// list shows a call that started earlier than that, or misses one past [`UNLISTED_GRACE`]: a
 /// vendor whose times disagree costs list pages, never a call.
-const SHOWN_MARGIN: SignedDuration = SignedDuration::from_millis(100);
+/// Hosts kept in time by NTP agree within a few ms; at 3,000 calls a second each 100 ms of
+/// margin is three more pages a sweep.
+const SHOWN_MARGIN: SignedDuration = SignedDuration::from_millis(10);
 /// A call the list has not shown for this long is looked at alone: a call still queued may
 /// have no `start_time` yet and so fall outside `from_date` (CONTRACT A.3).
 const UNLISTED_GRACE: Duration = Duration::from_secs(5);
@@ -55,9 +57,10 @@ const LIKELY: f64 = 0.05;
 /// A sweep is due once this many ends are expected since the last: most sweeps then see one.
 const ENDS_PER_SWEEP: f64 = 1.0;
 /// The fewest sweeps apart; the reads budget may space them further. Only calls that end at
-/// once, under an unpaced budget, come this close: at 50 ms the sweeps held 64 live instant calls
-/// to ~780 calls/s, at 10 ms the dialer's own work sets the pace (~900/s, `end_to_end`).
-const MIN_GAP: Duration = Duration::from_millis(10);
+/// once, under an unpaced budget, come this close: at 10 ms the sweeps held 64 live instant calls
+/// to ~3,300 calls/s (16 live: ~1,100/s), at 2 ms the two cores are most of the way to busy
+/// (~5,000/s, `end_to_end`).
+const MIN_GAP: Duration = Duration::from_millis(2);
 /// Lengths needed before they are trusted to time the sweeps.
 const LENGTHS_TRUSTED: usize = 4;
 /// After a list that failed for a passing reason, the next sweep comes this much later.

@@ -249,7 +249,7 @@ fn sweeps_and_pages(scenario: &Scenario) -> (usize, usize) {
 }
 
 /// Calls that end at once, started hundreds a second: a sweep lists the calls since the
-/// latest `start_time` the vendor had shown before the live calls' creates (less 100 ms), not
+/// latest `start_time` the vendor had shown before the live calls' creates (less 10 ms), not
 /// since two seconds before their marks, which the machine's clock alone would need (hundreds
 /// of calls, several pages). So a sweep is about one page.
 #[tokio::test(flavor = "multi_thread")]
