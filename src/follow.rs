@@ -39,6 +39,7 @@ const START_MARGIN: SignedDuration = SignedDuration::from_secs(2);
 /// vendor had shown before the call was created. Doubled, up to [`START_MARGIN`], whenever the
 /// list shows a call that started earlier than that, or misses one past [`UNLISTED_GRACE`]: a
 /// vendor whose times disagree costs list pages, never a call.
+///
 /// Hosts kept in time by NTP agree within a few ms; at 3,000 calls a second each 100 ms of
 /// margin is three more pages a sweep.
 const SHOWN_MARGIN: SignedDuration = SignedDuration::from_millis(10);
@@ -340,15 +341,14 @@ impl Sweeper {
         };
         if let Some(started) = started {
             followed.started = Some(started);
-            if let Some(early) = followed
+            // A call that started before a time the vendor showed before it was made: the
+            // vendor's times disagree by that much.
+            let disagree = followed
                 .dialed
                 .shown_before
-                .and_then(|shown| shown.duration_since(started).checked_sub(self.shown_margin))
-                .filter(|early| early.is_positive())
-            {
-                // The vendor showed a later time before this call was made than the call
-                // started at: its times disagree by more than the margin.
-                self.widen_shown_margin(self.shown_margin + early);
+                .map(|shown| shown.duration_since(started));
+            if let Some(disagree) = disagree.filter(|by| *by > self.shown_margin) {
+                self.widen_shown_margin(disagree);
             }
         }
         let call_id = call.call_id.clone();
