@@ -153,6 +153,12 @@ async fn a_call_the_list_does_not_show_is_looked_at_alone() {
     let (scenario, _) = run_to_the_end(config, &campaign(50.0, 10, None), 20).await;
     let single_gets = served(&scenario).get(GET_ONE).copied().unwrap_or(0);
     assert!(single_gets > 0, "no call was looked at alone");
+    assert_real_outcomes(&scenario).await;
+}
+
+/// Every call ended with one of the outcomes the sandbox gives (`completed`, `busy`), none
+/// settled `unknown` for want of being seen.
+async fn assert_real_outcomes(scenario: &Scenario) {
     for (phone, entry) in scenario.journal_entries().await {
         let State::Done { status, .. } = &entry.state else {
             unreachable!("checked by run_to_the_end");
@@ -205,13 +211,7 @@ async fn reads_keep_to_their_budget() {
 async fn creates_are_not_delayed_by_reads() {
     let config = sandbox("0", 1.0, Faults::default());
     let (scenario, _) = run_to_the_end(config, &campaign(5.0, 30, Some(0.5)), 20).await;
-    let creates: Vec<i64> = scenario
-        .sandbox
-        .received()
-        .await
-        .iter()
-        .map(|c| c.at_ms)
-        .collect();
+    let creates = scenario.create_arrivals().await;
     let span = Duration::from_millis((creates[creates.len() - 1] - creates[0]) as u64);
     // At the create pace 19 gaps take 3.8 s; had creates waited for read turns (one every
     // 2 s), 38 s. Twice the create pace leaves room for a loaded machine's fsyncs.
@@ -257,13 +257,7 @@ async fn a_sweep_lists_back_only_as_far_as_the_vendors_own_times() {
     let config = sandbox("0", 1.0, Faults::default());
     let n = 1_000;
     let (scenario, _) = run_to_the_end(config, &campaign(1_000.0, 32, Some(1_000.0)), n).await;
-    let creates: Vec<i64> = scenario
-        .sandbox
-        .received()
-        .await
-        .iter()
-        .map(|c| c.at_ms)
-        .collect();
+    let creates = scenario.create_arrivals().await;
     let span_s = (creates[creates.len() - 1] - creates[0]) as f64 / 1_000.0;
     let in_two_seconds = f64::from(n) / span_s.max(0.001) * 2.0;
     assert!(
@@ -296,15 +290,7 @@ async fn a_vendor_whose_times_disagree_costs_pages_not_calls() {
     };
     let n = 1_000;
     let (scenario, _) = run_to_the_end(config, &campaign(1_000.0, 32, Some(1_000.0)), n).await;
-    for (phone, entry) in scenario.journal_entries().await {
-        let State::Done { status, .. } = &entry.state else {
-            unreachable!("checked by run_to_the_end");
-        };
-        assert!(
-            status == "completed" || status == "busy",
-            "{phone} ended `{status}`, not its real outcome"
-        );
-    }
+    assert_real_outcomes(&scenario).await;
     let single_gets = served(&scenario).get(GET_ONE).copied().unwrap_or(0);
     assert!(
         single_gets <= u64::from(n) / 20,

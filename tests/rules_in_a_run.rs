@@ -162,13 +162,7 @@ async fn gaps_under_a_one_second_cooldown() -> (Vec<i64>, Vec<i64>) {
         .map(|e| e.dialed_at.expect("dialled").as_millisecond())
         .collect();
     dialed.sort();
-    let arrivals: Vec<i64> = scenario
-        .sandbox
-        .received()
-        .await
-        .iter()
-        .map(|c| c.at_ms)
-        .collect();
+    let arrivals = scenario.create_arrivals().await;
     let gaps = |times: &[i64]| times.windows(2).map(|w| w[1] - w[0]).collect();
     (gaps(&dialed), gaps(&arrivals))
 }

@@ -183,6 +183,16 @@ reconcile_grace_seconds = {}
         calls
     }
 
+    /// When the sandbox received each create request, epoch ms, in arrival order.
+    pub async fn create_arrivals(&self) -> Vec<i64> {
+        self.sandbox
+            .received()
+            .await
+            .iter()
+            .map(|c| c.at_ms)
+            .collect()
+    }
+
     /// Waits (bounded) until the sandbox has received at least `n` create requests.
     pub async fn wait_for_requests(&self, n: usize) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
